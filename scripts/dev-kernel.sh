@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or find in the cache) the ptmark dev test kernel: the newest
+# linux-source-7.* from Debian's trixie-backports suite (sid if backports
+# has none), configured as allnoconfig + configs/dev-kernel.config.
+#
+# Prints the build directory (usable as KDIR=) on stdout; progress goes to
+# stderr.  Cache: $PTMARK_CACHE/kernels/dev-<version>-<config hash>/.
+#
+# Environment: PTMARK_KASAN=1 adds KASAN (slower build and guest).
+
+set -euo pipefail
+. "$(dirname "$0")"/lib.sh
+
+newest_source() {
+	local suite pkg best=""
+	for suite in trixie-backports sid; do
+		for pkg in $(apt-cache "${PAPT_OPTS[@]}" pkgnames linux-source-7. |
+			     grep -E '^linux-source-7\.[0-9]+$' | sort -V); do
+			if apt-cache "${PAPT_OPTS[@]}" madison "$pkg" |
+			   grep -q " $suite/"; then
+				best="$pkg $suite"
+			fi
+		done
+		[ -n "$best" ] && break
+	done
+	[ -n "$best" ] || die "no linux-source-7.* in trixie-backports or sid"
+	echo "$best"
+}
+
+fetch_source() {
+	local pkg=$1 suite=$2 ver deb
+	ver=$(apt-cache "${PAPT_OPTS[@]}" madison "$pkg" |
+	      awk -v s="$suite/" '$0 ~ s { print $3; exit }')
+	SRC_VERSION=$ver
+	# Paths with '~' or '+' upset parts of kbuild; keep them plain.
+	SRC_DIR=$PTMARK_CACHE/src/$pkg-${ver//[~+]/_}
+	[ -f "$SRC_DIR/.extracted" ] && return
+	step "downloading $pkg $ver from $suite"
+	mkdir -p "$PTMARK_CACHE/debs"
+	(cd "$PTMARK_CACHE/debs" &&
+	 apt-get "${PAPT_OPTS[@]}" download -qq "$pkg/$suite")
+	deb=$(ls "$PTMARK_CACHE"/debs/"${pkg}"_*.deb | sort -V | tail -n1)
+	step "extracting $(basename "$deb")"
+	rm -rf "$SRC_DIR" "$SRC_DIR.tmp" "$SRC_DIR.deb"
+	mkdir -p "$SRC_DIR.tmp" "$SRC_DIR.deb"
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -x -C "$SRC_DIR.deb" --wildcards "./usr/src/$pkg.tar.xz"
+	tar -xJf "$SRC_DIR.deb/usr/src/$pkg.tar.xz" -C "$SRC_DIR.tmp" \
+		--strip-components=1
+	rm -rf "$SRC_DIR.deb"
+	touch "$SRC_DIR.tmp/.extracted"
+	mv "$SRC_DIR.tmp" "$SRC_DIR"
+	rm -f "$deb"
+}
+
+# Every CONFIG_ line of the fragment must have survived olddefconfig:
+# a silently dropped option would make the kernel quietly less useful.
+check_config() {
+	local frag=$1 cfg=$2 line sym bad=0
+	while IFS= read -r line; do
+		case $line in CONFIG_*) ;; *) continue ;; esac
+		sym=${line%%=*}
+		if ! grep -qxF "$line" "$cfg"; then
+			echo "config: wanted $line, got" \
+			     "$(grep -E "^$sym=|^# $sym is not set" "$cfg" || echo unset)" >&2
+			bad=1
+		fi
+	done < "$frag"
+	return $bad
+}
+
+papt_setup
+read -r pkg suite < <(newest_source)
+fetch_source "$pkg" "$suite"
+
+frag=$PTMARK_CACHE/dev-kernel.config
+cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
+if [ "${PTMARK_KASAN:-0}" = 1 ]; then
+	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"
+fi
+hash=$( (cat "$frag"; gcc --version | head -n1) | sha256sum | cut -c1-12)
+OUT=$PTMARK_CACHE/kernels/dev-${SRC_VERSION//[~+]/_}-$hash
+
+if [ -f "$OUT/.ptmark-built" ]; then
+	step "dev kernel $SRC_VERSION (config $hash) cached"
+	echo "$OUT"
+	exit 0
+fi
+
+# An interrupted build resumes: make picks up where it stopped.
+if [ ! -f "$OUT/.config" ]; then
+	step "configuring $pkg $SRC_VERSION (config $hash)"
+	mkdir -p "$OUT"
+	make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 KCONFIG_ALLCONFIG="$frag" \
+		allnoconfig >&2
+fi
+check_config "$frag" "$OUT/.config" || die "config fragment not honoured"
+
+step "building bzImage, modules_prepare, headers with $(nproc) jobs"
+t0=$SECONDS
+make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 -j"$(nproc)" bzImage modules >&2
+make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 modules_prepare >&2
+# The selftests build against this kernel's uapi (MADV_GUARD_*, PAGEMAP_SCAN).
+make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 headers_install >&2
+step "dev kernel built in $((SECONDS - t0))s"
+touch "$OUT/.ptmark-built"
+echo "$OUT"
