@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the ptmark selftests.
+ */
+#ifndef _PTMARK_LIB_H
+#define _PTMARK_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/ptmark.h>
+
+#define PTMARK_DEBUGFS	"/sys/kernel/debug/ptmark"
+
+/* Open /dev/ptmark; -errno when it cannot be opened. */
+int ptmark_open(void);
+
+/* PTMARK_IOC_INFO with the current struct size; -errno on failure. */
+int ptmark_get_info(int fd, struct ptmark_info *info);
+
+/*
+ * Read a whole (small) file into a NUL-terminated malloc()ed buffer;
+ * NULL with errno set on failure.
+ */
+char *read_text_file(const char *path);
+
+/*
+ * Value of "name value" in a debugfs-style text (one pair per line);
+ * false if the name is not there.
+ */
+bool text_lookup(const char *text, const char *name, char *value,
+		 size_t value_len);
+
+/* Value of counter @name in debugfs "stats", or -1 if not there. */
+long long ptmark_stat(const char *name);
+
+/*
+ * The module's view of nr_pages pages from addr in the caller's mm, one
+ * character a page: 'G' guard marker, 'W' uffd-wp marker, 'M' other
+ * marker, 'P' present, 'S' swap entry, '.' none or no VMA, '?' anything
+ * else.  map gets nr_pages characters and a NUL.  -ENODEV when the module
+ * is not loaded, -EOPNOTSUPP while it cannot scan.
+ */
+int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
+
+/*
+ * Install (or remove) guard markers with the module's ioctl, the third
+ * installer beside madvise() and process_madvise().  Returns the number of
+ * pages the module reports, or -errno; -ENODEV when the module is not
+ * loaded, -EOPNOTSUPP when it (or the kernel) cannot.
+ */
+long ptmark_guard(const void *addr, size_t len, bool install);
+
+/*
+ * Skip the current test, naming why, when the module is not loaded:
+ * everything that needs ptmark.ko runs in the test VM only.
+ */
+#define PTMARK_REQUIRE_DEVICE(fd_out)					\
+	do {								\
+		int __fd = ptmark_open();				\
+		if (__fd < 0)						\
+			SKIP(return, "ptmark.ko not loaded (%s: %s)",	\
+			     PTMARK_DEVICE, strerror(-__fd));		\
+		(fd_out) = __fd;					\
+	} while (0)
+
+#endif /* _PTMARK_LIB_H */
