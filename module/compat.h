@@ -15,7 +15,30 @@
 #include <linux/mman.h>
 #include <linux/fs.h>
 #include <linux/pagemap.h>
+#include <linux/mm.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
 #include <uapi/linux/userfaultfd.h>
+#include <uapi/linux/magic.h>
+
+#if __has_include(<linux/leafops.h>)
+#include <linux/leafops.h>
+#define PTMARK_HAVE_SOFTLEAF		1
+#else
+#define PTMARK_HAVE_SOFTLEAF		0
+#endif
+
+#include "ptmark.h"
+
+/*
+ * The walker reads PMD- and PUD-level non-present entries as PTEs: on
+ * x86-64 all three levels share one swap-entry layout, which the kernel's
+ * own hugetlb code relies on too.  Other architectures need their own
+ * conversion here first.
+ */
+#ifndef CONFIG_X86_64
+#error "ptmark supports x86-64 only"
+#endif
 
 /* madvise(MADV_GUARD_INSTALL) on anonymous memory: 6.13. */
 #ifdef MADV_GUARD_INSTALL
@@ -105,5 +128,188 @@
 #define PTMARK_HAVE_AS_INACCESSIBLE	0
 #define PTMARK_HAVE_AS_UNMOVABLE	0
 #endif
+
+/*
+ * The uffd-wp bit of PTEs, PMDs and swap PTEs became the generic "uffd"
+ * bit in 7.x, announced by pgtable_supports_uffd().
+ */
+#ifdef pgtable_supports_uffd
+#define ptmark_pte_uffd_wp(pte)		pte_uffd(pte)
+#define ptmark_pmd_uffd_wp(pmd)		pmd_uffd(pmd)
+#define ptmark_pte_swp_uffd_wp(pte)	pte_swp_uffd(pte)
+#else
+#define ptmark_pte_uffd_wp(pte)		pte_uffd_wp(pte)
+#define ptmark_pmd_uffd_wp(pmd)		pmd_uffd_wp(pmd)
+#define ptmark_pte_swp_uffd_wp(pte)	pte_swp_uffd_wp(pte)
+#endif
+
+/* PTE marker bits as the kernel names them: markers came in 5.19. */
+static inline u16 ptmark_marker_bits(unsigned long kernel_marker)
+{
+	u16 bits = 0;
+
+	if (kernel_marker & PTE_MARKER_UFFD_WP)
+		bits |= PTMARK_MARKER_UFFD_WP;
+	kernel_marker &= ~PTE_MARKER_UFFD_WP;
+#ifdef PTE_MARKER_POISONED
+	if (kernel_marker & PTE_MARKER_POISONED)
+		bits |= PTMARK_MARKER_POISONED;
+	kernel_marker &= ~PTE_MARKER_POISONED;
+#endif
+#ifdef PTE_MARKER_GUARD
+	if (kernel_marker & PTE_MARKER_GUARD)
+		bits |= PTMARK_MARKER_GUARD;
+	kernel_marker &= ~PTE_MARKER_GUARD;
+#endif
+	if (kernel_marker)
+		bits |= PTMARK_MARKER_UNKNOWN;
+	return bits;
+}
+
+/*
+ * Classify a non-present, non-none PTE: its kind, marker, the bits the
+ * entry itself carries, and the pfn it refers to (migration and device
+ * entries).  7.x spells this with softleaf_t, older kernels with
+ * swp_entry_t and is_*_entry().
+ */
+static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
+{
+	r->pfn = 0;
+	r->marker = 0;
+	r->bits = 0;
+#if PTMARK_HAVE_SOFTLEAF
+	{
+		softleaf_t entry = softleaf_from_pte(pte);
+
+		switch (softleaf_type(entry)) {
+		case SOFTLEAF_SWAP:
+			r->kind = PTMARK_KIND_SWAP;
+			break;
+		case SOFTLEAF_MIGRATION_READ_EXCLUSIVE:
+			r->bits |= PTMARK_BIT_EXCLUSIVE;
+			fallthrough;
+		case SOFTLEAF_MIGRATION_READ:
+		case SOFTLEAF_MIGRATION_WRITE:
+			r->kind = PTMARK_KIND_MIGRATION;
+			if (softleaf_is_migration_write(entry))
+				r->bits |= PTMARK_BIT_WRITE;
+			r->pfn = softleaf_to_pfn(entry);
+			break;
+		case SOFTLEAF_DEVICE_PRIVATE_READ:
+		case SOFTLEAF_DEVICE_PRIVATE_WRITE:
+			r->kind = PTMARK_KIND_DEVICE_PRIVATE;
+			if (softleaf_is_device_private_write(entry))
+				r->bits |= PTMARK_BIT_WRITE;
+			r->pfn = softleaf_to_pfn(entry);
+			break;
+		case SOFTLEAF_DEVICE_EXCLUSIVE:
+			r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
+			r->pfn = softleaf_to_pfn(entry);
+			break;
+		case SOFTLEAF_HWPOISON:
+			r->kind = PTMARK_KIND_HWPOISON;
+			break;
+		case SOFTLEAF_MARKER:
+			r->kind = PTMARK_KIND_MARKER;
+			r->marker = ptmark_marker_bits(softleaf_to_marker(entry));
+			break;
+		default:
+			r->kind = PTMARK_KIND_RAW;
+			break;
+		}
+	}
+#else
+	{
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		if (!non_swap_entry(entry)) {
+			r->kind = PTMARK_KIND_SWAP;
+		} else if (is_migration_entry(entry)) {
+			r->kind = PTMARK_KIND_MIGRATION;
+			if (is_writable_migration_entry(entry))
+				r->bits |= PTMARK_BIT_WRITE;
+			if (is_readable_exclusive_migration_entry(entry))
+				r->bits |= PTMARK_BIT_EXCLUSIVE;
+			r->pfn = swp_offset_pfn(entry);
+		} else if (is_device_private_entry(entry)) {
+			r->kind = PTMARK_KIND_DEVICE_PRIVATE;
+			if (is_writable_device_private_entry(entry))
+				r->bits |= PTMARK_BIT_WRITE;
+			r->pfn = swp_offset_pfn(entry);
+		} else if (is_device_exclusive_entry(entry)) {
+			r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
+			r->pfn = swp_offset_pfn(entry);
+		} else if (is_hwpoison_entry(entry)) {
+			r->kind = PTMARK_KIND_HWPOISON;
+		} else if (is_pte_marker_entry(entry)) {
+			r->kind = PTMARK_KIND_MARKER;
+			r->marker = ptmark_marker_bits(pte_marker_get(entry));
+		} else {
+			r->kind = PTMARK_KIND_RAW;
+		}
+	}
+#endif
+	if (r->kind == PTMARK_KIND_MARKER)
+		return;
+	if (pte_swp_soft_dirty(pte))
+		r->bits |= PTMARK_BIT_SOFT_DIRTY;
+	if (ptmark_pte_swp_uffd_wp(pte))
+		r->bits |= PTMARK_BIT_UFFD_WP;
+	if (r->kind == PTMARK_KIND_SWAP && pte_swp_exclusive(pte))
+		r->bits |= PTMARK_BIT_EXCLUSIVE;
+}
+
+/* PTMARK_AS_* of an address space. */
+static inline u32 ptmark_compat_as_flags(struct address_space *mapping)
+{
+	u32 flags = 0;
+
+	if (mapping_unevictable(mapping))
+		flags |= PTMARK_AS_UNEVICTABLE;
+#if PTMARK_HAVE_AS_INACCESSIBLE
+	if (mapping_inaccessible(mapping))
+		flags |= PTMARK_AS_INACCESSIBLE;
+#endif
+#if PTMARK_HAVE_AS_UNMOVABLE
+	if (mapping_unmovable(mapping))
+		flags |= PTMARK_AS_UNMOVABLE;
+#endif
+	return flags;
+}
+
+/* Special (no struct page to look at) PMD and PUD leaves: 6.12. */
+static inline bool ptmark_compat_pmd_special(pmd_t pmd)
+{
+#ifdef CONFIG_ARCH_SUPPORTS_PMD_PFNMAP
+	return pmd_special(pmd);
+#else
+	return false;
+#endif
+}
+
+static inline bool ptmark_compat_pud_special(pud_t pud)
+{
+#ifdef CONFIG_ARCH_SUPPORTS_PUD_PFNMAP
+	return pud_special(pud);
+#else
+	return false;
+#endif
+}
+
+/*
+ * Is @file a pidfd?  Since 6.9 pidfds live on pidfs; before, they were
+ * anonymous inodes named "[pidfd]".  Either way private_data is the pid.
+ */
+static inline struct pid *ptmark_pidfd_pid(struct file *file)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	if (file_inode(file)->i_sb->s_magic != PID_FS_MAGIC)
+		return NULL;
+#else
+	if (strcmp(file->f_path.dentry->d_name.name, "[pidfd]"))
+		return NULL;
+#endif
+	return file->private_data;
+}
 
 #endif /* _PTMARK_COMPAT_H */

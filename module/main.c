@@ -133,6 +133,9 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 	case PTMARK_IOC_MATCH(PTMARK_IOC_INFO):
 		ret = ptmark_ioc_info(uarg);
 		break;
+	case PTMARK_IOC_MATCH(PTMARK_IOC_SCAN):
+		ret = ptmark_ioc_scan(uarg);
+		break;
 	default:
 		return -ENOTTY;
 	}

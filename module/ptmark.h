@@ -6,6 +6,7 @@
 #define _PTMARK_H
 
 #include <linux/atomic.h>
+#include <linux/mm_types.h>
 #include <linux/types.h>
 #include <linux/ptmark.h>
 
@@ -13,6 +14,9 @@
 struct ptmark_stats {
 	atomic64_t ioctls;
 	atomic64_t ioctl_errors;
+	atomic64_t scans;
+	atomic64_t pages_scanned;
+	atomic64_t walk_retries;
 };
 
 extern struct ptmark_stats ptmark_stats;
@@ -30,6 +34,44 @@ extern const struct ptmark_feature_name ptmark_feature_names[];
 int ptmark_copy_args(void *karg, size_t ksize, size_t minsize,
 		     const void __user *uarg);
 int ptmark_copy_out(void __user *uarg, const void *karg, size_t ksize);
+
+/*
+ * A page-table walk in progress: records for [start, next) are in
+ * recs[0..nr), runs extended in place while they can be.
+ */
+struct ptmark_walk {
+	struct mm_struct *mm;
+	bool dense;		/* one record per page */
+	bool show_pfn;		/* caller may see pfns */
+	struct ptmark_record *recs;
+	unsigned int nr;	/* records in recs */
+	unsigned int cap;	/* room in recs */
+	bool full;		/* a page did not fit: stop */
+	int err;
+	unsigned long next;	/* first address not yet recorded */
+	/* debugfs: a header record before each VMA's runs. */
+	bool vma_headers;
+	unsigned long last_header;
+	/* The VMA (or gap) being walked: records never cross it. */
+	unsigned long run_floor;
+	u64 vma_flags;
+	u32 as_flags;
+};
+
+/*
+ * Not a kind userspace sees: in a debugfs snapshot, a record announcing a
+ * VMA (start, nr_pages and vma_flags are the VMA's, pfn its pgoff).
+ */
+#define PTMARK_KIND_VMA_HEADER	0xffff
+
+int ptmark_walk(struct ptmark_walk *w, unsigned long end);
+void ptmark_walk_keep_last(struct ptmark_walk *w);
+
+struct mm_struct *ptmark_get_mm_self(void);
+struct mm_struct *ptmark_get_mm_pidfd(int pidfd);
+struct mm_struct *ptmark_get_mm_pid(pid_t nr);
+
+long ptmark_ioc_scan(void __user *uarg);
 
 int ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);

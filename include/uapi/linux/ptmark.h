@@ -57,7 +57,139 @@ struct ptmark_info {
 
 #define PTMARK_INFO_SIZE_VER0	88
 
+/*
+ * Scanning page tables.  Each page of the range is classified into one
+ * kind; runs of pages that agree in everything (kind, bits, marker, VMA
+ * and mapping flags, and consecutive pfns where pfns are shown) make one
+ * record.  A record never crosses a VMA boundary.
+ */
+enum ptmark_kind {
+	PTMARK_KIND_UNMAPPED = 0,	/* no VMA covers the page */
+	PTMARK_KIND_NONE,		/* VMA, but no entry */
+	PTMARK_KIND_PRESENT,		/* maps a page (or a pfn) */
+	PTMARK_KIND_SWAP,		/* swap entry */
+	PTMARK_KIND_MIGRATION,		/* migration entry */
+	PTMARK_KIND_DEVICE_PRIVATE,	/* device-private entry */
+	PTMARK_KIND_DEVICE_EXCLUSIVE,	/* device-exclusive entry */
+	PTMARK_KIND_HWPOISON,		/* hardware-poison entry */
+	PTMARK_KIND_MARKER,		/* PTE marker, see PTMARK_MARKER_* */
+	PTMARK_KIND_RAW,		/* an entry ptmark cannot classify */
+	PTMARK_KIND_COUNT
+};
+
+/* PTE marker bits (struct ptmark_record.marker), any combination. */
+#define PTMARK_MARKER_UFFD_WP		(1U << 0)
+#define PTMARK_MARKER_POISONED		(1U << 1)
+#define PTMARK_MARKER_GUARD		(1U << 2)
+#define PTMARK_MARKER_UNKNOWN		(1U << 15) /* bits ptmark does not know */
+
+/* Entry bits (struct ptmark_record.bits); which apply depends on the kind. */
+#define PTMARK_BIT_WRITE		(1U << 0)  /* present, migration, device */
+#define PTMARK_BIT_DIRTY		(1U << 1)  /* present */
+#define PTMARK_BIT_YOUNG		(1U << 2)  /* present */
+#define PTMARK_BIT_SOFT_DIRTY		(1U << 3)  /* present, swap, migration */
+#define PTMARK_BIT_UFFD_WP		(1U << 4)  /* present, swap, migration */
+#define PTMARK_BIT_EXCLUSIVE		(1U << 5)  /* anon-exclusive page/entry */
+#define PTMARK_BIT_ANON			(1U << 6)  /* present: anonymous folio */
+#define PTMARK_BIT_FILE			(1U << 7)  /* present: page-cache folio */
+#define PTMARK_BIT_ZEROPAGE		(1U << 8)  /* present: shared zeropage */
+#define PTMARK_BIT_HUGE_ZEROPAGE	(1U << 9)  /* present: huge zeropage */
+#define PTMARK_BIT_SPECIAL		(1U << 10) /* present: no folio (pfnmap) */
+#define PTMARK_BIT_MAYBE_PINNED		(1U << 11) /* folio maybe DMA-pinned */
+#define PTMARK_BIT_LARGE		(1U << 12) /* folio of more than a page */
+#define PTMARK_BIT_PMD			(1U << 13) /* mapped by a PMD leaf */
+#define PTMARK_BIT_PUD			(1U << 14) /* mapped by a PUD leaf */
+
+/* VMA flags (struct ptmark_record.vma_flags); 0 for unmapped records. */
+#define PTMARK_VMA_READ			(1ULL << 0)
+#define PTMARK_VMA_WRITE		(1ULL << 1)
+#define PTMARK_VMA_EXEC			(1ULL << 2)
+#define PTMARK_VMA_SHARED		(1ULL << 3)
+#define PTMARK_VMA_ANON			(1ULL << 4)  /* no file behind it */
+#define PTMARK_VMA_FILE			(1ULL << 5)  /* file-backed, not shmem */
+#define PTMARK_VMA_SHMEM		(1ULL << 6)
+#define PTMARK_VMA_PFNMAP		(1ULL << 7)
+#define PTMARK_VMA_IO			(1ULL << 8)
+#define PTMARK_VMA_MIXEDMAP		(1ULL << 9)
+#define PTMARK_VMA_HUGETLB		(1ULL << 10)
+#define PTMARK_VMA_LOCKED		(1ULL << 11)
+#define PTMARK_VMA_LOCKONFAULT		(1ULL << 12)
+#define PTMARK_VMA_UFFD_MISSING		(1ULL << 13)
+#define PTMARK_VMA_UFFD_WP		(1ULL << 14)
+#define PTMARK_VMA_UFFD_MINOR		(1ULL << 15)
+#define PTMARK_VMA_WIPEONFORK		(1ULL << 16)
+#define PTMARK_VMA_DONTCOPY		(1ULL << 17)
+#define PTMARK_VMA_HUGEPAGE		(1ULL << 18)
+#define PTMARK_VMA_NOHUGEPAGE		(1ULL << 19)
+#define PTMARK_VMA_SOFTDIRTY		(1ULL << 20)
+#define PTMARK_VMA_SEQ_READ		(1ULL << 21)
+#define PTMARK_VMA_RAND_READ		(1ULL << 22)
+
+/* Flags of the address space behind the VMA (struct ptmark_record.as_flags). */
+#define PTMARK_AS_UNMOVABLE		(1U << 0)
+#define PTMARK_AS_INACCESSIBLE		(1U << 1)
+#define PTMARK_AS_UNEVICTABLE		(1U << 2)
+
+/**
+ * struct ptmark_record - one run of pages in the same page-table state
+ * @start:	first address of the run
+ * @nr_pages:	pages in the run
+ * @pfn:	pfn of the first page for present, migration and device
+ *		entries (consecutive for the rest of the run); 0 otherwise,
+ *		and always 0 unless the caller has CAP_SYS_ADMIN
+ * @vma_flags:	PTMARK_VMA_* of the VMA the run lies in
+ * @kind:	enum ptmark_kind
+ * @marker:	PTMARK_MARKER_* for PTMARK_KIND_MARKER, else 0
+ * @bits:	PTMARK_BIT_*
+ * @as_flags:	PTMARK_AS_* of the VMA's file mapping
+ * @reserved:	0
+ */
+struct ptmark_record {
+	__u64 start;
+	__u64 nr_pages;
+	__u64 pfn;
+	__u64 vma_flags;
+	__u16 kind;
+	__u16 marker;
+	__u32 bits;
+	__u32 as_flags;
+	__u32 reserved;
+};
+
+/* Scan the process of @pidfd instead of the caller. */
+#define PTMARK_SCAN_PIDFD		(1U << 0)
+/* One record per page: no runs (tests compare page by page). */
+#define PTMARK_SCAN_DENSE		(1U << 1)
+#define PTMARK_SCAN_FLAGS		(PTMARK_SCAN_PIDFD | PTMARK_SCAN_DENSE)
+
+/**
+ * struct ptmark_scan - classify every page of a range
+ * @size:	(in) sizeof(struct ptmark_scan) as the caller knows it
+ * @flags:	(in) PTMARK_SCAN_*
+ * @pidfd:	(in) target process with PTMARK_SCAN_PIDFD; needs the same
+ *		access as reading /proc/pid/pagemap
+ * @nr_records:	(in) room in @records; (out) records written
+ * @start:	(in) page-aligned start of the range
+ * @len:	(in) page-aligned length, > 0, inside the user address space
+ * @records:	(in) user pointer to struct ptmark_record[@nr_records]
+ * @next:	(out) first address not reported: @start + @len when the
+ *		whole range fit, else where to continue
+ */
+struct ptmark_scan {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__u32 nr_records;
+	__u64 start;
+	__u64 len;
+	__u64 records;
+	__u64 next;
+};
+
+#define PTMARK_SCAN_SIZE_VER0	48
+
 #define PTMARK_IOC_MAGIC	0xBB
 #define PTMARK_IOC_INFO		_IOWR(PTMARK_IOC_MAGIC, 0x00, struct ptmark_info)
+#define PTMARK_IOC_SCAN		_IOWR(PTMARK_IOC_MAGIC, 0x01, struct ptmark_scan)
 
 #endif /* _UAPI_LINUX_PTMARK_H */

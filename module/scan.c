@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PTMARK_IOC_SCAN: classify a range of a process's pages into records.
+ *
+ * The walk fills a kernel buffer with the mmap lock held, and the buffer
+ * goes to userspace only after the lock is dropped: a fault on the user
+ * buffer may need that very lock.
+ */
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "ptmark.h"
+
+/* Records walked per mmap-lock hold. */
+#define PTMARK_SCAN_BATCH	512
+
+long ptmark_ioc_scan(void __user *uarg)
+{
+	struct ptmark_walk w = { };
+	struct ptmark_record __user *urecs;
+	struct ptmark_scan args;
+	unsigned long end, written = 0;
+	struct mm_struct *mm;
+	bool done = false;
+	long ret;
+
+	ret = ptmark_copy_args(&args, sizeof(args), PTMARK_SCAN_SIZE_VER0, uarg);
+	if (ret)
+		return ret;
+	if (args.flags & ~PTMARK_SCAN_FLAGS)
+		return -EINVAL;
+	if (!args.nr_records || !args.len)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(args.start) || !PAGE_ALIGNED(args.len))
+		return -EINVAL;
+	if (args.start + args.len < args.start)
+		return -EINVAL;
+	urecs = u64_to_user_ptr(args.records);
+
+	mm = args.flags & PTMARK_SCAN_PIDFD ? ptmark_get_mm_pidfd(args.pidfd) :
+					      ptmark_get_mm_self();
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	if (args.start + args.len > mm->task_size) {
+		ret = -EINVAL;
+		goto out_mm;
+	}
+	end = args.start + args.len;
+
+	w.mm = mm;
+	w.dense = args.flags & PTMARK_SCAN_DENSE;
+	w.show_pfn = capable(CAP_SYS_ADMIN);
+	w.next = args.start;
+	w.recs = kvmalloc_array(min_t(u32, args.nr_records, PTMARK_SCAN_BATCH),
+				sizeof(*w.recs), GFP_KERNEL);
+	if (!w.recs) {
+		ret = -ENOMEM;
+		goto out_mm;
+	}
+
+	atomic64_inc(&ptmark_stats.scans);
+	while (!done) {
+		unsigned long room = args.nr_records - written;
+		unsigned int flush;
+
+		w.cap = min_t(unsigned long, room, PTMARK_SCAN_BATCH);
+		ret = ptmark_walk(&w, end);
+		if (ret)
+			goto out_free;
+
+		/*
+		 * Finished, or the caller's array is full: hand over all.
+		 * Otherwise keep the last record back, the next batch may
+		 * extend it.
+		 */
+		done = w.next == end || w.nr == room;
+		flush = done ? w.nr : w.nr - 1;
+		if (copy_to_user(urecs + written, w.recs,
+				 flush * sizeof(*w.recs))) {
+			ret = -EFAULT;
+			goto out_free;
+		}
+		written += flush;
+		if (!done)
+			ptmark_walk_keep_last(&w);
+	}
+
+	args.nr_records = written;
+	args.next = w.next;
+	ret = ptmark_copy_out(uarg, &args, sizeof(args));
+out_free:
+	kvfree(w.recs);
+out_mm:
+	mmput(mm);
+	return ret;
+}

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page-table walker: classify every page of a user range.
+ *
+ * Only exported and inline kernel interfaces are used, so the walk is
+ * written out level by level rather than through walk_page_range().  It
+ * follows the rules the kernel's own lockless-then-locked walkers follow:
+ *
+ *  - the mmap lock is held for read, so no VMA and no upper-level table
+ *    goes away under us;
+ *  - a PTE table may still be freed (khugepaged collapse, empty-table
+ *    reclaim) by a path that does not take the mmap lock, but only after an
+ *    RCU grace period: read the PMD locklessly under rcu_read_lock(), take
+ *    the PTE lock the PMD points at, and start again if the PMD changed;
+ *  - PMD and PUD leaves are read under their page-table lock, which is
+ *    what splitting, zapping and migration hold while they change them.
+ *
+ * Nothing is allocated, faulted in or split; an empty upper level costs one
+ * read however much address space it covers.
+ */
+#include <linux/hugetlb.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/pgtable.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+
+#include "compat.h"
+#include "ptmark.h"
+
+static bool ptmark_can_extend(const struct ptmark_walk *w,
+			      const struct ptmark_record *last,
+			      unsigned long addr, const struct ptmark_record *r)
+{
+	if (w->dense || last->start < w->run_floor)
+		return false;
+	if (last->start + last->nr_pages * PAGE_SIZE != addr)
+		return false;
+	if (last->kind != r->kind || last->marker != r->marker ||
+	    last->bits != r->bits || last->vma_flags != w->vma_flags ||
+	    last->as_flags != w->as_flags)
+		return false;
+	if (!last->pfn && !r->pfn)
+		return true;
+	return last->pfn && r->pfn == last->pfn + last->nr_pages;
+}
+
+/*
+ * Record @nr pages from @addr in the state @r describes (its start,
+ * nr_pages, vma_flags and as_flags are filled in here).  Returns the pages
+ * recorded; fewer than @nr means the buffer is full and the walk stops.
+ */
+static unsigned long ptmark_emit(struct ptmark_walk *w, unsigned long addr,
+				 unsigned long nr, struct ptmark_record *r)
+{
+	struct ptmark_record *rec;
+	unsigned long done = 0;
+
+	if (!w->show_pfn)
+		r->pfn = 0;
+
+	if (w->nr && ptmark_can_extend(w, &w->recs[w->nr - 1], addr, r)) {
+		w->recs[w->nr - 1].nr_pages += nr;
+		done = nr;
+	}
+
+	while (done < nr) {
+		if (w->nr == w->cap) {
+			w->full = true;
+			break;
+		}
+		rec = &w->recs[w->nr++];
+		*rec = *r;
+		rec->start = addr + done * PAGE_SIZE;
+		rec->pfn = r->pfn ? r->pfn + done : 0;
+		rec->nr_pages = w->dense ? 1 : nr - done;
+		rec->vma_flags = w->vma_flags;
+		rec->as_flags = w->as_flags;
+		rec->reserved = 0;
+		done += rec->nr_pages;
+	}
+	w->next = addr + done * PAGE_SIZE;
+	return done;
+}
+
+static void ptmark_emit_kind(struct ptmark_walk *w, unsigned long addr,
+			     unsigned long end, enum ptmark_kind kind)
+{
+	struct ptmark_record r = { .kind = kind };
+
+	ptmark_emit(w, addr, (end - addr) >> PAGE_SHIFT, &r);
+}
+
+static u64 ptmark_vma_flags(struct vm_area_struct *vma)
+{
+	static const struct {
+		unsigned long vm;
+		u64 flag;
+	} map[] = {
+		{ VM_READ,		PTMARK_VMA_READ },
+		{ VM_WRITE,		PTMARK_VMA_WRITE },
+		{ VM_EXEC,		PTMARK_VMA_EXEC },
+		{ VM_SHARED,		PTMARK_VMA_SHARED },
+		{ VM_PFNMAP,		PTMARK_VMA_PFNMAP },
+		{ VM_IO,		PTMARK_VMA_IO },
+		{ VM_MIXEDMAP,		PTMARK_VMA_MIXEDMAP },
+		{ VM_HUGETLB,		PTMARK_VMA_HUGETLB },
+		{ VM_LOCKED,		PTMARK_VMA_LOCKED },
+		{ VM_LOCKONFAULT,	PTMARK_VMA_LOCKONFAULT },
+		{ VM_UFFD_MISSING,	PTMARK_VMA_UFFD_MISSING },
+		{ VM_UFFD_WP,		PTMARK_VMA_UFFD_WP },
+		{ VM_UFFD_MINOR,	PTMARK_VMA_UFFD_MINOR },
+		{ VM_WIPEONFORK,	PTMARK_VMA_WIPEONFORK },
+		{ VM_DONTCOPY,		PTMARK_VMA_DONTCOPY },
+		{ VM_HUGEPAGE,		PTMARK_VMA_HUGEPAGE },
+		{ VM_NOHUGEPAGE,	PTMARK_VMA_NOHUGEPAGE },
+		{ VM_SOFTDIRTY,		PTMARK_VMA_SOFTDIRTY },
+		{ VM_SEQ_READ,		PTMARK_VMA_SEQ_READ },
+		{ VM_RAND_READ,		PTMARK_VMA_RAND_READ },
+	};
+	u64 flags = 0;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (map[i].vm && (vma->vm_flags & map[i].vm))
+			flags |= map[i].flag;
+
+	if (!vma->vm_file)
+		flags |= PTMARK_VMA_ANON;
+	else if (shmem_mapping(vma->vm_file->f_mapping))
+		flags |= PTMARK_VMA_SHMEM;
+	else
+		flags |= PTMARK_VMA_FILE;
+	return flags;
+}
+
+static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
+{
+	struct ptmark_record *rec;
+
+	w->run_floor = vma->vm_start;
+	w->vma_flags = ptmark_vma_flags(vma);
+	w->as_flags = vma->vm_file ?
+		ptmark_compat_as_flags(vma->vm_file->f_mapping) : 0;
+
+	/* Once per VMA, even when a full buffer splits its walk in two. */
+	if (!w->vma_headers || w->last_header == vma->vm_start)
+		return;
+	if (w->nr == w->cap) {
+		w->full = true;
+		return;
+	}
+	rec = &w->recs[w->nr++];
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = PTMARK_KIND_VMA_HEADER;
+	rec->start = vma->vm_start;
+	rec->nr_pages = vma_pages(vma);
+	rec->pfn = vma->vm_pgoff;
+	rec->vma_flags = w->vma_flags;
+	rec->as_flags = w->as_flags;
+	w->last_header = vma->vm_start;
+}
+
+enum ptmark_level { PTMARK_PTE, PTMARK_PMD, PTMARK_PUD };
+
+/*
+ * A present leaf mapping @pfn.  The caller holds the lock of the table the
+ * leaf is in, so a folio it maps stays mapped (and allocated) meanwhile.
+ */
+static void ptmark_classify_present(struct vm_area_struct *vma,
+				    unsigned long pfn, bool special,
+				    enum ptmark_level level,
+				    struct ptmark_record *r)
+{
+	struct folio *folio;
+	struct page *page;
+
+	r->kind = PTMARK_KIND_PRESENT;
+	r->marker = 0;
+	r->pfn = pfn;
+	if (level == PTMARK_PMD)
+		r->bits |= PTMARK_BIT_PMD;
+	else if (level == PTMARK_PUD)
+		r->bits |= PTMARK_BIT_PUD;
+
+	if (is_zero_pfn(pfn)) {
+		r->bits |= PTMARK_BIT_ZEROPAGE;
+		return;
+	}
+	/*
+	 * A special entry has no folio we may look at, except that newer
+	 * kernels map the huge zero folio with a special PMD too.
+	 */
+	if (!pfn_valid(pfn) ||
+	    (special && !(level == PTMARK_PMD && vma_is_anonymous(vma)))) {
+		r->bits |= PTMARK_BIT_SPECIAL;
+		return;
+	}
+
+	page = pfn_to_page(pfn);
+	folio = page_folio(page);
+	if (folio_test_anon(folio)) {
+		r->bits |= PTMARK_BIT_ANON;
+		if (PageAnonExclusive(page))
+			r->bits |= PTMARK_BIT_EXCLUSIVE;
+	} else if (folio->mapping) {
+		r->bits |= PTMARK_BIT_FILE;
+	} else if (level == PTMARK_PMD && vma_is_anonymous(vma)) {
+		/* Only the huge zero folio is PMD-mapped in anon memory
+		 * without being anon itself.
+		 */
+		r->bits |= PTMARK_BIT_HUGE_ZEROPAGE;
+		return;
+	} else if (special) {
+		r->bits |= PTMARK_BIT_SPECIAL;
+		return;
+	}
+	if (folio_maybe_dma_pinned(folio))
+		r->bits |= PTMARK_BIT_MAYBE_PINNED;
+	if (folio_test_large(folio))
+		r->bits |= PTMARK_BIT_LARGE;
+}
+
+static void ptmark_classify_pte(struct vm_area_struct *vma, pte_t pte,
+				struct ptmark_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (pte_none(pte)) {
+		r->kind = PTMARK_KIND_NONE;
+		return;
+	}
+	if (!pte_present(pte)) {
+		ptmark_classify_swap_pte(pte, r);
+		return;
+	}
+	if (pte_write(pte))
+		r->bits |= PTMARK_BIT_WRITE;
+	if (pte_dirty(pte))
+		r->bits |= PTMARK_BIT_DIRTY;
+	if (pte_young(pte))
+		r->bits |= PTMARK_BIT_YOUNG;
+	if (pte_soft_dirty(pte))
+		r->bits |= PTMARK_BIT_SOFT_DIRTY;
+	if (ptmark_pte_uffd_wp(pte))
+		r->bits |= PTMARK_BIT_UFFD_WP;
+	ptmark_classify_present(vma, pte_pfn(pte), pte_special(pte),
+				PTMARK_PTE, r);
+}
+
+static void ptmark_classify_pmd(struct vm_area_struct *vma, pmd_t pmd,
+				struct ptmark_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!pmd_present(pmd)) {
+		/* THP migration entry, or a hugetlb swap-format entry. */
+		ptmark_classify_swap_pte(__pte(pmd_val(pmd)), r);
+		return;
+	}
+	if (pmd_write(pmd))
+		r->bits |= PTMARK_BIT_WRITE;
+	if (pmd_dirty(pmd))
+		r->bits |= PTMARK_BIT_DIRTY;
+	if (pmd_young(pmd))
+		r->bits |= PTMARK_BIT_YOUNG;
+	if (pmd_soft_dirty(pmd))
+		r->bits |= PTMARK_BIT_SOFT_DIRTY;
+	if (ptmark_pmd_uffd_wp(pmd))
+		r->bits |= PTMARK_BIT_UFFD_WP;
+	ptmark_classify_present(vma, pmd_pfn(pmd), ptmark_compat_pmd_special(pmd),
+				PTMARK_PMD, r);
+}
+
+static void ptmark_classify_pud(struct vm_area_struct *vma, pud_t pud,
+				struct ptmark_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!pud_present(pud)) {
+		ptmark_classify_swap_pte(__pte(pud_val(pud)), r);
+		return;
+	}
+	if (pud_write(pud))
+		r->bits |= PTMARK_BIT_WRITE;
+	if (pud_dirty(pud))
+		r->bits |= PTMARK_BIT_DIRTY;
+	if (pud_young(pud))
+		r->bits |= PTMARK_BIT_YOUNG;
+	ptmark_classify_present(vma, pud_pfn(pud), ptmark_compat_pud_special(pud),
+				PTMARK_PUD, r);
+}
+
+/* A leaf covering [leaf_start, ...) of which [addr, end) is wanted. */
+static void ptmark_emit_leaf(struct ptmark_walk *w, unsigned long leaf_start,
+			     unsigned long addr, unsigned long end,
+			     struct ptmark_record *r)
+{
+	if (r->pfn)
+		r->pfn += (addr - leaf_start) >> PAGE_SHIFT;
+	ptmark_emit(w, addr, (end - addr) >> PAGE_SHIFT, r);
+}
+
+/* The caller holds the PTE table's lock and the RCU read lock. */
+static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
+			     pmd_t pmdval, unsigned long addr, unsigned long end)
+{
+	struct ptmark_record r;
+	pte_t *ptep;
+
+	ptep = pte_offset_kernel(&pmdval, addr);
+	for (; addr != end; ptep++, addr += PAGE_SIZE) {
+		ptmark_classify_pte(vma, ptep_get(ptep), &r);
+		if (!ptmark_emit(w, addr, 1, &r))
+			break;
+	}
+}
+
+/*
+ * One PMD's worth of [addr, end).  Returns true to retry the PMD because
+ * it changed between the lockless look and the lock.
+ */
+static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
+				  struct vm_area_struct *vma, pmd_t *pmdp,
+				  unsigned long addr, unsigned long end)
+{
+	struct ptmark_record r;
+	spinlock_t *ptl;
+	pmd_t pmdval;
+
+	rcu_read_lock();
+	pmdval = pmdp_get_lockless(pmdp);
+	if (pmd_none(pmdval)) {
+		rcu_read_unlock();
+		ptmark_emit_kind(w, addr, end, PTMARK_KIND_NONE);
+		return false;
+	}
+
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval)) {
+		rcu_read_unlock();
+		ptl = pmd_lock(w->mm, pmdp);
+		pmdval = pmdp_get(pmdp);
+		if (pmd_none(pmdval) ||
+		    (pmd_present(pmdval) && !pmd_leaf(pmdval))) {
+			/* Zapped or split meanwhile: look again. */
+			spin_unlock(ptl);
+			return true;
+		}
+		ptmark_classify_pmd(vma, pmdval, &r);
+		ptmark_emit_leaf(w, addr & PMD_MASK, addr, end, &r);
+		spin_unlock(ptl);
+		return false;
+	}
+
+	if (unlikely(pmd_bad(pmdval))) {
+		rcu_read_unlock();
+		ptmark_emit_kind(w, addr, end, PTMARK_KIND_RAW);
+		return false;
+	}
+
+	ptl = pte_lockptr(w->mm, &pmdval);
+	spin_lock(ptl);
+	if (unlikely(!pmd_same(pmdval, pmdp_get_lockless(pmdp)))) {
+		spin_unlock(ptl);
+		rcu_read_unlock();
+		return true;
+	}
+	ptmark_walk_ptes(w, vma, pmdval, addr, end);
+	spin_unlock(ptl);
+	rcu_read_unlock();
+	return false;
+}
+
+static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
+			     pud_t *pudp, unsigned long addr, unsigned long end)
+{
+	pmd_t *pmdp = pmd_offset(pudp, addr);
+	unsigned long next;
+
+	do {
+		next = pmd_addr_end(addr, end);
+		while (ptmark_walk_pmd_entry(w, vma, pmdp, addr, next))
+			atomic64_inc(&ptmark_stats.walk_retries);
+		if (w->full)
+			return;
+		if (fatal_signal_pending(current)) {
+			w->err = -EINTR;
+			w->full = true;
+			return;
+		}
+		cond_resched();
+	} while (pmdp++, addr = next, addr != end);
+}
+
+static void ptmark_walk_puds(struct ptmark_walk *w, struct vm_area_struct *vma,
+			     p4d_t *p4dp, unsigned long addr, unsigned long end)
+{
+	pud_t *pudp = pud_offset(p4dp, addr);
+	struct ptmark_record r;
+	unsigned long next;
+	spinlock_t *ptl;
+	pud_t pud;
+
+	do {
+		next = pud_addr_end(addr, end);
+		pud = pudp_get(pudp);
+		if (pud_none(pud)) {
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+		} else if (!pud_present(pud) || pud_leaf(pud)) {
+			ptl = pud_lock(w->mm, pudp);
+			pud = pudp_get(pudp);
+			if (pud_none(pud)) {
+				ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+			} else if (pud_present(pud) && !pud_leaf(pud)) {
+				spin_unlock(ptl);
+				ptmark_walk_pmds(w, vma, pudp, addr, next);
+				goto advance;
+			} else {
+				ptmark_classify_pud(vma, pud, &r);
+				ptmark_emit_leaf(w, addr & PUD_MASK, addr, next,
+						 &r);
+			}
+			spin_unlock(ptl);
+		} else if (unlikely(pud_bad(pud))) {
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_RAW);
+		} else {
+			ptmark_walk_pmds(w, vma, pudp, addr, next);
+		}
+advance:
+		if (w->full)
+			return;
+	} while (pudp++, addr = next, addr != end);
+}
+
+static void ptmark_walk_p4ds(struct ptmark_walk *w, struct vm_area_struct *vma,
+			     pgd_t *pgdp, unsigned long addr, unsigned long end)
+{
+	p4d_t *p4dp = p4d_offset(pgdp, addr);
+	unsigned long next;
+	p4d_t p4d;
+
+	do {
+		next = p4d_addr_end(addr, end);
+		p4d = p4dp_get(p4dp);
+		if (p4d_none(p4d))
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+		else if (unlikely(p4d_bad(p4d)))
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_RAW);
+		else
+			ptmark_walk_puds(w, vma, p4dp, addr, next);
+		if (w->full)
+			return;
+	} while (p4dp++, addr = next, addr != end);
+}
+
+static void ptmark_walk_vma(struct ptmark_walk *w, struct vm_area_struct *vma,
+			    unsigned long addr, unsigned long end)
+{
+	pgd_t *pgdp = pgd_offset(w->mm, addr);
+	unsigned long next;
+	pgd_t pgd;
+
+	do {
+		next = pgd_addr_end(addr, end);
+		pgd = pgdp_get(pgdp);
+		if (pgd_none(pgd))
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+		else if (unlikely(pgd_bad(pgd)))
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_RAW);
+		else
+			ptmark_walk_p4ds(w, vma, pgdp, addr, next);
+		if (w->full)
+			return;
+	} while (pgdp++, addr = next, addr != end);
+}
+
+/**
+ * ptmark_walk - classify [w->next, end) into w->recs
+ * @w: the walk; w->next is where to start and is advanced
+ * @end: page-aligned end of the range
+ *
+ * Stops when @end is reached or w->recs is full (w->full).  Takes the mmap
+ * lock for read itself.  Returns 0, or -EINTR on a fatal signal.
+ */
+int ptmark_walk(struct ptmark_walk *w, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	unsigned long from = w->next;
+	int err;
+
+	err = mmap_read_lock_killable(w->mm);
+	if (err)
+		return err;
+
+	w->full = false;
+	while (w->next < end && !w->full) {
+		vma = find_vma(w->mm, w->next);
+		if (!vma || vma->vm_start >= end || vma->vm_start > w->next) {
+			unsigned long gap_end = vma ? min(vma->vm_start, end) : end;
+
+			/* Two gaps are never adjacent: no floor needed. */
+			w->run_floor = 0;
+			w->vma_flags = 0;
+			w->as_flags = 0;
+			ptmark_emit_kind(w, w->next, gap_end, PTMARK_KIND_UNMAPPED);
+			continue;
+		}
+		ptmark_enter_vma(w, vma);
+		if (!w->full)
+			ptmark_walk_vma(w, vma, w->next, min(vma->vm_end, end));
+	}
+	mmap_read_unlock(w->mm);
+
+	atomic64_add((w->next - from) >> PAGE_SHIFT, &ptmark_stats.pages_scanned);
+	return w->err;
+}
+
+/*
+ * Make room after a flush: keep only the last record, which a further
+ * walk may still extend.
+ */
+void ptmark_walk_keep_last(struct ptmark_walk *w)
+{
+	if (w->nr > 1)
+		w->recs[0] = w->recs[w->nr - 1];
+	w->nr = min(w->nr, 1U);
+}
