@@ -4,13 +4,39 @@
  *
  *   features	one "name yes|no" line per PTMARK_FEAT_* bit
  *   stats	one "name value" line per counter
+ *   target	write "PID [START-END]" (hex addresses) to choose what the
+ *		dumps show; reads back the current choice
+ *   ptes	the target's range as runs: a "vma" line per VMA, then one
+ *		line per run of pages in the same state
+ *   map	the same range one character per page, 64 to a line
+ *
+ * Documentation/ptmark.rst explains every field.  A dump is a snapshot
+ * taken when the file is opened; reads then page through it.
  */
+#include <linux/capability.h>
 #include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
 
+#include "compat.h"
 #include "ptmark.h"
 
 static struct dentry *ptmark_debugfs_dir;
+
+/* What "target" names; the dumps look it up again at every open. */
+static DEFINE_MUTEX(ptmark_target_lock);
+static pid_t ptmark_target_pid;
+static unsigned long ptmark_target_start, ptmark_target_end;
+
+/* A dump larger than this is cut short, with a line saying so. */
+#define PTMARK_DUMP_MAX_RECORDS	(1UL << 20)
+#define PTMARK_DUMP_BATCH	4096
 
 static int features_show(struct seq_file *m, void *v)
 {
@@ -28,9 +54,436 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "ioctls %lld\n", atomic64_read(&ptmark_stats.ioctls));
 	seq_printf(m, "ioctl_errors %lld\n",
 		   atomic64_read(&ptmark_stats.ioctl_errors));
+	seq_printf(m, "scans %lld\n", atomic64_read(&ptmark_stats.scans));
+	seq_printf(m, "pages_scanned %lld\n",
+		   atomic64_read(&ptmark_stats.pages_scanned));
+	seq_printf(m, "walk_retries %lld\n",
+		   atomic64_read(&ptmark_stats.walk_retries));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* ---- target ----------------------------------------------------------- */
+
+static int target_show(struct seq_file *m, void *v)
+{
+	mutex_lock(&ptmark_target_lock);
+	if (!ptmark_target_pid)
+		seq_puts(m, "none\n");
+	else if (ptmark_target_end)
+		seq_printf(m, "%d %lx-%lx\n", ptmark_target_pid,
+			   ptmark_target_start, ptmark_target_end);
+	else
+		seq_printf(m, "%d\n", ptmark_target_pid);
+	mutex_unlock(&ptmark_target_lock);
+	return 0;
+}
+
+static int target_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, target_show, NULL);
+}
+
+/* "PID" or "PID START-END"; addresses in hex, page-aligned, START < END. */
+static ssize_t target_write(struct file *file, const char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	unsigned long start = 0, end = 0;
+	char buf[64], *range;
+	int pid, ret;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	strim(buf);
+
+	range = strchr(buf, ' ');
+	if (range)
+		*range++ = '\0';
+	ret = kstrtoint(buf, 10, &pid);
+	if (ret)
+		return ret;
+	if (pid <= 0)
+		return -EINVAL;
+	if (range) {
+		char *dash = strchr(skip_spaces(range), '-');
+
+		if (!dash)
+			return -EINVAL;
+		*dash = '\0';
+		if (kstrtoul(skip_spaces(range), 16, &start) ||
+		    kstrtoul(dash + 1, 16, &end))
+			return -EINVAL;
+		if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+			return -EINVAL;
+	}
+
+	mutex_lock(&ptmark_target_lock);
+	ptmark_target_pid = pid;
+	ptmark_target_start = start;
+	ptmark_target_end = end;
+	mutex_unlock(&ptmark_target_lock);
+	return count;
+}
+
+static const struct file_operations target_fops = {
+	.owner		= THIS_MODULE,
+	.open		= target_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.write		= target_write,
+	.release	= single_release,
+};
+
+/* ---- snapshots -------------------------------------------------------- */
+
+struct ptmark_snapshot {
+	pid_t pid;
+	unsigned long start, end;	/* what was asked */
+	unsigned long next;		/* where the walk stopped */
+	struct ptmark_record *recs;
+	unsigned long nr;
+};
+
+static int ptmark_grow(struct ptmark_walk *w, unsigned long want)
+{
+	struct ptmark_record *bigger;
+
+	bigger = kvmalloc_array(want, sizeof(*bigger), GFP_KERNEL);
+	if (!bigger)
+		return -ENOMEM;
+	if (w->nr)
+		memcpy(bigger, w->recs, w->nr * sizeof(*bigger));
+	kvfree(w->recs);
+	w->recs = bigger;
+	w->cap = want;
+	return 0;
+}
+
+static int ptmark_snapshot_take(struct ptmark_snapshot *snap)
+{
+	struct ptmark_walk w = {
+		.show_pfn = capable(CAP_SYS_ADMIN),
+		.vma_headers = true,
+		.last_header = -1UL,
+	};
+	struct mm_struct *mm;
+	int ret;
+
+	mutex_lock(&ptmark_target_lock);
+	snap->pid = ptmark_target_pid;
+	snap->start = ptmark_target_start;
+	snap->end = ptmark_target_end;
+	mutex_unlock(&ptmark_target_lock);
+	if (!snap->pid)
+		return -ENOENT;
+
+	mm = ptmark_get_mm_pid(snap->pid);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	if (!snap->end || snap->end > mm->task_size)
+		snap->end = mm->task_size;
+	ret = -EINVAL;
+	if (snap->start >= snap->end)
+		goto out;
+
+	w.mm = mm;
+	w.next = snap->start;
+	do {
+		ret = -E2BIG;
+		if (w.cap >= PTMARK_DUMP_MAX_RECORDS)
+			break;
+		ret = ptmark_grow(&w, w.cap ? 2 * w.cap : PTMARK_DUMP_BATCH);
+		if (ret)
+			break;
+		ret = ptmark_walk(&w, snap->end);
+	} while (!ret && w.next < snap->end);
+
+	/* A dump cut short still shows what it has. */
+	if (ret == -E2BIG || ret == 0) {
+		snap->recs = w.recs;
+		snap->nr = w.nr;
+		snap->next = w.next;
+		ret = 0;
+	} else {
+		kvfree(w.recs);
+	}
+out:
+	mmput(mm);
+	return ret;
+}
+
+static const char *ptmark_kind_names[PTMARK_KIND_COUNT] = {
+	[PTMARK_KIND_UNMAPPED]		= "unmapped",
+	[PTMARK_KIND_NONE]		= "none",
+	[PTMARK_KIND_PRESENT]		= "present",
+	[PTMARK_KIND_SWAP]		= "swap",
+	[PTMARK_KIND_MIGRATION]		= "migration",
+	[PTMARK_KIND_DEVICE_PRIVATE]	= "device-private",
+	[PTMARK_KIND_DEVICE_EXCLUSIVE]	= "device-exclusive",
+	[PTMARK_KIND_HWPOISON]		= "hwpoison",
+	[PTMARK_KIND_MARKER]		= "marker",
+	[PTMARK_KIND_RAW]		= "raw",
+};
+
+static const char * const ptmark_bit_names[] = {
+	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
+	"anon", "file", "zeropage", "huge-zeropage", "special",
+	"maybe-pinned", "large", "pmd", "pud",
+};
+
+static const char * const ptmark_marker_names[] = {
+	"uffd-wp", "poisoned", "guard",
+};
+
+static const char * const ptmark_vma_names[] = {
+	"read", "write", "exec", "shared", "anon", "file", "shmem", "pfnmap",
+	"io", "mixedmap", "hugetlb", "locked", "lockonfault", "uffd-missing",
+	"uffd-wp", "uffd-minor", "wipeonfork", "dontcopy", "hugepage",
+	"nohugepage", "softdirty", "seq-read", "rand-read",
+};
+
+static const char * const ptmark_as_names[] = {
+	"unmovable", "inaccessible", "unevictable",
+};
+
+/* Names of the set bits of @bits, joined by ',' ("-" if none). */
+static void ptmark_print_bits(struct seq_file *m, u64 bits,
+			      const char * const *names, unsigned int nr_names)
+{
+	bool first = true;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		if (!(bits & BIT_ULL(i)))
+			continue;
+		if (!first)
+			seq_putc(m, ',');
+		if (i < nr_names)
+			seq_puts(m, names[i]);
+		else
+			seq_printf(m, "bit%u", i);
+		first = false;
+	}
+	if (first)
+		seq_putc(m, '-');
+}
+
+static void ptmark_print_vma(struct seq_file *m, const struct ptmark_record *r)
+{
+	u64 f = r->vma_flags;
+
+	seq_printf(m, "vma %016llx-%016llx %c%c%c%c pgoff=%llx flags=",
+		   r->start, r->start + r->nr_pages * PAGE_SIZE,
+		   f & PTMARK_VMA_READ ? 'r' : '-',
+		   f & PTMARK_VMA_WRITE ? 'w' : '-',
+		   f & PTMARK_VMA_EXEC ? 'x' : '-',
+		   f & PTMARK_VMA_SHARED ? 's' : 'p', r->pfn);
+	ptmark_print_bits(m, f, ptmark_vma_names, ARRAY_SIZE(ptmark_vma_names));
+	seq_puts(m, " as=");
+	ptmark_print_bits(m, r->as_flags, ptmark_as_names,
+			  ARRAY_SIZE(ptmark_as_names));
+	seq_putc(m, '\n');
+}
+
+static void ptmark_print_run(struct seq_file *m, const struct ptmark_record *r)
+{
+	seq_printf(m, "%016llx-%016llx %llu %s", r->start,
+		   r->start + r->nr_pages * PAGE_SIZE, r->nr_pages,
+		   r->kind < PTMARK_KIND_COUNT ? ptmark_kind_names[r->kind] : "?");
+	if (r->kind == PTMARK_KIND_MARKER) {
+		seq_putc(m, ' ');
+		ptmark_print_bits(m, r->marker, ptmark_marker_names,
+				  ARRAY_SIZE(ptmark_marker_names));
+	}
+	if (r->kind != PTMARK_KIND_UNMAPPED && r->kind != PTMARK_KIND_NONE &&
+	    r->kind != PTMARK_KIND_MARKER) {
+		seq_putc(m, ' ');
+		ptmark_print_bits(m, r->bits, ptmark_bit_names,
+				  ARRAY_SIZE(ptmark_bit_names));
+	}
+	if (r->pfn)
+		seq_printf(m, " pfn=%llx", r->pfn);
+	seq_putc(m, '\n');
+}
+
+static void ptmark_print_head(struct seq_file *m, const char *what,
+			      const struct ptmark_snapshot *snap)
+{
+	seq_printf(m, "# ptmark %s pid %d range %016lx-%016lx\n", what,
+		   snap->pid, snap->start, snap->end);
+}
+
+static void ptmark_print_tail(struct seq_file *m,
+			      const struct ptmark_snapshot *snap)
+{
+	if (snap->next < snap->end)
+		seq_printf(m, "# truncated at %016lx: more than %lu records\n",
+			   snap->next, PTMARK_DUMP_MAX_RECORDS);
+}
+
+static int ptes_show(struct seq_file *m, void *v)
+{
+	struct ptmark_snapshot *snap = m->private;
+	unsigned long i;
+
+	ptmark_print_head(m, "ptes", snap);
+	for (i = 0; i < snap->nr; i++) {
+		const struct ptmark_record *r = &snap->recs[i];
+
+		if (r->kind == PTMARK_KIND_VMA_HEADER)
+			ptmark_print_vma(m, r);
+		else
+			ptmark_print_run(m, r);
+	}
+	ptmark_print_tail(m, snap);
+	return 0;
+}
+
+/* One character a page for the map: see the legend it prints. */
+static char ptmark_map_char(const struct ptmark_record *r)
+{
+	switch (r->kind) {
+	case PTMARK_KIND_UNMAPPED:
+		return '_';
+	case PTMARK_KIND_NONE:
+		return '.';
+	case PTMARK_KIND_PRESENT:
+		if (r->bits & PTMARK_BIT_ZEROPAGE)
+			return 'Z';
+		if (r->bits & PTMARK_BIT_HUGE_ZEROPAGE)
+			return 'H';
+		if (r->bits & PTMARK_BIT_SPECIAL)
+			return 'p';
+		if (r->bits & (PTMARK_BIT_PMD | PTMARK_BIT_PUD))
+			return 'T';
+		return r->bits & PTMARK_BIT_ANON ? 'A' : 'F';
+	case PTMARK_KIND_SWAP:
+		return 'S';
+	case PTMARK_KIND_MIGRATION:
+		return 'M';
+	case PTMARK_KIND_DEVICE_PRIVATE:
+	case PTMARK_KIND_DEVICE_EXCLUSIVE:
+		return 'D';
+	case PTMARK_KIND_HWPOISON:
+		return 'X';
+	case PTMARK_KIND_MARKER:
+		if (r->marker == PTMARK_MARKER_GUARD)
+			return 'G';
+		if (r->marker == PTMARK_MARKER_UFFD_WP)
+			return 'W';
+		if (r->marker == (PTMARK_MARKER_GUARD | PTMARK_MARKER_UFFD_WP))
+			return 'B';
+		return 'K';
+	default:
+		return '?';
+	}
+}
+
+#define PTMARK_MAP_WIDTH	64
+
+static int map_show(struct seq_file *m, void *v)
+{
+	struct ptmark_snapshot *snap = m->private;
+	unsigned long i, col = 0;
+	u64 page;
+
+	ptmark_print_head(m, "map", snap);
+	seq_puts(m, "# _ unmapped  . none  A anon  F file  T pmd/pud-mapped  Z zeropage  H huge zeropage  p pfnmap/special\n");
+	seq_puts(m, "# S swap  M migration  D device  X hwpoison  G guard  W uffd-wp marker  B guard+uffd-wp  K other marker  ? raw\n");
+	for (i = 0; i < snap->nr; i++) {
+		const struct ptmark_record *r = &snap->recs[i];
+		char c = ptmark_map_char(r);
+
+		if (r->kind == PTMARK_KIND_VMA_HEADER) {
+			if (col)
+				seq_putc(m, '\n');
+			col = 0;
+			ptmark_print_vma(m, r);
+			continue;
+		}
+		if (r->kind == PTMARK_KIND_UNMAPPED) {
+			if (col)
+				seq_putc(m, '\n');
+			col = 0;
+			seq_printf(m, "%016llx-%016llx unmapped (%llu pages)\n",
+				   r->start, r->start + r->nr_pages * PAGE_SIZE,
+				   r->nr_pages);
+			continue;
+		}
+		for (page = 0; page < r->nr_pages; page++) {
+			if (!col)
+				seq_printf(m, "%016llx ",
+					   r->start + page * PAGE_SIZE);
+			seq_putc(m, c);
+			if (++col == PTMARK_MAP_WIDTH) {
+				seq_putc(m, '\n');
+				col = 0;
+			}
+		}
+	}
+	if (col)
+		seq_putc(m, '\n');
+	ptmark_print_tail(m, snap);
+	return 0;
+}
+
+static int ptmark_dump_open(struct file *file,
+			    int (*show)(struct seq_file *, void *))
+{
+	struct ptmark_snapshot *snap;
+	int ret;
+
+	snap = kzalloc(sizeof(*snap), GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	ret = ptmark_snapshot_take(snap);
+	if (!ret)
+		ret = single_open_size(file, show, snap,
+				       PAGE_SIZE + snap->nr * 128);
+	if (ret) {
+		kvfree(snap->recs);
+		kfree(snap);
+	}
+	return ret;
+}
+
+static int ptmark_dump_release(struct inode *inode, struct file *file)
+{
+	struct ptmark_snapshot *snap = ((struct seq_file *)file->private_data)->private;
+
+	kvfree(snap->recs);
+	kfree(snap);
+	return single_release(inode, file);
+}
+
+static int ptes_open(struct inode *inode, struct file *file)
+{
+	return ptmark_dump_open(file, ptes_show);
+}
+
+static int map_open(struct inode *inode, struct file *file)
+{
+	return ptmark_dump_open(file, map_show);
+}
+
+static const struct file_operations ptes_fops = {
+	.owner		= THIS_MODULE,
+	.open		= ptes_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= ptmark_dump_release,
+};
+
+static const struct file_operations map_fops = {
+	.owner		= THIS_MODULE,
+	.open		= map_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= ptmark_dump_release,
+};
 
 int ptmark_debugfs_init(void)
 {
@@ -42,6 +495,12 @@ int ptmark_debugfs_init(void)
 			    &features_fops);
 	debugfs_create_file("stats", 0400, ptmark_debugfs_dir, NULL,
 			    &stats_fops);
+	debugfs_create_file("target", 0600, ptmark_debugfs_dir, NULL,
+			    &target_fops);
+	debugfs_create_file("ptes", 0400, ptmark_debugfs_dir, NULL,
+			    &ptes_fops);
+	debugfs_create_file("map", 0400, ptmark_debugfs_dir, NULL,
+			    &map_fops);
 	return 0;
 }
 
