@@ -136,6 +136,9 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 	case PTMARK_IOC_MATCH(PTMARK_IOC_SCAN):
 		ret = ptmark_ioc_scan(uarg);
 		break;
+	case PTMARK_IOC_MATCH(PTMARK_IOC_UNMOVABLE):
+		ret = ptmark_ioc_unmovable(uarg);
+		break;
 	default:
 		return -ENOTTY;
 	}

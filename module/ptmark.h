@@ -72,6 +72,7 @@ struct mm_struct *ptmark_get_mm_pidfd(int pidfd);
 struct mm_struct *ptmark_get_mm_pid(pid_t nr);
 
 long ptmark_ioc_scan(void __user *uarg);
+long ptmark_ioc_unmovable(void __user *uarg);
 
 int ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);

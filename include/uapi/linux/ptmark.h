@@ -188,8 +188,35 @@ struct ptmark_scan {
 
 #define PTMARK_SCAN_SIZE_VER0	48
 
+/* Operations of PTMARK_IOC_UNMOVABLE. */
+#define PTMARK_UNMOVABLE_QUERY		0
+#define PTMARK_UNMOVABLE_SET		1
+#define PTMARK_UNMOVABLE_CLEAR		2
+
+/**
+ * struct ptmark_unmovable - the unmovable flag of a file's address space
+ * @size:	(in) sizeof(struct ptmark_unmovable) as the caller knows it
+ * @fd:		(in) a shmem file (memfd, tmpfs); other files are refused
+ * @op:		(in) PTMARK_UNMOVABLE_*
+ * @flag:	(out) the PTMARK_AS_* bit this kernel uses to mean
+ *		"unmovable" (PTMARK_AS_INACCESSIBLE or PTMARK_AS_UNMOVABLE)
+ * @as_flags:	(out) PTMARK_AS_* of the address space after @op
+ * @reserved:	(in) 0
+ */
+struct ptmark_unmovable {
+	__u32 size;
+	__s32 fd;
+	__u32 op;
+	__u32 flag;
+	__u32 as_flags;
+	__u32 reserved;
+};
+
+#define PTMARK_UNMOVABLE_SIZE_VER0	24
+
 #define PTMARK_IOC_MAGIC	0xBB
 #define PTMARK_IOC_INFO		_IOWR(PTMARK_IOC_MAGIC, 0x00, struct ptmark_info)
 #define PTMARK_IOC_SCAN		_IOWR(PTMARK_IOC_MAGIC, 0x01, struct ptmark_scan)
+#define PTMARK_IOC_UNMOVABLE	_IOWR(PTMARK_IOC_MAGIC, 0x03, struct ptmark_unmovable)
 
 #endif /* _UAPI_LINUX_PTMARK_H */
