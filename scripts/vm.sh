@@ -16,8 +16,9 @@
 #
 # The guest: 2 vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
 # disk and an ext4 disk (virtio-blk, found by serial), busybox init.
-# Serial output streams to stdout with '\r' removed; the exit status is
-# non-zero on a splat, a missing "done", a failed rmmod or a timeout.
+# Serial output streams to stdout with '\r' removed, kernel messages only
+# to the log unless PTMARK_VM_VERBOSE=1; the exit status is non-zero on a
+# splat, a missing "done", a failed rmmod or a timeout.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -186,7 +187,11 @@ timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" \
 	tr -d '\r' | tee "$LOG" | {
 		first=
 		while IFS= read -r line; do
-			printf '%s\n' "$line"
+			# Kernel messages stay in the log (and any splat is
+			# shown below) unless PTMARK_VM_VERBOSE=1 asks for them.
+			if [[ $line != "["* ]] || [ "${PTMARK_VM_VERBOSE:-0}" = 1 ]; then
+				printf '%s\n' "$line"
+			fi
 			if [ -z "$first" ] && [[ $line == "TAP version"* ]]; then
 				first=1
 				echo "ptmark-vm: first TAP line $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5)s after QEMU start" >&2

@@ -4,7 +4,6 @@
  * files that mirror it, the extensible-struct rules of its ioctls, and
  * that it unloads and reloads cleanly.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>

@@ -7,7 +7,9 @@
  *   P present   G guard marker   S swapped   . none
  *
  * It is what `make run` shows a newcomer.  The picture comes from
- * /proc/self/pagemap (PM_GUARD_REGION is bit 58 where the kernel has it).
+ * /proc/self/pagemap (PM_GUARD_REGION is bit 58 where the kernel has it);
+ * with ptmark.ko loaded, the module's own "ptes" and "map" dumps of the
+ * same range follow it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +54,44 @@ static void show(const char *what, char *p)
 	       (unsigned long)p + NR_PAGES * page_size, picture);
 }
 
+static void cat(const char *path)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, n, stdout);
+	close(fd);
+}
+
+/* Point ptmark's debugfs target at the range and print both dumps. */
+static void show_ptmark(char *p)
+{
+	const char *target = "/sys/kernel/debug/ptmark/target";
+	char line[128];
+	int fd, len;
+
+	fd = open(target, O_WRONLY);
+	if (fd < 0)
+		return;
+	len = snprintf(line, sizeof(line), "%d %lx-%lx", getpid(),
+		       (unsigned long)p,
+		       (unsigned long)p + NR_PAGES * page_size);
+	if (write(fd, line, len) != len) {
+		printf("writing %s: %s\n", target, strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
+	fflush(stdout);
+	cat("/sys/kernel/debug/ptmark/ptes");
+	cat("/sys/kernel/debug/ptmark/map");
+	fflush(stdout);
+}
+
 static void demo(const char *what, char *p)
 {
 	size_t i;
@@ -70,6 +110,7 @@ static void demo(const char *what, char *p)
 		}
 	}
 	show(what, p);
+	show_ptmark(p);
 }
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,14 +100,67 @@ long long ptmark_stat(const char *name)
 	return ret;
 }
 
+int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
+		      struct ptmark_record *recs)
+{
+	struct ptmark_scan scan = {
+		.size = sizeof(scan),
+		.flags = PTMARK_SCAN_DENSE,
+		.nr_records = nr_pages,
+		.start = (uintptr_t)addr,
+		.len = nr_pages * sysconf(_SC_PAGESIZE),
+		.records = (uintptr_t)recs,
+	};
+
+	if (ioctl(fd, PTMARK_IOC_SCAN, &scan))
+		return -errno;
+	if (scan.nr_records != nr_pages || scan.next != scan.start + scan.len)
+		return -EIO;
+	return 0;
+}
+
+char ptmark_record_char(const struct ptmark_record *r)
+{
+	switch (r->kind) {
+	case PTMARK_KIND_UNMAPPED:
+	case PTMARK_KIND_NONE:
+		return '.';
+	case PTMARK_KIND_PRESENT:
+		return 'P';
+	case PTMARK_KIND_SWAP:
+		return 'S';
+	case PTMARK_KIND_MARKER:
+		if (r->marker == PTMARK_MARKER_GUARD)
+			return 'G';
+		if (r->marker == PTMARK_MARKER_UFFD_WP)
+			return 'W';
+		return 'M';
+	default:
+		return '?';
+	}
+}
+
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map)
 {
-	int fd = ptmark_open();
+	struct ptmark_record *recs;
+	size_t i;
+	int fd, ret;
 
+	fd = ptmark_open();
 	if (fd < 0)
 		return -ENODEV;
+	recs = calloc(nr_pages, sizeof(*recs));
+	if (!recs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ret = ptmark_scan_dense(fd, addr, nr_pages, recs);
+	for (i = 0; !ret && i < nr_pages; i++)
+		map[i] = ptmark_record_char(&recs[i]);
+	map[nr_pages] = '\0';
+	free(recs);
 	close(fd);
-	return -EOPNOTSUPP;
+	return ret;
 }
 
 long ptmark_guard(const void *addr, size_t len, bool install)

@@ -34,11 +34,22 @@ bool text_lookup(const char *text, const char *name, char *value,
 long long ptmark_stat(const char *name);
 
 /*
+ * PTMARK_IOC_SCAN in dense mode over nr_pages pages from addr of the
+ * caller: recs gets exactly one record a page.  -errno on failure, -EIO
+ * if the module returned anything but one record a page for all of them.
+ */
+int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
+		      struct ptmark_record *recs);
+
+/* The character ptmark_page_map() uses for a record. */
+char ptmark_record_char(const struct ptmark_record *r);
+
+/*
  * The module's view of nr_pages pages from addr in the caller's mm, one
  * character a page: 'G' guard marker, 'W' uffd-wp marker, 'M' other
  * marker, 'P' present, 'S' swap entry, '.' none or no VMA, '?' anything
  * else.  map gets nr_pages characters and a NUL.  -ENODEV when the module
- * is not loaded, -EOPNOTSUPP while it cannot scan.
+ * is not loaded, else -errno of the scan.
  */
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
 

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ptmark: the one entry point.
+#
+#   make [KDIR=...]   build ptmark.ko against KDIR (default: the running
+#                     kernel's /lib/modules/$(uname -r)/build)
+#   make check        deps, dev kernel, both module builds, native tests,
+#                     VM runs on the dev and stock kernels, one summary line
+#   make run          boot the dev kernel, load ptmark, show what it sees
+#   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
+#   make style        checkpatch.pl --strict over the module
+#   make sparse       sparse over the module (C=2) against the dev kernel
+#   make clean
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+SCRIPTS := $(CURDIR)/scripts
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+check:
+	@$(SCRIPTS)/check.sh
+
+run:
+	@$(SCRIPTS)/run.sh
+
+deps:
+	@$(SCRIPTS)/deps.sh
+
+dev-kernel: deps
+	@$(SCRIPTS)/dev-kernel.sh
+
+vm: deps
+	@$(SCRIPTS)/vm-kdir.sh $(KDIR)
+
+style: deps
+	@$(SCRIPTS)/style.sh
+
+sparse: deps
+	@$(SCRIPTS)/sparse.sh
+
+clean:
+	$(MAKE) -C selftests clean OUTPUT=$(CURDIR)/selftests/build KSRC=.
+	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
+		module/*.o module/.*.cmd .module-common.o
+
+.PHONY: all module check run deps dev-kernel vm style sparse clean

@@ -1,0 +1,12 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# What `make run` does inside the VM: show the module's view of the
+# kernel, then guard regions in anonymous, shmem and ext4 file mappings.
+
+echo "=== /sys/kernel/debug/ptmark/features"
+cat /sys/kernel/debug/ptmark/features
+echo "=== guard regions (ptmark_demo ${PTMARK_EXT4:-/tmp})"
+/ptmark/tests/ptmark_demo "${PTMARK_EXT4:-/tmp}"
+echo "=== /sys/kernel/debug/ptmark/stats"
+cat /sys/kernel/debug/ptmark/stats

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make run`, the main job: build (or reuse) the dev kernel, build
+# ptmark.ko and the tools for it, boot it in QEMU, load ptmark, and show
+# its features and what it sees of guard regions in anonymous, shmem and
+# ext4-file mappings.  The console is printed as it happens.
+
+set -euo pipefail
+. "$(dirname "$0")"/lib.sh
+
+"$PTMARK_ROOT"/scripts/deps.sh
+step "dev kernel"
+kdev=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
+work=$PTMARK_ROOT/build/run
+rm -rf "$work"
+mkdir -p "$work"
+step "ptmark.ko and tools"
+"$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
+make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdev/source" \
+	KHDR="$kdev/usr/include" OUTPUT="$PTMARK_CACHE/selftests-build" \
+	INSTALL_PATH="$work"/tests install >&2
+"$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
+	--tests "$work"/tests --mode run --name run --timeout 300 \
+	--log "$work"/console.log |
+	sed -n '/^ptmark-vm: dmesg begin/,/^ptmark-vm: dmesg end/!p'

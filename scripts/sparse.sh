@@ -1,0 +1,20 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the module with sparse (C=2) against the dev kernel; any sparse
+# warning fails.
+
+set -euo pipefail
+. "$(dirname "$0")"/lib.sh
+
+kdev=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
+out=$PTMARK_ROOT/build/sparse
+log=$out.log
+rm -rf "$out"
+mkdir -p "$out"
+cp -r "$PTMARK_ROOT"/Kbuild "$PTMARK_ROOT"/module "$PTMARK_ROOT"/include "$out"/
+make -C "$kdev" M="$out" C=2 modules 2>&1 | tee "$log"
+if grep -E ': (warning|error):' "$log"; then
+	die "sparse is not clean"
+fi
+echo "sparse: clean"
