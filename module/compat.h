@@ -21,8 +21,12 @@
 #include <uapi/linux/userfaultfd.h>
 #include <uapi/linux/magic.h>
 
-#if __has_include(<linux/leafops.h>)
-#include <linux/leafops.h>
+/*
+ * 7.x describes non-present entries with softleaf_t (linux/leafops.h),
+ * which mm_inline.h pulls in there; older kernels have no such header.
+ */
+#include <linux/mm_inline.h>
+#ifdef _LINUX_LEAFOPS_H
 #define PTMARK_HAVE_SOFTLEAF		1
 #else
 #define PTMARK_HAVE_SOFTLEAF		0
@@ -258,6 +262,11 @@ static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
 	if (r->kind == PTMARK_KIND_SWAP && pte_swp_exclusive(pte))
 		r->bits |= PTMARK_BIT_EXCLUSIVE;
 }
+
+/* kzalloc_obj(): typed allocation helpers arrived in 7.0. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj, gfp)	kzalloc(sizeof(obj), gfp)
+#endif
 
 /* PTMARK_AS_* of an address space. */
 static inline u32 ptmark_compat_as_flags(struct address_space *mapping)

@@ -35,7 +35,7 @@ static pid_t ptmark_target_pid;
 static unsigned long ptmark_target_start, ptmark_target_end;
 
 /* A dump larger than this is cut short, with a line saying so. */
-#define PTMARK_DUMP_MAX_RECORDS	(1UL << 20)
+#define PTMARK_DUMP_MAX_RECORDS	BIT(20)
 #define PTMARK_DUMP_BATCH	4096
 
 static int features_show(struct seq_file *m, void *v)
@@ -436,7 +436,7 @@ static int ptmark_dump_open(struct file *file,
 	struct ptmark_snapshot *snap;
 	int ret;
 
-	snap = kzalloc(sizeof(*snap), GFP_KERNEL);
+	snap = kzalloc_obj(*snap, GFP_KERNEL);
 	if (!snap)
 		return -ENOMEM;
 	ret = ptmark_snapshot_take(snap);

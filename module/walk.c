@@ -323,7 +323,7 @@ static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
 				  unsigned long addr, unsigned long end)
 {
 	struct ptmark_record r;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* of the PMD, or of the PTE table */
 	pmd_t pmdval;
 
 	rcu_read_lock();
@@ -396,7 +396,7 @@ static void ptmark_walk_puds(struct ptmark_walk *w, struct vm_area_struct *vma,
 	pud_t *pudp = pud_offset(p4dp, addr);
 	struct ptmark_record r;
 	unsigned long next;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* of the PUD leaf */
 	pud_t pud;
 
 	do {
