@@ -263,6 +263,42 @@ static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
 		r->bits |= PTMARK_BIT_EXCLUSIVE;
 }
 
+/*
+ * Write-locking a VMA keeps page faults (which may take only the VMA lock)
+ * out of it; __vma_start_write() is exported from 7.0 on (checked on 7.3;
+ * 6.12 keeps it to itself).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#define PTMARK_HAVE_VMA_START_WRITE	1
+#define ptmark_compat_vma_start_write(vma)	vma_start_write(vma)
+#else
+#define PTMARK_HAVE_VMA_START_WRITE	0
+#define ptmark_compat_vma_start_write(vma)	do { } while (0)
+#endif
+
+/* Unmap pages of a range of one VMA: zap_vma_range() since 7.0. */
+static inline void ptmark_compat_zap(struct vm_area_struct *vma,
+				     unsigned long start, unsigned long size)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	zap_vma_range(vma, start, size);
+#else
+	zap_page_range_single(vma, start, size, NULL);
+#endif
+}
+
+/*
+ * A VMA with guard markers must have its page tables copied at fork even
+ * when it is file-backed: 7.x tracks that with VM_MAYBE_GUARD, set the way
+ * madvise() sets it.
+ */
+static inline void ptmark_compat_set_maybe_guard(struct vm_area_struct *vma)
+{
+#ifdef VM_MAYBE_GUARD
+	vma_set_atomic_flag(vma, VMA_MAYBE_GUARD_BIT);
+#endif
+}
+
 /* kzalloc_obj(): typed allocation helpers arrived in 7.0. */
 #ifndef kzalloc_obj
 #define kzalloc_obj(obj, gfp)	kzalloc(sizeof(obj), gfp)

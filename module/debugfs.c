@@ -59,6 +59,10 @@ static int stats_show(struct seq_file *m, void *v)
 		   atomic64_read(&ptmark_stats.pages_scanned));
 	seq_printf(m, "walk_retries %lld\n",
 		   atomic64_read(&ptmark_stats.walk_retries));
+	seq_printf(m, "markers_installed %lld\n",
+		   atomic64_read(&ptmark_stats.markers_installed));
+	seq_printf(m, "markers_removed %lld\n",
+		   atomic64_read(&ptmark_stats.markers_removed));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

@@ -33,6 +33,8 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_AS_UNMOVABLE,	"as_unmovable" },
 	{ PTMARK_FEAT_AS_INACCESSIBLE,	"as_inaccessible" },
 	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
+	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
+	{ PTMARK_FEAT_INJECT,		"inject" },
 	{ }
 };
 
@@ -66,6 +68,10 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_AS_INACCESSIBLE;
 	if (PTMARK_HAVE_HUGETLB)
 		f |= PTMARK_FEAT_HUGETLB;
+	if (PTMARK_HAVE_GUARD && PTMARK_HAVE_VMA_START_WRITE)
+		f |= PTMARK_FEAT_GUARD_IOCTL;
+	if (ptmark_inject_allowed())
+		f |= PTMARK_FEAT_INJECT;
 	return f;
 }
 
@@ -135,6 +141,9 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_SCAN):
 		ret = ptmark_ioc_scan(uarg);
+		break;
+	case PTMARK_IOC_MATCH(PTMARK_IOC_MARKER):
+		ret = ptmark_ioc_marker(uarg);
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_UNMOVABLE):
 		ret = ptmark_ioc_unmovable(uarg);

@@ -17,6 +17,8 @@ struct ptmark_stats {
 	atomic64_t scans;
 	atomic64_t pages_scanned;
 	atomic64_t walk_retries;
+	atomic64_t markers_installed;
+	atomic64_t markers_removed;
 };
 
 extern struct ptmark_stats ptmark_stats;
@@ -73,6 +75,8 @@ struct mm_struct *ptmark_get_mm_pid(pid_t nr);
 
 long ptmark_ioc_scan(void __user *uarg);
 long ptmark_ioc_unmovable(void __user *uarg);
+long ptmark_ioc_marker(void __user *uarg);
+bool ptmark_inject_allowed(void);
 
 int ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);

@@ -36,6 +36,8 @@
 #define PTMARK_FEAT_AS_UNMOVABLE	(1ULL << 10) /* mapping flag, ~6.8 */
 #define PTMARK_FEAT_AS_INACCESSIBLE	(1ULL << 11) /* mapping flag, 6.11+ */
 #define PTMARK_FEAT_HUGETLB		(1ULL << 12)
+#define PTMARK_FEAT_GUARD_IOCTL		(1ULL << 13) /* PTMARK_IOC_MARKER guards */
+#define PTMARK_FEAT_INJECT		(1ULL << 14) /* "inject" param is set */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
@@ -188,6 +190,46 @@ struct ptmark_scan {
 
 #define PTMARK_SCAN_SIZE_VER0	48
 
+/* Flags of struct ptmark_marker. */
+#define PTMARK_MARKER_F_PIDFD		(1U << 0) /* target is @pidfd */
+#define PTMARK_MARKER_F_REMOVE		(1U << 1) /* remove instead of install */
+#define PTMARK_MARKER_F_INJECT		(1U << 2) /* skip the VMA rules; needs
+						   * the inject module param */
+#define PTMARK_MARKER_FLAGS		(PTMARK_MARKER_F_PIDFD | \
+					 PTMARK_MARKER_F_REMOVE | \
+					 PTMARK_MARKER_F_INJECT)
+
+/**
+ * struct ptmark_marker - install or remove PTE markers on a range
+ * @size:	(in) sizeof(struct ptmark_marker) as the caller knows it
+ * @flags:	(in) PTMARK_MARKER_F_*
+ * @pidfd:	(in) target process with PTMARK_MARKER_F_PIDFD
+ * @marker:	(in) PTMARK_MARKER_GUARD or PTMARK_MARKER_UFFD_WP; with
+ *		PTMARK_MARKER_F_INJECT any non-empty set of PTMARK_MARKER_*
+ *		bits but UNKNOWN
+ * @start:	(in) page-aligned start
+ * @len:	(in) page-aligned length, > 0
+ * @nr_pages:	(out) install: pages of the range that carry the marker
+ *		afterwards; remove: markers removed
+ *
+ * Guard markers follow MADV_GUARD_INSTALL/REMOVE of the running kernel:
+ * the same VMA rules, pages already mapped are zapped first, holes in the
+ * range give -ENOMEM after the mapped parts are done.  uffd-wp markers go
+ * only on none PTEs of a shmem or file VMA registered for uffd write
+ * protection, the state the kernel leaves when it zaps a protected PTE.
+ */
+struct ptmark_marker {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__u32 marker;
+	__u64 start;
+	__u64 len;
+	__u64 nr_pages;
+};
+
+#define PTMARK_MARKER_SIZE_VER0		40
+
 /* Operations of PTMARK_IOC_UNMOVABLE. */
 #define PTMARK_UNMOVABLE_QUERY		0
 #define PTMARK_UNMOVABLE_SET		1
@@ -217,6 +259,7 @@ struct ptmark_unmovable {
 #define PTMARK_IOC_MAGIC	0xBB
 #define PTMARK_IOC_INFO		_IOWR(PTMARK_IOC_MAGIC, 0x00, struct ptmark_info)
 #define PTMARK_IOC_SCAN		_IOWR(PTMARK_IOC_MAGIC, 0x01, struct ptmark_scan)
+#define PTMARK_IOC_MARKER	_IOWR(PTMARK_IOC_MAGIC, 0x02, struct ptmark_marker)
 #define PTMARK_IOC_UNMOVABLE	_IOWR(PTMARK_IOC_MAGIC, 0x03, struct ptmark_unmovable)
 
 #endif /* _UAPI_LINUX_PTMARK_H */
