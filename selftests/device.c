@@ -44,6 +44,8 @@ static const struct {
 	{ PTMARK_FEAT_AS_UNMOVABLE,	"as_unmovable" },
 	{ PTMARK_FEAT_AS_INACCESSIBLE,	"as_inaccessible" },
 	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
+	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
+	{ PTMARK_FEAT_INJECT,		"inject" },
 };
 
 #define NR_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))

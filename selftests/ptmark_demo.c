@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ptmark_lib.h"
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
 #endif
@@ -92,9 +94,21 @@ static void show_ptmark(char *p)
 	fflush(stdout);
 }
 
-static void demo(const char *what, char *p)
+/* Install one guard page with madvise(), or with the module's ioctl. */
+static int guard_page(char *page, bool by_ioctl)
+{
+	long ret;
+
+	if (!by_ioctl)
+		return madvise(page, page_size, MADV_GUARD_INSTALL) ? -errno : 0;
+	ret = ptmark_guard(page, page_size, true);
+	return ret < 0 ? ret : 0;
+}
+
+static void demo(const char *what, char *p, bool by_ioctl)
 {
 	size_t i;
+	int err;
 
 	if (p == MAP_FAILED) {
 		printf("%-6s mmap failed: %s\n", what, strerror(errno));
@@ -102,10 +116,11 @@ static void demo(const char *what, char *p)
 	}
 	memset(p, 'x', NR_PAGES * page_size);
 	for (i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
-		if (madvise(p + guarded[i] * page_size, page_size,
-			    MADV_GUARD_INSTALL)) {
-			printf("%-6s MADV_GUARD_INSTALL: %s\n", what,
-			       strerror(errno));
+		err = guard_page(p + guarded[i] * page_size, by_ioctl);
+		if (err) {
+			printf("%-6s %s: %s\n", what, by_ioctl ?
+			       "PTMARK_IOC_MARKER" : "MADV_GUARD_INSTALL",
+			       strerror(-err));
 			break;
 		}
 	}
@@ -126,14 +141,14 @@ int main(int argc, char **argv)
 	       getpid());
 
 	demo("anon", mmap(NULL, len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), false);
 
 	fd = memfd_create("ptmark-demo", 0);
 	if (fd < 0 || ftruncate(fd, len))
 		printf("shmem  memfd: %s\n", strerror(errno));
 	else
 		demo("shmem", mmap(NULL, len, PROT_READ | PROT_WRITE,
-				   MAP_SHARED, fd, 0));
+				   MAP_SHARED, fd, 0), false);
 
 	snprintf(path, sizeof(path), "%s/ptmark-demo.dat", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -141,7 +156,12 @@ int main(int argc, char **argv)
 		printf("file   %s: %s\n", path, strerror(errno));
 	else
 		demo("file", mmap(NULL, len, PROT_READ | PROT_WRITE,
-				  MAP_SHARED, fd, 0));
+				  MAP_SHARED, fd, 0), false);
 	unlink(path);
+
+	/* The same pattern once more, placed by ptmark's own ioctl. */
+	if (access(PTMARK_DEVICE, F_OK) == 0)
+		demo("ioctl", mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), true);
 	return 0;
 }

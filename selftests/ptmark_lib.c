@@ -163,12 +163,29 @@ int ptmark_page_map(const void *addr, size_t nr_pages, char *map)
 	return ret;
 }
 
-long ptmark_guard(const void *addr, size_t len, bool install)
+long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
+		   __u32 flags)
 {
+	struct ptmark_marker req = {
+		.size = sizeof(req),
+		.flags = flags | (pidfd >= 0 ? PTMARK_MARKER_F_PIDFD : 0),
+		.pidfd = pidfd,
+		.marker = marker,
+		.start = (uintptr_t)addr,
+		.len = len,
+	};
 	int fd = ptmark_open();
+	long ret;
 
 	if (fd < 0)
 		return -ENODEV;
+	ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : (long)req.nr_pages;
 	close(fd);
-	return -EOPNOTSUPP;
+	return ret;
+}
+
+long ptmark_guard(const void *addr, size_t len, bool install)
+{
+	return ptmark_marker(-1, addr, len, PTMARK_MARKER_GUARD,
+			     install ? 0 : PTMARK_MARKER_F_REMOVE);
 }

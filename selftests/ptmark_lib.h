@@ -54,6 +54,14 @@ char ptmark_record_char(const struct ptmark_record *r);
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
 
 /*
+ * PTMARK_IOC_MARKER on [addr, addr + len) of the caller (pidfd < 0) or of
+ * the process behind pidfd.  Returns the nr_pages the module reports, or
+ * -errno; -ENODEV when the module is not loaded.
+ */
+long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
+		   __u32 flags);
+
+/*
  * Install (or remove) guard markers with the module's ioctl, the third
  * installer beside madvise() and process_madvise().  Returns the number of
  * pages the module reports, or -errno; -ENODEV when the module is not
