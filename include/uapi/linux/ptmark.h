@@ -193,8 +193,8 @@ struct ptmark_scan {
 /* Flags of struct ptmark_marker. */
 #define PTMARK_MARKER_F_PIDFD		(1U << 0) /* target is @pidfd */
 #define PTMARK_MARKER_F_REMOVE		(1U << 1) /* remove instead of install */
-#define PTMARK_MARKER_F_INJECT		(1U << 2) /* skip the VMA rules; needs
-						   * the inject module param */
+/* Skip the VMA rules; needs the "inject" module parameter. */
+#define PTMARK_MARKER_F_INJECT		(1U << 2)
 #define PTMARK_MARKER_FLAGS		(PTMARK_MARKER_F_PIDFD | \
 					 PTMARK_MARKER_F_REMOVE | \
 					 PTMARK_MARKER_F_INJECT)
