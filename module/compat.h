@@ -270,11 +270,16 @@ static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
 #define PTMARK_HAVE_VMA_START_WRITE	1
-#define ptmark_compat_vma_start_write(vma)	vma_start_write(vma)
 #else
 #define PTMARK_HAVE_VMA_START_WRITE	0
-#define ptmark_compat_vma_start_write(vma)	do { } while (0)
 #endif
+
+static inline void ptmark_compat_vma_start_write(struct vm_area_struct *vma)
+{
+#if PTMARK_HAVE_VMA_START_WRITE
+	vma_start_write(vma);
+#endif
+}
 
 /* Unmap pages of a range of one VMA: zap_vma_range() since 7.0. */
 static inline void ptmark_compat_zap(struct vm_area_struct *vma,
