@@ -89,8 +89,10 @@ if [ -f "$OUT/.ptmark-built" ]; then
 	exit 0
 fi
 
-# An interrupted build resumes: make picks up where it stopped.
-if [ ! -f "$OUT/.config" ]; then
+# An interrupted build resumes: make picks up where it stopped.  A tree
+# seeded from another configuration is reconfigured, and make rebuilds
+# only what the difference touches.
+if [ ! -f "$OUT/.config" ] || ! check_config "$frag" "$OUT/.config" 2>/dev/null; then
 	step "configuring $pkg $SRC_VERSION (config $hash)"
 	mkdir -p "$OUT"
 	make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 KCONFIG_ALLCONFIG="$frag" \
