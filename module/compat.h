@@ -347,19 +347,21 @@ static inline bool ptmark_compat_pud_special(pud_t pud)
 }
 
 /*
- * Is @file a pidfd?  Since 6.9 pidfds live on pidfs; before, they were
- * anonymous inodes named "[pidfd]".  Either way private_data is the pid.
+ * The pid behind a pidfd, NULL if @file is none.  Since 6.9 pidfds live on
+ * pidfs and the inode carries the pid; before, they were anonymous inodes
+ * named "[pidfd]" with the pid in private_data.
  */
 static inline struct pid *ptmark_pidfd_pid(struct file *file)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	if (file_inode(file)->i_sb->s_magic != PID_FS_MAGIC)
 		return NULL;
+	return file_inode(file)->i_private;
 #else
 	if (strcmp(file->f_path.dentry->d_name.name, "[pidfd]"))
 		return NULL;
-#endif
 	return file->private_data;
+#endif
 }
 
 #endif /* _PTMARK_COMPAT_H */

@@ -16,7 +16,7 @@
 #include "ptmark.h"
 
 /* Records walked per mmap-lock hold. */
-#define PTMARK_SCAN_BATCH	512
+#define PTMARK_SCAN_BATCH	4096
 
 long ptmark_ioc_scan(void __user *uarg)
 {

@@ -190,10 +190,13 @@ static void ptmark_classify_present(struct vm_area_struct *vma,
 	}
 	/*
 	 * A special entry has no folio we may look at, except that newer
-	 * kernels map the huge zero folio with a special PMD too.
+	 * kernels map the huge zero folio with a special PMD too.  Outside
+	 * VM_PFNMAP/VM_MIXEDMAP a non-special entry always has a struct page
+	 * (the rule vm_normal_page() follows), so pfn_valid(), which is not
+	 * cheap, is asked only there.
 	 */
-	if (!pfn_valid(pfn) ||
-	    (special && !(level == PTMARK_PMD && vma_is_anonymous(vma)))) {
+	if ((special && !(level == PTMARK_PMD && vma_is_anonymous(vma))) ||
+	    ((vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) && !pfn_valid(pfn))) {
 		r->bits |= PTMARK_BIT_SPECIAL;
 		return;
 	}
@@ -307,10 +310,21 @@ static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
 	pte_t *ptep;
 
 	ptep = pte_offset_kernel(&pmdval, addr);
-	for (; addr != end; ptep++, addr += PAGE_SIZE) {
-		ptmark_classify_pte(vma, ptep_get(ptep), &r);
-		if (!ptmark_emit(w, addr, 1, &r))
+	while (addr != end) {
+		pte_t pte = ptep_get(ptep);
+		unsigned long nr = 1;
+
+		/* Empty entries are the common case: record them as one. */
+		if (pte_none(pte)) {
+			while (addr + nr * PAGE_SIZE != end &&
+			       pte_none(ptep_get(ptep + nr)))
+				nr++;
+		}
+		ptmark_classify_pte(vma, pte, &r);
+		if (ptmark_emit(w, addr, nr, &r) != nr)
 			break;
+		ptep += nr;
+		addr += nr * PAGE_SIZE;
 	}
 }
 
