@@ -205,21 +205,45 @@ static int ptmark_guard_install(struct vm_area_struct *vma, unsigned long start,
 /*
  * An anonymous VMA gets page tables only together with its anon_vma, and
  * anon_vma_prepare() is not exported: a forced write fault through GUP is
- * the exported way to give it one.  The page it maps is zapped right
- * after, with the rest of the range.
+ * the exported way to give it one, and the page it maps is zapped at once.
+ * A userfaultfd-armed VMA would hand that fault to userspace, which this
+ * ioctl cannot wait for; with the mmap lock held for write and the VMA
+ * write-locked nobody else can fault meanwhile, so the uffd flags are
+ * lifted for the one fault and put back.
  */
 static int ptmark_prepare_anon(struct vm_area_struct *vma, unsigned long addr)
 {
+	vm_flags_t uffd = vma->vm_flags & __VM_UFFD_FLAGS;
+	unsigned long start, end;
+	bool table;
 	struct page *page;
 	long got;
 
 	if (!vma_is_anonymous(vma) || vma->anon_vma)
 		return 0;
+	table = ptmark_pmd_state(vma->vm_mm, addr) == PTMARK_PMD_TABLE;
+	if (uffd)
+		vm_flags_clear(vma, uffd);
 	got = get_user_pages_remote(vma->vm_mm, addr, 1,
 				    FOLL_WRITE | FOLL_FORCE, &page, NULL);
+	if (uffd)
+		vm_flags_set(vma, uffd);
 	if (got < 0)
 		return got;
 	put_page(page);
+	/*
+	 * Where no PTE table was, the fault may have mapped a whole THP.
+	 * Without an anon_vma before it the VMA held no anonymous page there,
+	 * a huge zero page at most, so zapping the PMD loses nothing; in a
+	 * table, only the faulted page goes and zero-page neighbours stay.
+	 */
+	start = addr;
+	end = addr + PAGE_SIZE;
+	if (!table) {
+		start = max(vma->vm_start, addr & PMD_MASK);
+		end = min(vma->vm_end, (addr & PMD_MASK) + PMD_SIZE);
+	}
+	ptmark_compat_zap(vma, start, end - start);
 	return vma->anon_vma ? 0 : -ENOMEM;
 }
 
@@ -246,6 +270,10 @@ static int ptmark_marker_vma_ok(struct vm_area_struct *vma,
 			return -EINVAL;
 		if (!vma_is_anonymous(vma) && !PTMARK_HAVE_GUARD_FILE)
 			return -EINVAL;
+		/* mseal(): no discarding read-only anonymous memory. */
+		if (!req->remove && (vma->vm_flags & VM_SEALED) &&
+		    vma_is_anonymous(vma) && !(vma->vm_flags & VM_WRITE))
+			return -EPERM;
 		return 0;
 	}
 
@@ -332,6 +360,7 @@ long ptmark_ioc_marker(void __user *uarg)
 	struct ptmark_marker args;
 	struct mm_struct *mm;
 	unsigned long nr_pages = 0;
+	u64 len;
 	long ret;
 
 	ret = ptmark_copy_args(&args, sizeof(args), PTMARK_MARKER_SIZE_VER0,
@@ -340,8 +369,11 @@ long ptmark_ioc_marker(void __user *uarg)
 		return ret;
 	if (args.flags & ~PTMARK_MARKER_FLAGS)
 		return -EINVAL;
-	if (!args.len || !PAGE_ALIGNED(args.start) || !PAGE_ALIGNED(args.len) ||
-	    args.start + args.len < args.start)
+	/* madvise()'s rules: aligned start, length rounded up, 0 is a no-op. */
+	if (!PAGE_ALIGNED(args.start))
+		return -EINVAL;
+	len = PAGE_ALIGN(args.len);
+	if ((args.len && !len) || args.start + len < args.start)
 		return -EINVAL;
 
 	req.marker = args.marker;
@@ -375,22 +407,25 @@ long ptmark_ioc_marker(void __user *uarg)
 		ptmark_get_mm_pidfd(args.pidfd) : ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
-	if (args.start + args.len > mm->task_size) {
+	if (args.start + len > mm->task_size) {
 		ret = -EINVAL;
 		goto out;
 	}
+	if (!len)
+		goto done;
 
 	if (req.inject) {
 		pr_warn_once("marker injection used: kernel tainted\n");
 		add_taint(TAINT_USER, LOCKDEP_STILL_OK);
 	}
 
-	ret = ptmark_marker_range(mm, args.start, args.start + args.len, &req,
+	ret = ptmark_marker_range(mm, args.start, args.start + len, &req,
 				  &nr_pages);
 	if (req.remove)
 		atomic64_add(nr_pages, &ptmark_stats.markers_removed);
 	else
 		atomic64_add(nr_pages, &ptmark_stats.markers_installed);
+done:
 	args.nr_pages = nr_pages;
 	/* Like madvise(), an error still leaves what was done reported. */
 	if (ptmark_copy_out(uarg, &args, sizeof(args)) && !ret)

@@ -208,13 +208,14 @@ struct ptmark_scan {
  *		PTMARK_MARKER_F_INJECT any non-empty set of PTMARK_MARKER_*
  *		bits but UNKNOWN
  * @start:	(in) page-aligned start
- * @len:	(in) page-aligned length, > 0
+ * @len:	(in) length, rounded up to whole pages; 0 does nothing
  * @nr_pages:	(out) install: pages of the range that carry the marker
  *		afterwards; remove: markers removed
  *
  * Guard markers follow MADV_GUARD_INSTALL/REMOVE of the running kernel:
- * the same VMA rules, pages already mapped are zapped first, holes in the
- * range give -ENOMEM after the mapped parts are done.  uffd-wp markers go
+ * the same range and VMA rules (mseal() included), pages already mapped
+ * are zapped first, holes in the range give -ENOMEM after the mapped parts
+ * are done.  uffd-wp markers go
  * only on none PTEs of a shmem or file VMA registered for uffd write
  * protection, the state the kernel leaves when it zaps a protected PTE.
  */
