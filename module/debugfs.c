@@ -63,6 +63,7 @@ static int stats_show(struct seq_file *m, void *v)
 		   atomic64_read(&ptmark_stats.markers_installed));
 	seq_printf(m, "markers_removed %lld\n",
 		   atomic64_read(&ptmark_stats.markers_removed));
+	seq_printf(m, "pfnmaps %lld\n", atomic64_read(&ptmark_stats.pfnmaps));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

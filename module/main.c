@@ -162,6 +162,7 @@ static const struct file_operations ptmark_fops = {
 	.owner		= THIS_MODULE,
 	.unlocked_ioctl	= ptmark_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= ptmark_mmap,
 };
 
 static struct miscdevice ptmark_misc = {

@@ -19,6 +19,7 @@ struct ptmark_stats {
 	atomic64_t walk_retries;
 	atomic64_t markers_installed;
 	atomic64_t markers_removed;
+	atomic64_t pfnmaps;	/* live /dev/ptmark mappings */
 };
 
 extern struct ptmark_stats ptmark_stats;
@@ -77,6 +78,7 @@ long ptmark_ioc_scan(void __user *uarg);
 long ptmark_ioc_unmovable(void __user *uarg);
 long ptmark_ioc_marker(void __user *uarg);
 bool ptmark_inject_allowed(void);
+int ptmark_mmap(struct file *file, struct vm_area_struct *vma);
 
 int ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);
