@@ -1,0 +1,2376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PTMARK_IOC_SCAN: the page-table scan, judged against what each test did
+ * to its memory and against /proc/pid/pagemap.
+ *
+ * Every state a test creates - anonymous pages, PMD-mapped THP, the shared
+ * and the huge zero page, shmem and ext4 pages mapped shared and private,
+ * swap entries, hugetlb, guard markers and uffd-wp markers - is scanned
+ * one record a page and held against pagemap page by page wherever both
+ * report something (present, swap, file, exclusive, uffd-wp, guard,
+ * soft-dirty, pfn), then against the state the test expects.  The rest
+ * covers the argument checks, continuing through a small buffer, how
+ * pages merge into runs and where runs must split, VMA flags, scanning
+ * another process through a pidfd and who may, the debugfs dumps of the
+ * same walk, a scan racing with mapping changes, and a scan of the whole
+ * user address space.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "ptmark_lib.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE	103
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000
+#endif
+
+/* /proc/pid/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+#define PM_SOFT_DIRTY		(1ULL << 55)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_UFFD_WP		(1ULL << 57)
+#define PM_GUARD_REGION		(1ULL << 58)
+#define PM_FILE			(1ULL << 61)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
+
+#define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
+#define THP_ZERO_PAGE	"/sys/kernel/mm/transparent_hugepage/use_zero_page"
+
+/* Top of the 47-bit user address space every x86-64 process has. */
+#define USER_SPACE_END	0x7ffffffff000ULL
+
+#define ALL_BITS	0xffffffffU
+#define KNOWN_BITS	(PTMARK_BIT_PUD * 2 - 1)
+#define KNOWN_MARKERS	(PTMARK_MARKER_UFFD_WP | PTMARK_MARKER_POISONED | \
+			 PTMARK_MARKER_GUARD | PTMARK_MARKER_UNKNOWN)
+
+/* Bits no page of memory a test wrote or read itself may carry. */
+#define NOT_PLAIN	(PTMARK_BIT_ZEROPAGE | PTMARK_BIT_HUGE_ZEROPAGE | \
+			 PTMARK_BIT_SPECIAL | PTMARK_BIT_PUD | \
+			 PTMARK_BIT_UFFD_WP | PTMARK_BIT_MAYBE_PINNED)
+
+/* Shared by the fixtures: each test runs in a process of its own. */
+static struct {
+	int fd;			/* /dev/ptmark */
+	int pagemap;		/* /proc/self/pagemap */
+	struct ptmark_info info;
+	size_t page;		/* PAGE_SIZE */
+	size_t pmd;		/* bytes one PMD leaf maps */
+	char thp_restore[16];	/* THP mode to put back, "" if untouched */
+} env;
+
+static bool have(uint64_t feature)
+{
+	return env.info.features & feature;
+}
+
+/* The part of fixture setup after PTMARK_REQUIRE_DEVICE() opened env.fd. */
+static void env_init(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, ptmark_get_info(env.fd, &env.info));
+	env.page = env.info.page_size;
+	env.pmd = env.info.pmd_size;
+	env.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, env.pagemap);
+	env.thp_restore[0] = '\0';
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static void env_fini(void)
+{
+	if (env.thp_restore[0])
+		write_file(THP_ENABLED, env.thp_restore);
+	if (env.pagemap > 0)
+		close(env.pagemap);
+	if (env.fd > 0)
+		close(env.fd);
+}
+
+/* ---- mapping and touching memory ------------------------------------- */
+
+/*
+ * @nr private anonymous pages with MADV_NOHUGEPAGE, so that every fault
+ * maps one small page whatever the THP settings.
+ */
+static char *map_small_pages(struct __test_metadata *_metadata, size_t nr)
+{
+	char *p = mmap(NULL, nr * env.page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, nr * env.page, MADV_NOHUGEPAGE));
+	return p;
+}
+
+/* A private anonymous range of @len bytes starting on a PMD boundary. */
+static char *map_pmd_aligned(struct __test_metadata *_metadata, size_t len)
+{
+	char *raw, *p;
+
+	raw = mmap(NULL, len + env.pmd, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (char *)(((uintptr_t)raw + env.pmd - 1) & ~(env.pmd - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	munmap(p + len, raw + env.pmd - p);
+	return p;
+}
+
+static void write_page(char *base, size_t i)
+{
+	base[i * env.page] = (char)(i + 1);
+}
+
+static char read_page(const char *base, size_t i)
+{
+	return *(volatile const char *)(base + i * env.page);
+}
+
+static void *page_addr(const void *base, size_t i)
+{
+	return (char *)base + i * env.page;
+}
+
+/* ---- calling the ioctl ------------------------------------------------ */
+
+static struct ptmark_scan scan_req(uint32_t flags, int pidfd, uint64_t start,
+				   uint64_t len, struct ptmark_record *recs,
+				   uint32_t nr)
+{
+	struct ptmark_scan s = {
+		.size = sizeof(s),
+		.flags = flags,
+		.pidfd = pidfd,
+		.nr_records = nr,
+		.start = start,
+		.len = len,
+		.records = (uintptr_t)recs,
+	};
+
+	return s;
+}
+
+/* PTMARK_IOC_SCAN; 0 or -errno, the module's answers left in @s. */
+static int do_scan(struct ptmark_scan *s)
+{
+	return ioctl(env.fd, PTMARK_IOC_SCAN, s) ? -errno : 0;
+}
+
+/* Scan flags naming @pidfd's process, or the caller for -1. */
+static uint32_t target_flags(int pidfd)
+{
+	return pidfd >= 0 ? PTMARK_SCAN_PIDFD : 0;
+}
+
+/*
+ * What is wrong with one record on its own, NULL if nothing: a kind and
+ * bits it defines, at least a page, a zero reserved field, VMA flags
+ * exactly outside gaps, a marker exactly for marker entries and a pfn only
+ * for entries that refer to one.
+ */
+static const char *record_problem(const struct ptmark_record *r)
+{
+	if (r->kind >= PTMARK_KIND_COUNT)
+		return "unknown kind";
+	if (!r->nr_pages)
+		return "no pages";
+	if (r->reserved)
+		return "reserved field set";
+	if (r->start % env.page)
+		return "unaligned start";
+	if (r->bits & ~KNOWN_BITS)
+		return "unknown bits";
+	if (r->marker & ~KNOWN_MARKERS)
+		return "unknown marker bits";
+	if ((r->kind == PTMARK_KIND_UNMAPPED) != !r->vma_flags)
+		return "VMA flags not exactly outside gaps";
+	if (r->kind == PTMARK_KIND_UNMAPPED && (r->bits || r->as_flags))
+		return "gap with bits or address-space flags";
+	if ((r->kind == PTMARK_KIND_MARKER) != !!r->marker)
+		return "marker not exactly on marker entries";
+	if ((r->kind == PTMARK_KIND_NONE || r->kind == PTMARK_KIND_MARKER) &&
+	    r->bits)
+		return "bits on an empty or marker entry";
+	if (r->pfn && r->kind != PTMARK_KIND_PRESENT &&
+	    r->kind != PTMARK_KIND_MIGRATION &&
+	    r->kind != PTMARK_KIND_DEVICE_PRIVATE &&
+	    r->kind != PTMARK_KIND_DEVICE_EXCLUSIVE)
+		return "pfn on an entry without one";
+	return NULL;
+}
+
+/*
+ * Do @nr records tile [*cursor, end) from its start, each well-formed and
+ * each beginning where the one before ended?  Advances *cursor past them;
+ * says what is wrong in @why otherwise.
+ */
+static bool records_tile(const struct ptmark_record *recs, size_t nr,
+			 uint64_t *cursor, uint64_t end, char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		const struct ptmark_record *r = &recs[i];
+		const char *problem = record_problem(r);
+
+		if (!problem && r->start != *cursor)
+			problem = "does not start where the previous run ended";
+		if (!problem && r->nr_pages > (end - *cursor) / env.page)
+			problem = "runs past the end of the range";
+		if (problem) {
+			snprintf(why, len,
+				 "record %zu {%#llx + %llu pages, kind %u, marker %#x, bits %#x, vma %#llx, reserved %u}: %s (expected start %#llx)",
+				 i, (unsigned long long)r->start,
+				 (unsigned long long)r->nr_pages, r->kind,
+				 r->marker, r->bits,
+				 (unsigned long long)r->vma_flags, r->reserved,
+				 problem, (unsigned long long)*cursor);
+			return false;
+		}
+		*cursor += r->nr_pages * env.page;
+	}
+	return true;
+}
+
+/* All records of one complete scan, as scan_all() gathered them. */
+struct scan_result {
+	struct ptmark_record *recs;	/* malloc()ed */
+	size_t nr;
+	size_t calls;			/* ioctls it took */
+	char why[256];			/* what was inconsistent */
+};
+
+/*
+ * Scan [start, start + len) completely with room for @batch records per
+ * call, continuing at .next each time.  Returns 0, the -errno of a failed
+ * call, or -EPROTO (saying why in res->why) when an answer is inconsistent
+ * on its own: no record, more records than room, .next not where the last
+ * record ends, or records that do not tile the range.
+ */
+static int scan_all(struct scan_result *res, uint32_t flags, int pidfd,
+		    uint64_t start, uint64_t len, uint32_t batch)
+{
+	uint64_t cursor = start, end = start + len;
+	struct ptmark_record *buf;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	buf = malloc(batch * sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	while (cursor < end) {
+		struct ptmark_scan s = scan_req(flags, pidfd, cursor,
+						end - cursor, buf, batch);
+		struct ptmark_record *grown;
+
+		ret = do_scan(&s);
+		if (ret)
+			break;
+		res->calls++;
+		ret = -EPROTO;
+		if (!s.nr_records || s.nr_records > batch) {
+			snprintf(res->why, sizeof(res->why),
+				 "call %zu returned %u records for room of %u",
+				 res->calls, s.nr_records, batch);
+			break;
+		}
+		if (!records_tile(buf, s.nr_records, &cursor, end, res->why,
+				  sizeof(res->why)))
+			break;
+		if (s.next != cursor) {
+			snprintf(res->why, sizeof(res->why),
+				 "call %zu: .next %#llx but its records end at %#llx",
+				 res->calls, (unsigned long long)s.next,
+				 (unsigned long long)cursor);
+			break;
+		}
+		grown = realloc(res->recs,
+				(res->nr + s.nr_records) * sizeof(*grown));
+		if (!grown) {
+			ret = -ENOMEM;
+			break;
+		}
+		res->recs = grown;
+		memcpy(res->recs + res->nr, buf, s.nr_records * sizeof(*buf));
+		res->nr += s.nr_records;
+		ret = 0;
+	}
+	free(buf);
+	return ret;
+}
+
+/* scan_all() that must succeed; the caller frees res->recs. */
+static void scan_merged(struct __test_metadata *_metadata,
+			struct scan_result *res, const void *addr, size_t nr)
+{
+	int ret = scan_all(res, 0, -1, (uintptr_t)addr, nr * env.page, 4096);
+
+	ASSERT_EQ(0, ret) TH_LOG("scan: %s %s", strerror(-ret), res->why);
+}
+
+/* ---- what a page should be -------------------------------------------- */
+
+/*
+ * Why ptmark's record of one page and that page's pagemap entry disagree,
+ * or NULL where they agree on everything both report.  Pagemap's rules
+ * (fs/proc/task_mmu.c): every non-present entry, markers included, is
+ * "swap"; "file" is any folio that is not anonymous, and none at all for
+ * the zero pages and pfn mappings (but 6.12 still calls the huge zero
+ * page a file page: it took pmd_page() for a folio); soft-dirty is the
+ * entry's bit or the VMA's; "exclusive" means the page is mapped exactly
+ * once, which an anon-exclusive page is and a page without a folio never
+ * is.
+ */
+static const char *pagemap_disagreement(const struct ptmark_record *r,
+					uint64_t pm)
+{
+	bool present = r->kind == PTMARK_KIND_PRESENT;
+	bool nonpresent = r->kind >= PTMARK_KIND_SWAP &&
+			  r->kind != PTMARK_KIND_RAW;
+	bool uffd_wp = (r->bits & PTMARK_BIT_UFFD_WP) ||
+		       (r->marker & PTMARK_MARKER_UFFD_WP);
+	bool soft_dirty = (r->bits & PTMARK_BIT_SOFT_DIRTY) ||
+			  (r->vma_flags & PTMARK_VMA_SOFTDIRTY);
+	bool no_folio = r->bits & (PTMARK_BIT_ZEROPAGE |
+				   PTMARK_BIT_HUGE_ZEROPAGE |
+				   PTMARK_BIT_SPECIAL);
+
+	if (!!(pm & PM_PRESENT) != present)
+		return "present (bit 63)";
+	if (!!(pm & PM_SWAP) != nonpresent)
+		return "swap (bit 62)";
+	if (!!(pm & PM_SOFT_DIRTY) != soft_dirty)
+		return "soft-dirty (bit 55)";
+	if (!!(pm & PM_UFFD_WP) != uffd_wp)
+		return "uffd-wp (bit 57)";
+	if (have(PTMARK_FEAT_PAGEMAP_GUARD) &&
+	    !!(pm & PM_GUARD_REGION) != !!(r->marker & PTMARK_MARKER_GUARD))
+		return "guard region (bit 58)";
+	if (present) {
+		if ((pm & PM_PFN_MASK) != r->pfn)
+			return "pfn (bits 0-54)";
+		if (!!(pm & PM_FILE) != !!(r->bits & PTMARK_BIT_FILE) &&
+		    !(r->bits & PTMARK_BIT_HUGE_ZEROPAGE))
+			return "file page (bit 61)";
+		if ((r->bits & PTMARK_BIT_ANON) &&
+		    (r->bits & PTMARK_BIT_EXCLUSIVE) &&
+		    !(pm & PM_MMAP_EXCLUSIVE))
+			return "anon-exclusive page not mapped exclusively (bit 56)";
+		if (no_folio && (pm & PM_MMAP_EXCLUSIVE))
+			return "page without a folio mapped exclusively (bit 56)";
+	} else if (r->kind != PTMARK_KIND_MIGRATION) {
+		if (pm & (PM_FILE | PM_MMAP_EXCLUSIVE))
+			return "file or exclusive without a page (bits 61, 56)";
+		if (!nonpresent && (pm & PM_PFN_MASK))
+			return "pfn or swap offset without an entry";
+	}
+	return NULL;
+}
+
+/*
+ * Scan @nr pages from @addr one record a page - of @pidfd's process, or
+ * ours for -1 - and hold each record against the page's entry in
+ * @pagemap (that process's /proc/pid/pagemap): every page on which they
+ * disagree is logged and fails the test.  Returns the records (free()).
+ */
+static struct ptmark_record *scan_vs_pagemap(struct __test_metadata *_metadata,
+					     int pidfd, int pagemap,
+					     const void *addr, size_t nr)
+{
+	struct ptmark_record *recs = calloc(nr, sizeof(*recs));
+	uint64_t *pm = calloc(nr, sizeof(*pm));
+	struct ptmark_scan s;
+	size_t i, bad = 0;
+
+	ASSERT_NE(NULL, recs);
+	ASSERT_NE(NULL, pm);
+	s = scan_req(PTMARK_SCAN_DENSE | target_flags(pidfd), pidfd,
+		     (uintptr_t)addr, nr * env.page, recs, nr);
+	ASSERT_EQ(0, do_scan(&s));
+	ASSERT_EQ(nr, s.nr_records);
+	ASSERT_EQ(s.start + s.len, s.next);
+	ASSERT_EQ(nr * sizeof(*pm),
+		  pread(pagemap, pm, nr * sizeof(*pm),
+			(uintptr_t)addr / env.page * sizeof(*pm)));
+
+	for (i = 0; i < nr; i++) {
+		const struct ptmark_record *r = &recs[i];
+		const char *why;
+
+		ASSERT_EQ((uintptr_t)page_addr(addr, i), r->start);
+		ASSERT_EQ(1, r->nr_pages);
+		why = record_problem(r) ?: pagemap_disagreement(r, pm[i]);
+		if (!why)
+			continue;
+		bad++;
+		TH_LOG("page %zu (%#llx): %s: ptmark kind %u marker %#x bits %#x pfn %#llx vma %#llx; pagemap %#018llx",
+		       i, (unsigned long long)r->start, why, r->kind,
+		       r->marker, r->bits, (unsigned long long)r->pfn,
+		       (unsigned long long)r->vma_flags,
+		       (unsigned long long)pm[i]);
+	}
+	EXPECT_EQ(0, bad);
+	free(pm);
+	return recs;
+}
+
+/* scan_vs_pagemap() of our own pages. */
+static struct ptmark_record *scan_self(struct __test_metadata *_metadata,
+				       const void *addr, size_t nr)
+{
+	return scan_vs_pagemap(_metadata, -1, env.pagemap, addr, nr);
+}
+
+/* A state a test expects pages in: exact kind and marker, bits in part. */
+struct page_state {
+	const char *name;
+	uint16_t kind;
+	uint16_t marker;
+	uint32_t set;		/* bits every such page has */
+	uint32_t clear;		/* bits none has */
+};
+
+static const struct page_state anon_written = {
+	"anonymous page written", PTMARK_KIND_PRESENT, 0,
+	PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_WRITE |
+	PTMARK_BIT_DIRTY,
+	PTMARK_BIT_FILE | PTMARK_BIT_LARGE | PTMARK_BIT_PMD | NOT_PLAIN,
+};
+
+static const struct page_state zero_page = {
+	"shared zeropage", PTMARK_KIND_PRESENT, 0, PTMARK_BIT_ZEROPAGE,
+	PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY | PTMARK_BIT_ANON |
+	PTMARK_BIT_FILE | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_HUGE_ZEROPAGE |
+	PTMARK_BIT_SPECIAL | PTMARK_BIT_LARGE | PTMARK_BIT_PMD,
+};
+
+static const struct page_state no_entry = {
+	"no entry", PTMARK_KIND_NONE, 0, 0, ALL_BITS,
+};
+
+static const struct page_state unmapped = {
+	"no VMA", PTMARK_KIND_UNMAPPED, 0, 0, ALL_BITS,
+};
+
+static const struct page_state guard_marker = {
+	"guard marker", PTMARK_KIND_MARKER, PTMARK_MARKER_GUARD, 0, ALL_BITS,
+};
+
+static const struct page_state uffd_wp_marker = {
+	"uffd-wp marker", PTMARK_KIND_MARKER, PTMARK_MARKER_UFFD_WP, 0,
+	ALL_BITS,
+};
+
+/* Fail the test for each of @count pages from @first not in state @want. */
+static void expect_pages(struct __test_metadata *_metadata,
+			 const struct ptmark_record *recs, size_t first,
+			 size_t count, const struct page_state *want)
+{
+	size_t i, bad = 0;
+
+	for (i = first; i < first + count; i++) {
+		const struct ptmark_record *r = &recs[i];
+
+		if (r->kind == want->kind && r->marker == want->marker &&
+		    (r->bits & want->set) == want->set &&
+		    !(r->bits & want->clear))
+			continue;
+		bad++;
+		TH_LOG("page %zu: want %s (kind %u marker %#x bits +%#x -%#x), got kind %u marker %#x bits %#x",
+		       i, want->name, want->kind, want->marker, want->set,
+		       want->clear, r->kind, r->marker, r->bits);
+	}
+	EXPECT_EQ(0, bad);
+}
+
+/*
+ * Do @count pages from @first map consecutive pfns starting at a multiple
+ * of @align?  (Trivially so while pfns are hidden: then all are 0.)
+ */
+static void expect_consecutive_pfns(struct __test_metadata *_metadata,
+				    const struct ptmark_record *recs,
+				    size_t first, size_t count, size_t align)
+{
+	size_t i;
+
+	EXPECT_EQ(0, recs[first].pfn % align);
+	for (i = first + 1; i < first + count; i++)
+		if (recs[i].pfn != recs[first].pfn + (i - first))
+			break;
+	EXPECT_EQ(first + count, i) TH_LOG("pfn of page %zu breaks the run", i);
+}
+
+/* ---- the machine -------------------------------------------------------- */
+
+static bool swap_active(void)
+{
+	char *text = read_text_file("/proc/swaps");
+	bool active = text && strchr(text, '\n') &&
+		      strchr(text, '\n')[1] != '\0';
+
+	free(text);
+	return active;
+}
+
+/*
+ * Make sure MADV_HUGEPAGE regions get THPs: switch the global mode from
+ * "never" to "madvise" (the fixture puts it back).  False if THP is off.
+ */
+static bool thp_allowed(void)
+{
+	char *mode = read_text_file(THP_ENABLED);
+	bool ok = false;
+
+	if (!mode)
+		return false;
+	if (!strstr(mode, "[never]")) {
+		ok = true;
+	} else if (!write_file(THP_ENABLED, "madvise")) {
+		snprintf(env.thp_restore, sizeof(env.thp_restore), "never");
+		ok = true;
+	}
+	free(mode);
+	return ok;
+}
+
+/* AnonHugePages of the VMA at @addr in /proc/self/smaps, in KiB. */
+static long smaps_anon_huge_kb(const void *addr)
+{
+	char *text = read_text_file("/proc/self/smaps"), *line;
+	unsigned long start, end;
+	bool in_vma = false;
+	long kb = -1;
+
+	for (line = text; line && *line; line = strchr(line, '\n') + 1) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in_vma = (uintptr_t)addr >= start &&
+				 (uintptr_t)addr < end;
+		else if (in_vma && !strncmp(line, "AnonHugePages:", 14))
+			kb = strtol(line + 14, NULL, 10);
+		if (!strchr(line, '\n'))
+			break;
+	}
+	free(text);
+	return kb;
+}
+
+/* Keep this thread on the CPU it runs on, so LRU batches drain locally. */
+static void stay_on_this_cpu(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu(), &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return syscall(__NR_pidfd_open, pid, 0);
+}
+
+/* ---- userfaultfd -------------------------------------------------------- */
+
+/* A userfaultfd with @features, or -errno (also when a feature is absent). */
+static int uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (uffd < 0)
+		return -errno;
+	if (ioctl(uffd, UFFDIO_API, &api) ||
+	    (api.features & features) != features) {
+		int err = errno ?: EOPNOTSUPP;
+
+		close(uffd);
+		return -err;
+	}
+	return uffd;
+}
+
+static int uffd_register(int uffd, void *addr, size_t len, uint64_t mode)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static int uffd_writeprotect(int uffd, void *addr, size_t len)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+/* ---- the fixture of most tests ------------------------------------------ */
+
+FIXTURE(scan) {
+};
+
+FIXTURE_SETUP(scan)
+{
+	PTMARK_REQUIRE_DEVICE(env.fd);
+	env_init(_metadata);
+}
+
+FIXTURE_TEARDOWN(scan)
+{
+	env_fini();
+}
+
+/* ---- page states, each held against pagemap ---------------------------- */
+
+/* Written pages are anon-exclusive, read ones the zeropage, others empty. */
+TEST_F(scan, anon_written_read_untouched)
+{
+	char *p = map_small_pages(_metadata, 8);
+	struct ptmark_record *recs;
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		write_page(p, i);
+	read_page(p, 4);
+	read_page(p, 5);
+
+	recs = scan_self(_metadata, p, 8);
+	expect_pages(_metadata, recs, 0, 4, &anon_written);
+	expect_pages(_metadata, recs, 4, 2, &zero_page);
+	expect_pages(_metadata, recs, 6, 2, &no_entry);
+	/* There is one shared zeropage. */
+	EXPECT_EQ(recs[4].pfn, recs[5].pfn);
+	EXPECT_EQ(PTMARK_VMA_READ | PTMARK_VMA_WRITE | PTMARK_VMA_ANON |
+		  PTMARK_VMA_NOHUGEPAGE,
+		  recs[0].vma_flags & ~PTMARK_VMA_SOFTDIRTY);
+	free(recs);
+}
+
+/* A write fault in a MADV_HUGEPAGE PMD maps a THP with one PMD leaf. */
+TEST_F(scan, thp_is_pmd_mapped)
+{
+	size_t nr = env.pmd / env.page;
+	struct ptmark_record *recs;
+	struct scan_result res;
+	char *p;
+
+	if (!have(PTMARK_FEAT_THP) || !thp_allowed())
+		SKIP(return, "THP not available");
+	p = map_pmd_aligned(_metadata, env.pmd);
+	ASSERT_EQ(0, madvise(p, env.pmd, MADV_HUGEPAGE));
+	memset(p, 1, env.pmd);
+	if (smaps_anon_huge_kb(p) * 1024 != (long)env.pmd)
+		SKIP(return, "the kernel did not allocate a THP (smaps AnonHugePages %ld kB)",
+		     smaps_anon_huge_kb(p));
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, nr, &(struct page_state){
+		"PMD-mapped THP", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_WRITE |
+		PTMARK_BIT_DIRTY | PTMARK_BIT_LARGE | PTMARK_BIT_PMD,
+		PTMARK_BIT_FILE | NOT_PLAIN });
+	expect_consecutive_pfns(_metadata, recs, 0, nr, nr);
+	free(recs);
+
+	/* Merged, the leaf is one run. */
+	scan_merged(_metadata, &res, p, nr);
+	ASSERT_EQ(1, res.nr);
+	EXPECT_EQ(nr, res.recs[0].nr_pages);
+	EXPECT_TRUE(res.recs[0].bits & PTMARK_BIT_PMD);
+	free(res.recs);
+}
+
+/* A read fault there maps the huge zero page, also with a PMD leaf. */
+TEST_F(scan, huge_zeropage_on_read_fault)
+{
+	size_t nr = env.pmd / env.page;
+	struct ptmark_record *recs;
+	char *use, *p;
+
+	if (!have(PTMARK_FEAT_THP) || !thp_allowed())
+		SKIP(return, "THP not available");
+	use = read_text_file(THP_ZERO_PAGE);
+	if (!use || atoi(use) != 1) {
+		free(use);
+		SKIP(return, "%s is not 1", THP_ZERO_PAGE);
+	}
+	free(use);
+	p = map_pmd_aligned(_metadata, env.pmd);
+	ASSERT_EQ(0, madvise(p, env.pmd, MADV_HUGEPAGE));
+	read_page(p, 7);
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, nr, &(struct page_state){
+		"huge zeropage", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_HUGE_ZEROPAGE | PTMARK_BIT_PMD,
+		PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY | PTMARK_BIT_ANON |
+		PTMARK_BIT_FILE | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_ZEROPAGE |
+		PTMARK_BIT_SPECIAL | PTMARK_BIT_PUD });
+	expect_consecutive_pfns(_metadata, recs, 0, nr, nr);
+	free(recs);
+}
+
+/* Written pages go out to swap entries that remember they were exclusive. */
+TEST_F(scan, swapped_out_pages)
+{
+	const size_t nr = 8, written = 6;
+	struct ptmark_record *recs;
+	uint64_t pm[8];
+	size_t i, tries;
+	char *p;
+
+	if (!swap_active())
+		SKIP(return, "no swap device in /proc/swaps");
+	/* MADV_PAGEOUT drains only this CPU's batch of new LRU pages. */
+	stay_on_this_cpu();
+	p = map_small_pages(_metadata, nr);
+	for (i = 0; i < written; i++)
+		memset(page_addr(p, i), 0x5a + i, env.page);
+	read_page(p, written);
+
+	for (tries = 0; tries < 10; tries++) {
+		if (madvise(p, nr * env.page, MADV_PAGEOUT))
+			SKIP(return, "MADV_PAGEOUT: %s", strerror(errno));
+		ASSERT_EQ(sizeof(pm), pread(env.pagemap, pm, sizeof(pm),
+					    (uintptr_t)p / env.page * 8));
+		for (i = 0; i < written && (pm[i] & PM_SWAP); i++)
+			;
+		if (i == written)
+			break;
+	}
+	ASSERT_EQ(written, i) TH_LOG("page %zu not swapped out: pagemap %#llx",
+				     i, (unsigned long long)pm[i]);
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, written, &(struct page_state){
+		"swap entry", PTMARK_KIND_SWAP, 0, PTMARK_BIT_EXCLUSIVE,
+		ALL_BITS & ~(PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_SOFT_DIRTY) });
+	expect_pages(_metadata, recs, written, 1, &zero_page);
+	expect_pages(_metadata, recs, written + 1, 1, &no_entry);
+	free(recs);
+
+	/* A write swaps the page back in as this process's own again. */
+	EXPECT_EQ(0x5a, read_page(p, 0));
+	write_page(p, 0);
+	recs = scan_self(_metadata, p, 1);
+	expect_pages(_metadata, recs, 0, 1, &anon_written);
+	free(recs);
+}
+
+/* MAP_HUGETLB memory is one PMD leaf of a hugetlb VMA. */
+TEST_F(scan, hugetlb_is_pmd_mapped)
+{
+	size_t nr = env.pmd / env.page;
+	struct ptmark_record *recs;
+	char *p;
+
+	if (!have(PTMARK_FEAT_HUGETLB))
+		SKIP(return, "no hugetlb support");
+	p = mmap(NULL, env.pmd, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "no free huge page: %s", strerror(errno));
+	memset(p, 1, env.pmd);
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, nr, &(struct page_state){
+		"hugetlb page", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON | PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY |
+		PTMARK_BIT_LARGE | PTMARK_BIT_PMD,
+		PTMARK_BIT_FILE | NOT_PLAIN });
+	expect_consecutive_pfns(_metadata, recs, 0, nr, nr);
+	EXPECT_TRUE(recs[0].vma_flags & PTMARK_VMA_HUGETLB);
+	free(recs);
+}
+
+/* Guard markers replace pages, and MADV_DONTNEED leaves them be. */
+TEST_F(scan, guard_markers)
+{
+	static const size_t guarded[] = { 2, 3, 6 };
+	const size_t nr = 8;
+	struct ptmark_record *recs;
+	char *p;
+	size_t i;
+
+	if (!have(PTMARK_FEAT_GUARD))
+		SKIP(return, "kernel without MADV_GUARD_INSTALL");
+	p = map_small_pages(_metadata, nr);
+	for (i = 0; i < nr; i++)
+		write_page(p, i);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, madvise(page_addr(p, guarded[i]), env.page,
+				     MADV_GUARD_INSTALL));
+	}
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, 2, &anon_written);
+	expect_pages(_metadata, recs, 2, 2, &guard_marker);
+	expect_pages(_metadata, recs, 4, 2, &anon_written);
+	expect_pages(_metadata, recs, 6, 1, &guard_marker);
+	expect_pages(_metadata, recs, 7, 1, &anon_written);
+	free(recs);
+
+	ASSERT_EQ(0, madvise(p, nr * env.page, MADV_DONTNEED));
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, 2, &no_entry);
+	expect_pages(_metadata, recs, 2, 2, &guard_marker);
+	expect_pages(_metadata, recs, 4, 2, &no_entry);
+	expect_pages(_metadata, recs, 6, 1, &guard_marker);
+	expect_pages(_metadata, recs, 7, 1, &no_entry);
+	free(recs);
+}
+
+/*
+ * Soft-dirty: clear_refs "4" clears it on every entry and VMA; a write
+ * sets it again on the page written only.
+ */
+TEST_F(scan, soft_dirty_after_clear_refs)
+{
+	struct ptmark_record *recs;
+	char *p;
+	size_t i;
+
+	if (!have(PTMARK_FEAT_SOFT_DIRTY))
+		SKIP(return, "kernel without soft-dirty tracking");
+	p = map_small_pages(_metadata, 4);
+	for (i = 0; i < 4; i++)
+		write_page(p, i);
+	ASSERT_EQ(0, write_file("/proc/self/clear_refs", "4"));
+	write_page(p, 1);
+
+	recs = scan_self(_metadata, p, 4);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(PTMARK_KIND_PRESENT, recs[i].kind);
+		EXPECT_EQ(i == 1, !!(recs[i].bits & PTMARK_BIT_SOFT_DIRTY))
+			TH_LOG("page %zu", i);
+		EXPECT_FALSE(recs[i].vma_flags & PTMARK_VMA_SOFTDIRTY);
+	}
+	free(recs);
+}
+
+/*
+ * uffd-wp on shmem: UFFDIO_WRITEPROTECT leaves markers in the holes and
+ * the bit on mapped pages; zapping a protected page leaves a marker; a
+ * read fault on a marker maps the page still protected, and only it.
+ */
+TEST_F(scan, uffd_wp_markers_on_shmem)
+{
+	const struct page_state protected_page = {
+		"wr-protected shmem page", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_FILE | PTMARK_BIT_UFFD_WP,
+		PTMARK_BIT_WRITE | PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE |
+		PTMARK_BIT_ZEROPAGE | PTMARK_BIT_SPECIAL,
+	};
+	const size_t nr = 8;
+	size_t len = nr * env.page;
+	struct ptmark_record *recs;
+	struct scan_result res;
+	int memfd, uffd;
+	char *p;
+
+	if (!have(PTMARK_FEAT_UFFD_WP_MARKER))
+		SKIP(return, "kernel without uffd-wp PTE markers");
+	uffd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd with WP_HUGETLBFS_SHMEM: %s",
+		     strerror(-uffd));
+	memfd = memfd_create("ptmark-scan", MFD_CLOEXEC);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, len));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	write_page(p, 0);
+	write_page(p, 1);
+	ASSERT_EQ(0, uffd_register(uffd, p, len, UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p, len));
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, 2, &protected_page);
+	expect_pages(_metadata, recs, 2, nr - 2, &uffd_wp_marker);
+	EXPECT_EQ(PTMARK_VMA_READ | PTMARK_VMA_WRITE | PTMARK_VMA_SHARED |
+		  PTMARK_VMA_SHMEM | PTMARK_VMA_UFFD_WP,
+		  recs[0].vma_flags & ~PTMARK_VMA_SOFTDIRTY);
+	free(recs);
+
+	ASSERT_EQ(0, madvise(p, 2 * env.page, MADV_DONTNEED));
+	scan_merged(_metadata, &res, p, nr);
+	ASSERT_EQ(1, res.nr);
+	EXPECT_EQ(nr, res.recs[0].nr_pages);
+	EXPECT_EQ(PTMARK_KIND_MARKER, res.recs[0].kind);
+	EXPECT_EQ(PTMARK_MARKER_UFFD_WP, res.recs[0].marker);
+	free(res.recs);
+
+	EXPECT_EQ(1, read_page(p, 0));
+	read_page(p, 4);
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, 1, &protected_page);
+	expect_pages(_metadata, recs, 1, 3, &uffd_wp_marker);
+	expect_pages(_metadata, recs, 4, 1, &protected_page);
+	expect_pages(_metadata, recs, 5, 3, &uffd_wp_marker);
+	free(recs);
+	close(uffd);
+	close(memfd);
+}
+
+/* With WP_UNPOPULATED, anonymous holes get uffd-wp markers too. */
+TEST_F(scan, uffd_wp_markers_on_unpopulated_anon)
+{
+	struct ptmark_record *recs;
+	char *p;
+	int uffd;
+
+	if (!have(PTMARK_FEAT_UFFD_WP_MARKER))
+		SKIP(return, "kernel without uffd-wp PTE markers");
+	uffd = uffd_open(UFFD_FEATURE_WP_UNPOPULATED);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd with WP_UNPOPULATED: %s",
+		     strerror(-uffd));
+	p = map_small_pages(_metadata, 4);
+	write_page(p, 0);
+	ASSERT_EQ(0, uffd_register(uffd, p, 4 * env.page,
+				   UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p, 4 * env.page));
+
+	recs = scan_self(_metadata, p, 4);
+	expect_pages(_metadata, recs, 0, 1, &(struct page_state){
+		"wr-protected anonymous page", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_UFFD_WP,
+		PTMARK_BIT_WRITE | PTMARK_BIT_FILE | PTMARK_BIT_ZEROPAGE });
+	expect_pages(_metadata, recs, 1, 3, &uffd_wp_marker);
+	free(recs);
+	close(uffd);
+}
+
+/* ---- file-backed memory ------------------------------------------------- */
+
+FIXTURE(backed) {
+	int file;
+};
+
+FIXTURE_VARIANT(backed) {
+	bool ext4;	/* a file on $PTMARK_EXT4, else a memfd */
+	bool shared;	/* MAP_SHARED, else MAP_PRIVATE */
+};
+
+FIXTURE_VARIANT_ADD(backed, memfd_shared) { .ext4 = false, .shared = true };
+FIXTURE_VARIANT_ADD(backed, memfd_private) { .ext4 = false, .shared = false };
+FIXTURE_VARIANT_ADD(backed, ext4_shared) { .ext4 = true, .shared = true };
+FIXTURE_VARIANT_ADD(backed, ext4_private) { .ext4 = true, .shared = false };
+
+#define BACKED_PAGES	4
+
+/* An unlinked file on the ext4 mount $PTMARK_EXT4 names; -1 if none. */
+static int open_ext4_file(void)
+{
+	const char *dir = getenv("PTMARK_EXT4");
+	char path[256];
+	struct statfs fs;
+	int fd;
+
+	if (!dir || statfs(dir, &fs) || fs.f_type != EXT4_SUPER_MAGIC)
+		return -1;
+	snprintf(path, sizeof(path), "%s/ptmark-scan-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+FIXTURE_SETUP(backed)
+{
+	char *data;
+	size_t i;
+
+	PTMARK_REQUIRE_DEVICE(env.fd);
+	env_init(_metadata);
+	if (variant->ext4) {
+		self->file = open_ext4_file();
+		if (self->file < 0)
+			SKIP(return, "no ext4 directory in $PTMARK_EXT4");
+	} else {
+		self->file = memfd_create("ptmark-scan", MFD_CLOEXEC);
+		ASSERT_LE(0, self->file);
+	}
+	/* Data in the page cache, so that no page is a hole. */
+	data = malloc(BACKED_PAGES * env.page);
+	ASSERT_NE(NULL, data);
+	for (i = 0; i < BACKED_PAGES * env.page; i++)
+		data[i] = 0x11 + i / env.page;
+	ASSERT_EQ(BACKED_PAGES * env.page,
+		  write(self->file, data, BACKED_PAGES * env.page));
+	free(data);
+}
+
+FIXTURE_TEARDOWN(backed)
+{
+	if (self->file > 0)
+		close(self->file);
+	env_fini();
+}
+
+static char *map_backed(struct __test_metadata *_metadata, int file,
+			bool shared)
+{
+	char *p = mmap(NULL, BACKED_PAGES * env.page, PROT_READ | PROT_WRITE,
+		       shared ? MAP_SHARED : MAP_PRIVATE, file, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	return p;
+}
+
+/*
+ * Pages 0 and 2 read, then 1 and 3 written: every page ends up mapped
+ * (fault-around may map some early, which changes nothing).  Read pages
+ * are page-cache pages, and read-only in a private mapping; a shared one
+ * may map them writable, and dirty since the file data is (mm/memory.c
+ * set_pte_range()), and a fault may map a whole large folio at once.
+ * Written pages are the page-cache pages when shared, private anonymous
+ * copies when private.
+ */
+TEST_F(backed, read_and_written_pages)
+{
+	const struct page_state read_state = {
+		"page-cache page read", PTMARK_KIND_PRESENT, 0, PTMARK_BIT_FILE,
+		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_PMD |
+		NOT_PLAIN |
+		(variant->shared ? 0 : PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY),
+	};
+	const struct page_state shared_written = {
+		"page-cache page written", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_FILE | PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY,
+		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_PMD |
+		NOT_PLAIN,
+	};
+	uint64_t vma_flags = PTMARK_VMA_READ | PTMARK_VMA_WRITE |
+		(variant->ext4 ? PTMARK_VMA_FILE : PTMARK_VMA_SHMEM) |
+		(variant->shared ? PTMARK_VMA_SHARED : 0);
+	struct ptmark_record *recs;
+	char *p = map_backed(_metadata, self->file, variant->shared);
+	size_t i;
+
+	EXPECT_EQ(0x11, read_page(p, 0));
+	EXPECT_EQ(0x13, read_page(p, 2));
+	write_page(p, 1);
+	write_page(p, 3);
+
+	recs = scan_self(_metadata, p, BACKED_PAGES);
+	for (i = 0; i < BACKED_PAGES; i += 2) {
+		expect_pages(_metadata, recs, i, 1, &read_state);
+		expect_pages(_metadata, recs, i + 1, 1,
+			     variant->shared ? &shared_written : &anon_written);
+	}
+	for (i = 0; i < BACKED_PAGES; i++) {
+		EXPECT_EQ(vma_flags, recs[i].vma_flags & ~PTMARK_VMA_SOFTDIRTY)
+			TH_LOG("page %zu", i);
+	}
+	free(recs);
+}
+
+/* A guard marker takes a file page's place; its neighbours stay mapped. */
+TEST_F(backed, guard_marker_in_file_mapping)
+{
+	struct ptmark_record *recs;
+	char *p;
+	size_t i;
+
+	if (!have(PTMARK_FEAT_GUARD_FILE))
+		SKIP(return, "kernel without guard regions in file mappings");
+	p = map_backed(_metadata, self->file, variant->shared);
+	for (i = 0; i < BACKED_PAGES; i++)
+		read_page(p, i);
+	ASSERT_EQ(0, madvise(page_addr(p, 1), env.page, MADV_GUARD_INSTALL));
+
+	recs = scan_self(_metadata, p, BACKED_PAGES);
+	for (i = 0; i < BACKED_PAGES; i++) {
+		if (i == 1) {
+			expect_pages(_metadata, recs, i, 1, &guard_marker);
+			continue;
+		}
+		EXPECT_EQ(PTMARK_KIND_PRESENT, recs[i].kind);
+		EXPECT_TRUE(recs[i].bits & PTMARK_BIT_FILE);
+	}
+	free(recs);
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/* The errno of one scan of our own pages, 0 if it worked. */
+static int scan_errno(uint32_t flags, uint64_t start, uint64_t len,
+		      struct ptmark_record *recs, uint32_t nr)
+{
+	struct ptmark_scan s = scan_req(flags, -1, start, len, recs, nr);
+
+	return -do_scan(&s);
+}
+
+/*
+ * Where this process's address space ends: 56 bits up when the kernel
+ * pages with five levels (a mapping right above 47 bits then works),
+ * else 47 bits; the last page below either is never user space.
+ */
+static uint64_t user_space_end(void)
+{
+	void *above = (void *)(1ULL << 47);
+	void *p = mmap(above, env.page, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p != MAP_FAILED)
+		munmap(p, env.page);
+	return (p == above ? 1ULL << 56 : 1ULL << 47) - env.page;
+}
+
+TEST_F(scan, bad_ranges_are_einval)
+{
+	struct ptmark_record recs[4];
+	char *p = map_small_pages(_metadata, 2);
+	uint64_t a = (uintptr_t)p, ps = env.page, top = user_space_end();
+	const struct {
+		const char *what;
+		uint64_t start, len;
+	} cases[] = {
+		{ "unaligned start", a + 1, ps },
+		{ "unaligned start, by half a page", a + ps / 2, ps },
+		{ "zero length", a, 0 },
+		{ "unaligned length", a, ps + 1 },
+		{ "length below a page", a, 1 },
+		{ "wrapping around", -ps, 2 * ps },
+		{ "huge length wrapping", a, -a },
+		{ "end a page past user space", top - ps, 2 * ps },
+		{ "start at the end of user space", top, ps },
+		{ "past 56-bit user space", (1ULL << 56) - ps, 2 * ps },
+		{ "kernel half", 0xffff800000000000ULL, ps },
+		{ "non-canonical", 1ULL << 60, ps },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		EXPECT_EQ(EINVAL, scan_errno(0, cases[i].start, cases[i].len,
+					     recs, 4))
+			TH_LOG("%s", cases[i].what);
+	}
+	EXPECT_EQ(0, scan_errno(0, a, 2 * ps, recs, 4));
+	/* The last page of user space is fine. */
+	EXPECT_EQ(0, scan_errno(0, top - ps, ps, recs, 4));
+	EXPECT_EQ(top - ps, recs[0].start);
+	EXPECT_EQ(1, recs[0].nr_pages);
+}
+
+/* Records go only to memory the caller may write, all of them. */
+TEST_F(scan, bad_records_pointer_is_efault)
+{
+	char *p = map_small_pages(_metadata, 4), *ro, *edge;
+	uint64_t len = 4 * env.page;
+
+	write_page(p, 0);
+	write_page(p, 2);
+	ro = mmap(NULL, 2 * env.page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+
+	EXPECT_EQ(EFAULT, scan_errno(0, (uintptr_t)p, len, NULL, 4));
+	EXPECT_EQ(EFAULT, scan_errno(0, (uintptr_t)p, len, (void *)8, 4));
+	EXPECT_EQ(EFAULT, scan_errno(0, (uintptr_t)p, len,
+				     (void *)0xffffffff81000000ULL, 4));
+	EXPECT_EQ(EFAULT, scan_errno(0, (uintptr_t)p, len, (void *)ro, 4));
+
+	/* Room for one record before a read-only page, but two needed. */
+	ASSERT_EQ(0, mprotect(ro, env.page, PROT_READ | PROT_WRITE));
+	edge = ro + env.page - sizeof(struct ptmark_record);
+	EXPECT_EQ(EFAULT, scan_errno(PTMARK_SCAN_DENSE, (uintptr_t)p, len,
+				     (void *)edge, 4));
+	/* The same with room for just that one record is fine. */
+	EXPECT_EQ(0, scan_errno(PTMARK_SCAN_DENSE, (uintptr_t)p, len,
+				(void *)edge, 1));
+
+	/* The argument struct itself. */
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(env.fd, PTMARK_IOC_SCAN, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(scan, zero_records_is_einval)
+{
+	struct ptmark_record rec;
+	char *p = map_small_pages(_metadata, 1);
+
+	EXPECT_EQ(EINVAL, scan_errno(0, (uintptr_t)p, env.page, &rec, 0));
+	EXPECT_EQ(EINVAL, scan_errno(0, (uintptr_t)p, env.page, NULL, 0));
+}
+
+TEST_F(scan, unknown_flags_are_einval)
+{
+	struct ptmark_record rec;
+	char *p = map_small_pages(_metadata, 1);
+	uint32_t bit;
+
+	for (bit = 1; bit; bit <<= 1) {
+		if (bit & PTMARK_SCAN_FLAGS)
+			continue;
+		EXPECT_EQ(EINVAL, scan_errno(bit, (uintptr_t)p, env.page,
+					     &rec, 1))
+			TH_LOG("flag %#x", bit);
+	}
+	EXPECT_EQ(0, scan_errno(PTMARK_SCAN_DENSE, (uintptr_t)p, env.page,
+				&rec, 1));
+}
+
+/* The extensible-struct rules, for the scan's argument. */
+TEST_F(scan, argument_size_rules)
+{
+	struct {
+		struct ptmark_scan s;
+		uint64_t tail[2];
+	} big;
+	struct ptmark_record rec;
+	char *p = map_small_pages(_metadata, 1);
+	struct ptmark_scan s;
+
+	s = scan_req(0, -1, (uintptr_t)p, env.page, &rec, 1);
+	s.size = PTMARK_SCAN_SIZE_VER0 - 1;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s.size = 0;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s.size = 1 << 20;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+
+	/* A newer caller's struct is fine while its tail is zero... */
+	memset(&big, 0, sizeof(big));
+	big.s = scan_req(0, -1, (uintptr_t)p, env.page, &rec, 1);
+	big.s.size = sizeof(big);
+	EXPECT_EQ(0, do_scan(&big.s));
+	EXPECT_EQ(1, big.s.nr_records);
+	EXPECT_EQ((uintptr_t)p + env.page, big.s.next);
+	EXPECT_EQ(0, big.tail[0]);
+
+	/* ... and refused when the tail asks for something unknown. */
+	big.tail[1] = 1;
+	EXPECT_EQ(-E2BIG, do_scan(&big.s));
+}
+
+/* ---- runs ----------------------------------------------------------------- */
+
+/*
+ * A range in many states: written, zeropage, empty, a hole, a read-only
+ * VMA, and guard markers where the kernel has them.  Returns its start;
+ * *nr gets its pages.
+ */
+static char *map_mixed_range(struct __test_metadata *_metadata, size_t *nr)
+{
+	char *p = map_small_pages(_metadata, 16);
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		write_page(p, i);
+	read_page(p, 3);
+	read_page(p, 4);
+	ASSERT_EQ(0, munmap(page_addr(p, 7), env.page));
+	ASSERT_EQ(0, mprotect(page_addr(p, 8), 2 * env.page, PROT_READ));
+	read_page(p, 9);
+	for (i = 10; i < 16; i++)
+		write_page(p, i);
+	if (have(PTMARK_FEAT_GUARD)) {
+		ASSERT_EQ(0, madvise(page_addr(p, 12), 3 * env.page,
+				     MADV_GUARD_INSTALL));
+	}
+	*nr = 16;
+	return p;
+}
+
+/*
+ * With room for one record a call, each call returns exactly one, .next
+ * continues right after it, and the records are exactly those one big
+ * buffer gets: runs are complete whatever the buffer.
+ */
+TEST_F(scan, one_record_buffer_continues_exactly)
+{
+	struct scan_result big, small, two;
+	size_t nr, i;
+	char *p = map_mixed_range(_metadata, &nr);
+	int ret;
+
+	scan_merged(_metadata, &big, p, nr);
+	ret = scan_all(&small, 0, -1, (uintptr_t)p, nr * env.page, 1);
+	ASSERT_EQ(0, ret) TH_LOG("%s %s", strerror(-ret), small.why);
+	ret = scan_all(&two, 0, -1, (uintptr_t)p, nr * env.page, 2);
+	ASSERT_EQ(0, ret) TH_LOG("%s %s", strerror(-ret), two.why);
+
+	/* Written, zeropage, empty, hole, RO empty, RO zero, written, guard, written. */
+	EXPECT_LE(9, big.nr);
+	EXPECT_EQ(1, big.calls);
+	EXPECT_EQ(big.nr, small.calls);
+	ASSERT_EQ(big.nr, small.nr);
+	ASSERT_EQ(big.nr, two.nr);
+	EXPECT_EQ((big.nr + 1) / 2, two.calls);
+	for (i = 0; i < big.nr; i++) {
+		EXPECT_EQ(0, memcmp(&big.recs[i], &small.recs[i],
+				    sizeof(big.recs[i])))
+			TH_LOG("record %zu differs: %#llx+%llu kind %u vs %#llx+%llu kind %u",
+			       i, (unsigned long long)big.recs[i].start,
+			       (unsigned long long)big.recs[i].nr_pages,
+			       big.recs[i].kind,
+			       (unsigned long long)small.recs[i].start,
+			       (unsigned long long)small.recs[i].nr_pages,
+			       small.recs[i].kind);
+		EXPECT_EQ(0, memcmp(&big.recs[i], &two.recs[i],
+				    sizeof(big.recs[i])));
+	}
+	free(big.recs);
+	free(small.recs);
+	free(two.recs);
+}
+
+/* Sixteen guard markers are one run, between the runs around them. */
+TEST_F(scan, guard_pages_merge_into_one_run)
+{
+	struct scan_result res;
+	char *p;
+
+	if (!have(PTMARK_FEAT_GUARD))
+		SKIP(return, "kernel without MADV_GUARD_INSTALL");
+	p = map_small_pages(_metadata, 18);
+	write_page(p, 0);
+	ASSERT_EQ(0, madvise(page_addr(p, 1), 16 * env.page,
+			     MADV_GUARD_INSTALL));
+
+	scan_merged(_metadata, &res, p, 18);
+	ASSERT_EQ(3, res.nr);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, res.recs[0].kind);
+	EXPECT_EQ(1, res.recs[0].nr_pages);
+	EXPECT_EQ((uintptr_t)page_addr(p, 1), res.recs[1].start);
+	EXPECT_EQ(16, res.recs[1].nr_pages);
+	EXPECT_EQ(PTMARK_KIND_MARKER, res.recs[1].kind);
+	EXPECT_EQ(PTMARK_MARKER_GUARD, res.recs[1].marker);
+	EXPECT_EQ(0, res.recs[1].bits);
+	EXPECT_EQ(0, res.recs[1].pfn);
+	EXPECT_EQ(PTMARK_KIND_NONE, res.recs[2].kind);
+	EXPECT_EQ(1, res.recs[2].nr_pages);
+	free(res.recs);
+}
+
+/* Check a two-record scan: two runs of two pages in @kind. */
+static void expect_two_runs(struct __test_metadata *_metadata,
+			    const struct scan_result *res, const char *p,
+			    uint16_t kind)
+{
+	ASSERT_EQ(2, res->nr);
+	EXPECT_EQ((uintptr_t)p, res->recs[0].start);
+	EXPECT_EQ(2, res->recs[0].nr_pages);
+	EXPECT_EQ(kind, res->recs[0].kind);
+	EXPECT_EQ((uintptr_t)page_addr(p, 2), res->recs[1].start);
+	EXPECT_EQ(2, res->recs[1].nr_pages);
+	EXPECT_EQ(kind, res->recs[1].kind);
+}
+
+/*
+ * A run never crosses into the next VMA: not where the flags differ, and
+ * not where they are the same but the VMAs are two (two memfds).
+ */
+TEST_F(scan, runs_split_at_vma_boundaries)
+{
+	uint64_t shmem_flags = PTMARK_VMA_READ | PTMARK_VMA_WRITE |
+			       PTMARK_VMA_SHARED | PTMARK_VMA_SHMEM;
+	struct scan_result res;
+	char *p = map_small_pages(_metadata, 4), *q;
+	int a, b;
+
+	ASSERT_EQ(0, mprotect(page_addr(p, 2), 2 * env.page, PROT_READ));
+	scan_merged(_metadata, &res, p, 4);
+	expect_two_runs(_metadata, &res, p, PTMARK_KIND_NONE);
+	EXPECT_EQ(PTMARK_VMA_READ | PTMARK_VMA_WRITE | PTMARK_VMA_ANON |
+		  PTMARK_VMA_NOHUGEPAGE,
+		  res.recs[0].vma_flags & ~PTMARK_VMA_SOFTDIRTY);
+	EXPECT_EQ(PTMARK_VMA_READ | PTMARK_VMA_ANON | PTMARK_VMA_NOHUGEPAGE,
+		  res.recs[1].vma_flags & ~PTMARK_VMA_SOFTDIRTY);
+	free(res.recs);
+
+	a = memfd_create("ptmark-a", MFD_CLOEXEC);
+	b = memfd_create("ptmark-b", MFD_CLOEXEC);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, ftruncate(a, 2 * env.page));
+	ASSERT_EQ(0, ftruncate(b, 2 * env.page));
+	q = mmap(NULL, 4 * env.page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_EQ(q, mmap(q, 2 * env.page, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, a, 0));
+	ASSERT_EQ(page_addr(q, 2),
+		  mmap(page_addr(q, 2), 2 * env.page, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, b, 0));
+	scan_merged(_metadata, &res, q, 4);
+	expect_two_runs(_metadata, &res, q, PTMARK_KIND_NONE);
+	EXPECT_EQ(shmem_flags, res.recs[0].vma_flags & ~PTMARK_VMA_SOFTDIRTY);
+	EXPECT_EQ(res.recs[0].vma_flags, res.recs[1].vma_flags);
+	free(res.recs);
+	close(a);
+	close(b);
+}
+
+/* A hole between VMAs is one UNMAPPED run with no VMA flags at all. */
+TEST_F(scan, unmapped_gap_has_no_vma_flags)
+{
+	struct ptmark_record *recs;
+	struct scan_result res;
+	char *p = map_small_pages(_metadata, 5);
+
+	ASSERT_EQ(0, munmap(page_addr(p, 2), 2 * env.page));
+	scan_merged(_metadata, &res, p, 5);
+	ASSERT_EQ(3, res.nr);
+	EXPECT_EQ(PTMARK_KIND_NONE, res.recs[0].kind);
+	EXPECT_EQ(2, res.recs[0].nr_pages);
+	EXPECT_NE(0, res.recs[0].vma_flags);
+	EXPECT_EQ(PTMARK_KIND_UNMAPPED, res.recs[1].kind);
+	EXPECT_EQ((uintptr_t)page_addr(p, 2), res.recs[1].start);
+	EXPECT_EQ(2, res.recs[1].nr_pages);
+	EXPECT_EQ(0, res.recs[1].vma_flags);
+	EXPECT_EQ(0, res.recs[1].as_flags);
+	EXPECT_EQ(PTMARK_KIND_NONE, res.recs[2].kind);
+	EXPECT_EQ(1, res.recs[2].nr_pages);
+	EXPECT_EQ(res.recs[0].vma_flags, res.recs[2].vma_flags);
+	free(res.recs);
+
+	recs = scan_self(_metadata, p, 5);
+	expect_pages(_metadata, recs, 2, 2, &unmapped);
+	free(recs);
+}
+
+/* ---- VMA flags ---------------------------------------------------------- */
+
+enum vma_setup {
+	VS_NONE, VS_MLOCK, VS_MLOCK_ONFAULT, VS_HUGEPAGE, VS_NOHUGEPAGE,
+	VS_WIPEONFORK, VS_DONTFORK, VS_SEQUENTIAL, VS_RANDOM, VS_UFFD_WP,
+	VS_UFFD_MISSING,
+};
+
+struct vma_case {
+	const char *name;
+	int prot;
+	int flags;		/* mmap() flags; MAP_SHARED with a file */
+	bool memfd, ext4;	/* backing file, else anonymous */
+	enum vma_setup setup;
+	uint64_t want;		/* PTMARK_VMA_* but SOFTDIRTY */
+};
+
+#define RW	(PROT_READ | PROT_WRITE)
+#define V_RW	(PTMARK_VMA_READ | PTMARK_VMA_WRITE)
+#define V_ANON	(V_RW | PTMARK_VMA_ANON)
+
+static const struct vma_case vma_cases[] = {
+	{ "anon private", RW, MAP_PRIVATE, .want = V_ANON },
+	{ "anon read+exec", PROT_READ | PROT_EXEC, MAP_PRIVATE,
+	  .want = PTMARK_VMA_READ | PTMARK_VMA_EXEC | PTMARK_VMA_ANON },
+	{ "anon shared", RW, MAP_SHARED,
+	  .want = V_RW | PTMARK_VMA_SHARED | PTMARK_VMA_SHMEM },
+	{ "memfd shared", RW, MAP_SHARED, .memfd = true,
+	  .want = V_RW | PTMARK_VMA_SHARED | PTMARK_VMA_SHMEM },
+	{ "memfd private", PROT_READ, MAP_PRIVATE, .memfd = true,
+	  .want = PTMARK_VMA_READ | PTMARK_VMA_SHMEM },
+	{ "ext4 shared", RW, MAP_SHARED, .ext4 = true,
+	  .want = V_RW | PTMARK_VMA_SHARED | PTMARK_VMA_FILE },
+	{ "ext4 private", RW, MAP_PRIVATE, .ext4 = true,
+	  .want = V_RW | PTMARK_VMA_FILE },
+	{ "mlock", RW, MAP_PRIVATE, .setup = VS_MLOCK,
+	  .want = V_ANON | PTMARK_VMA_LOCKED },
+	{ "mlock on fault", RW, MAP_PRIVATE, .setup = VS_MLOCK_ONFAULT,
+	  .want = V_ANON | PTMARK_VMA_LOCKED | PTMARK_VMA_LOCKONFAULT },
+	{ "MADV_HUGEPAGE", RW, MAP_PRIVATE, .setup = VS_HUGEPAGE,
+	  .want = V_ANON | PTMARK_VMA_HUGEPAGE },
+	{ "MADV_NOHUGEPAGE", RW, MAP_PRIVATE, .setup = VS_NOHUGEPAGE,
+	  .want = V_ANON | PTMARK_VMA_NOHUGEPAGE },
+	{ "MADV_WIPEONFORK", RW, MAP_PRIVATE, .setup = VS_WIPEONFORK,
+	  .want = V_ANON | PTMARK_VMA_WIPEONFORK },
+	{ "MADV_DONTFORK", RW, MAP_PRIVATE, .setup = VS_DONTFORK,
+	  .want = V_ANON | PTMARK_VMA_DONTCOPY },
+	{ "MADV_SEQUENTIAL", RW, MAP_PRIVATE, .setup = VS_SEQUENTIAL,
+	  .want = V_ANON | PTMARK_VMA_SEQ_READ },
+	{ "MADV_RANDOM", RW, MAP_PRIVATE, .setup = VS_RANDOM,
+	  .want = V_ANON | PTMARK_VMA_RAND_READ },
+	{ "uffd wp", RW, MAP_PRIVATE, .setup = VS_UFFD_WP,
+	  .want = V_ANON | PTMARK_VMA_UFFD_WP },
+	{ "uffd missing", RW, MAP_PRIVATE, .setup = VS_UFFD_MISSING,
+	  .want = V_ANON | PTMARK_VMA_UFFD_MISSING },
+};
+
+/* Apply @setup to the page at @p; 0, or -errno (-ENOTSUP: skip the case). */
+static int vma_setup(void *p, enum vma_setup setup, int *uffd)
+{
+	static const int advice[] = {
+		[VS_HUGEPAGE] = MADV_HUGEPAGE,
+		[VS_NOHUGEPAGE] = MADV_NOHUGEPAGE,
+		[VS_WIPEONFORK] = MADV_WIPEONFORK,
+		[VS_DONTFORK] = MADV_DONTFORK,
+		[VS_SEQUENTIAL] = MADV_SEQUENTIAL,
+		[VS_RANDOM] = MADV_RANDOM,
+	};
+
+	switch (setup) {
+	case VS_NONE:
+		return 0;
+	case VS_MLOCK:
+		return mlock(p, env.page) ? -errno : 0;
+	case VS_MLOCK_ONFAULT:
+		return syscall(__NR_mlock2, p, env.page, MLOCK_ONFAULT) ?
+			-errno : 0;
+	case VS_UFFD_WP:
+	case VS_UFFD_MISSING:
+		*uffd = uffd_open(0);
+		if (*uffd < 0)
+			return -ENOTSUP;
+		return uffd_register(*uffd, p, env.page,
+				     setup == VS_UFFD_WP ?
+				     UFFDIO_REGISTER_MODE_WP :
+				     UFFDIO_REGISTER_MODE_MISSING);
+	default:
+		if ((setup == VS_HUGEPAGE || setup == VS_NOHUGEPAGE) &&
+		    !have(PTMARK_FEAT_THP))
+			return -ENOTSUP;
+		return madvise(p, env.page, advice[setup]) ? -errno : 0;
+	}
+}
+
+/*
+ * Each VMA flag ptmark reports, on a one-page VMA made to have it: the
+ * flags must be exactly those (soft-dirty aside: a new VMA has it exactly
+ * when the kernel tracks soft-dirty at all).
+ */
+TEST_F(scan, vma_flags_reflect_each_vma)
+{
+	uint64_t soft_dirty = have(PTMARK_FEAT_SOFT_DIRTY) ?
+			      PTMARK_VMA_SOFTDIRTY : 0;
+	size_t i, checked = 0;
+
+	for (i = 0; i < ARRAY_SIZE(vma_cases); i++) {
+		const struct vma_case *c = &vma_cases[i];
+		int file = -1, uffd = -1, ret;
+		struct ptmark_record rec;
+		void *p;
+
+		if (c->ext4) {
+			file = open_ext4_file();
+			if (file < 0) {
+				TH_LOG("%s: no ext4 directory here", c->name);
+				continue;
+			}
+		} else if (c->memfd) {
+			file = memfd_create("ptmark-vma", MFD_CLOEXEC);
+			ASSERT_LE(0, file);
+		}
+		if (file >= 0)
+			ASSERT_EQ(0, ftruncate(file, env.page));
+		p = mmap(NULL, env.page, c->prot,
+			 c->flags | (file < 0 ? MAP_ANONYMOUS : 0), file, 0);
+		ASSERT_NE(MAP_FAILED, p) TH_LOG("%s", c->name);
+		ret = vma_setup(p, c->setup, &uffd);
+		if (ret == -ENOTSUP) {
+			TH_LOG("%s: not supported here", c->name);
+		} else {
+			ASSERT_EQ(0, ret) TH_LOG("%s: %s", c->name,
+						 strerror(-ret));
+			ASSERT_EQ(0, scan_errno(0, (uintptr_t)p, env.page,
+						&rec, 1));
+			EXPECT_EQ(c->want | soft_dirty, rec.vma_flags)
+				TH_LOG("%s", c->name);
+			checked++;
+		}
+		munmap(p, env.page);
+		if (uffd >= 0)
+			close(uffd);
+		if (file >= 0)
+			close(file);
+	}
+	EXPECT_LE(10, checked);
+}
+
+/* ---- other processes ------------------------------------------------------ */
+
+/*
+ * A forked child: page 0 written before the fork (shared by both, so
+ * exclusive in neither), page 1 written and page 2 read by the child
+ * only, page 3 untouched.  The scan through the child's pidfd agrees
+ * with its pagemap; ours still shows page 1 empty.
+ */
+TEST_F(scan, pidfd_scans_another_process)
+{
+	struct ptmark_record *recs;
+	int ready[2], done[2], pidfd, pagemap;
+	char path[64], c;
+	pid_t pid;
+	char *p = map_small_pages(_metadata, 4);
+
+	write_page(p, 0);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* Only the parent's end: EOF if it dies before saying done. */
+		close(done[1]);
+		write_page(p, 1);
+		read_page(p, 2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		_exit(read(done[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(done[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	pidfd = pidfd_open(pid);
+	ASSERT_LE(0, pidfd);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, pagemap);
+
+	recs = scan_vs_pagemap(_metadata, pidfd, pagemap, p, 4);
+	expect_pages(_metadata, recs, 0, 1, &(struct page_state){
+		"page shared with the parent", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON, PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_WRITE |
+		PTMARK_BIT_FILE | NOT_PLAIN });
+	expect_pages(_metadata, recs, 1, 1, &anon_written);
+	expect_pages(_metadata, recs, 2, 1, &zero_page);
+	expect_pages(_metadata, recs, 3, 1, &no_entry);
+	free(recs);
+
+	recs = scan_self(_metadata, p, 4);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, recs[0].kind);
+	EXPECT_FALSE(recs[0].bits & PTMARK_BIT_EXCLUSIVE);
+	expect_pages(_metadata, recs, 1, 3, &no_entry);
+	free(recs);
+
+	ASSERT_EQ(1, write(done[1], "d", 1));
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	close(pagemap);
+	close(pidfd);
+}
+
+/* Scan errnos as a process that keeps env.fd reports them back. */
+struct access_report {
+	int self_plain;		/* no pidfd */
+	int self_pidfd;		/* its own pidfd */
+	int other;		/* another process's pidfd */
+};
+
+/*
+ * After dropping from root to nobody, a process with the device still
+ * open may scan itself, by pidfd too, but not another process: that needs
+ * CAP_SYS_PTRACE, which the switch of uids took away.
+ */
+TEST_F(scan, pidfd_of_another_process_needs_ptrace_cap)
+{
+	struct access_report *rep;
+	struct ptmark_record rec;
+	struct ptmark_scan s;
+	int ready[2], status, pidfd;
+	pid_t target, checker;
+	char *p = map_small_pages(_metadata, 1);
+	char c;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to drop to another user");
+	rep = mmap(NULL, sizeof(*rep), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, rep);
+	ASSERT_EQ(0, pipe(ready));
+	target = fork();
+	ASSERT_LE(0, target);
+	if (!target) {
+		close(ready[1]);
+		_exit(read(ready[0], &c, 1) < 0);
+	}
+	close(ready[0]);
+	pidfd = pidfd_open(target);
+	ASSERT_LE(0, pidfd);
+
+	/* Root may. */
+	s = scan_req(PTMARK_SCAN_PIDFD, pidfd, (uintptr_t)p, env.page, &rec, 1);
+	EXPECT_EQ(0, do_scan(&s));
+	EXPECT_EQ(PTMARK_KIND_NONE, rec.kind);
+
+	checker = fork();
+	ASSERT_LE(0, checker);
+	if (!checker) {
+		int self;
+
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(2);
+		self = pidfd_open(getpid());
+		rep->self_plain = scan_errno(0, (uintptr_t)p, env.page, &rec, 1);
+		s = scan_req(PTMARK_SCAN_PIDFD, self, (uintptr_t)p, env.page,
+			     &rec, 1);
+		rep->self_pidfd = -do_scan(&s);
+		s = scan_req(PTMARK_SCAN_PIDFD, pidfd, (uintptr_t)p, env.page,
+			     &rec, 1);
+		rep->other = -do_scan(&s);
+		_exit(0);
+	}
+	ASSERT_EQ(checker, waitpid(checker, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, rep->self_plain);
+	EXPECT_EQ(0, rep->self_pidfd);
+	EXPECT_EQ(EACCES, rep->other);
+
+	close(ready[1]);
+	ASSERT_EQ(target, waitpid(target, NULL, 0));
+	close(pidfd);
+}
+
+/* A process that has exited has no memory to scan: zombie or reaped. */
+TEST_F(scan, pidfd_of_exited_process_is_esrch)
+{
+	struct ptmark_record rec;
+	siginfo_t info;
+	int pidfd;
+	pid_t pid;
+	char *p = map_small_pages(_metadata, 1);
+	struct ptmark_scan s;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(0);
+	pidfd = pidfd_open(pid);
+	ASSERT_LE(0, pidfd);
+	/* Wait for the exit but leave the zombie. */
+	ASSERT_EQ(0, waitid(P_PID, pid, &info, WEXITED | WNOWAIT));
+
+	s = scan_req(PTMARK_SCAN_PIDFD, pidfd, (uintptr_t)p, env.page, &rec, 1);
+	EXPECT_EQ(-ESRCH, do_scan(&s));
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	s = scan_req(PTMARK_SCAN_PIDFD, pidfd, (uintptr_t)p, env.page, &rec, 1);
+	EXPECT_EQ(-ESRCH, do_scan(&s));
+	close(pidfd);
+}
+
+/* Only a pidfd names a process: anything else is EBADF. */
+TEST_F(scan, pidfd_that_is_no_pidfd_is_ebadf)
+{
+	struct ptmark_record rec;
+	char *p = map_small_pages(_metadata, 1);
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int dir = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int closed = dup(efd);
+	const struct {
+		const char *what;
+		int fd;
+	} cases[] = {
+		{ "eventfd", efd },
+		{ "/proc/self directory", dir },
+		{ "pagemap", env.pagemap },
+		{ "/dev/ptmark", env.fd },
+		{ "closed fd", closed },
+		{ "-1", -1 },
+		{ "INT_MIN", -2147483647 - 1 },
+	};
+	size_t i;
+
+	ASSERT_LE(0, efd);
+	ASSERT_LE(0, dir);
+	ASSERT_LE(0, closed);
+	close(closed);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ptmark_scan s = scan_req(PTMARK_SCAN_PIDFD, cases[i].fd,
+						(uintptr_t)p, env.page, &rec, 1);
+
+		EXPECT_EQ(-EBADF, do_scan(&s)) TH_LOG("%s", cases[i].what);
+	}
+	close(dir);
+	close(efd);
+}
+
+/* Drop CAP_SYS_ADMIN (effective and permitted) from this process. */
+static int drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(__NR_capget, &hdr, data))
+		return -errno;
+	data[0].effective &= ~(1U << CAP_SYS_ADMIN);
+	data[0].permitted &= ~(1U << CAP_SYS_ADMIN);
+	data[0].inheritable &= ~(1U << CAP_SYS_ADMIN);
+	return syscall(__NR_capset, &hdr, data) ? -errno : 0;
+}
+
+/*
+ * Pfns are for CAP_SYS_ADMIN only.  A child that drops it, still holding
+ * the device open, sees every page as it did before but with pfn 0 - as
+ * its own pagemap, opened after the drop, shows them too.
+ */
+TEST_F(scan, pfn_hidden_without_cap_sys_admin)
+{
+	char *p = map_small_pages(_metadata, 3);
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs CAP_SYS_ADMIN to begin with");
+	write_page(p, 0);
+	read_page(p, 1);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct ptmark_record *with, *without;
+		size_t i;
+
+		/* Our pagemap, not the parent's; it decides about pfns at open(). */
+		close(env.pagemap);
+		env.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		with = scan_self(_metadata, p, 3);
+		EXPECT_NE(0, with[0].pfn);
+		EXPECT_NE(0, with[1].pfn);
+
+		ASSERT_EQ(0, drop_cap_sys_admin());
+		close(env.pagemap);
+		env.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		without = scan_self(_metadata, p, 3);
+		for (i = 0; i < 3; i++) {
+			EXPECT_EQ(0, without[i].pfn);
+			EXPECT_EQ(with[i].kind, without[i].kind);
+			EXPECT_EQ(with[i].bits, without[i].bits);
+		}
+		_exit(_metadata->exit_code == KSFT_PASS ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* ---- debugfs ---------------------------------------------------------------- */
+
+static const char * const kind_names[PTMARK_KIND_COUNT] = {
+	"unmapped", "none", "present", "swap", "migration", "device-private",
+	"device-exclusive", "hwpoison", "marker", "raw",
+};
+
+static int write_target(const char *text)
+{
+	return write_file(PTMARK_DEBUGFS "/target", text);
+}
+
+/* The rest of the line after @prefix at the start of a line, or NULL. */
+static const char *line_after(const char *text, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	const char *line;
+
+	for (line = text; line && *line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (!strncmp(line, prefix, len))
+			return line + len;
+	}
+	return NULL;
+}
+
+/*
+ * Point debugfs at our @nr pages from @p and check the dumps: "target"
+ * reads back what was written, "map" shows the pages as @want_map (one
+ * character a page), and "ptes" has a line for every run of a merged
+ * scan, naming its range, pages and kind.  Returns the ptes text (free()).
+ */
+static char *check_debugfs_dumps(struct __test_metadata *_metadata,
+				 const char *p, size_t nr,
+				 const char *want_map)
+{
+	unsigned long start = (uintptr_t)p, end = start + nr * env.page;
+	char target[64], prefix[64], *text;
+	struct scan_result res;
+	const char *rest;
+	size_t i;
+
+	snprintf(target, sizeof(target), "%d %lx-%lx", getpid(), start, end);
+	ASSERT_EQ(0, write_target(target));
+	text = read_text_file(PTMARK_DEBUGFS "/target");
+	ASSERT_NE(NULL, text);
+	strcat(target, "\n");
+	EXPECT_STREQ(target, text);
+	free(text);
+
+	text = read_text_file(PTMARK_DEBUGFS "/map");
+	ASSERT_NE(NULL, text) TH_LOG("map: %s", strerror(errno));
+	snprintf(prefix, sizeof(prefix), "%016lx ", start);
+	rest = line_after(text, prefix);
+	ASSERT_NE(NULL, rest) TH_LOG("no map line for %s in:\n%s", prefix, text);
+	EXPECT_EQ(0, strncmp(rest, want_map, strlen(want_map)));
+	EXPECT_EQ('\n', rest[strlen(want_map)])
+		TH_LOG("map line %.*s, want %s", (int)strcspn(rest, "\n"), rest,
+		       want_map);
+	free(text);
+
+	text = read_text_file(PTMARK_DEBUGFS "/ptes");
+	ASSERT_NE(NULL, text) TH_LOG("ptes: %s", strerror(errno));
+	scan_merged(_metadata, &res, p, nr);
+	for (i = 0; i < res.nr; i++) {
+		const struct ptmark_record *r = &res.recs[i];
+
+		snprintf(prefix, sizeof(prefix), "%016llx-%016llx %llu %s",
+			 (unsigned long long)r->start,
+			 (unsigned long long)(r->start + r->nr_pages * env.page),
+			 (unsigned long long)r->nr_pages, kind_names[r->kind]);
+		EXPECT_NE(NULL, line_after(text, prefix))
+			TH_LOG("no ptes line %s in:\n%s", prefix, text);
+	}
+	free(res.recs);
+	return text;
+}
+
+/* Written pages, an empty one and a zeropage, as the dumps show them. */
+TEST_F(scan, debugfs_dumps_match_scan)
+{
+	char *p = map_small_pages(_metadata, 4);
+	char *ptes;
+
+	write_page(p, 0);
+	write_page(p, 1);
+	read_page(p, 3);
+	ptes = check_debugfs_dumps(_metadata, p, 4, "AA.Z");
+	EXPECT_NE(NULL, strstr(ptes, " present write,dirty,"));
+	EXPECT_NE(NULL, strstr(ptes, " none\n"));
+	EXPECT_NE(NULL, strstr(ptes, "zeropage"));
+	EXPECT_NE(NULL, strstr(ptes, "vma "));
+	free(ptes);
+}
+
+/* Two written pages then two guards: "AAGG", and a "marker guard" run. */
+TEST_F(scan, debugfs_dumps_show_guards)
+{
+	char *p, *ptes, prefix[64];
+
+	if (!have(PTMARK_FEAT_GUARD))
+		SKIP(return, "kernel without MADV_GUARD_INSTALL");
+	p = map_small_pages(_metadata, 4);
+	write_page(p, 0);
+	write_page(p, 1);
+	ASSERT_EQ(0, madvise(page_addr(p, 2), 2 * env.page,
+			     MADV_GUARD_INSTALL));
+	ptes = check_debugfs_dumps(_metadata, p, 4, "AAGG");
+	snprintf(prefix, sizeof(prefix), "%016lx-%016lx 2 marker guard\n",
+		 (unsigned long)(uintptr_t)page_addr(p, 2),
+		 (unsigned long)(uintptr_t)page_addr(p, 4));
+	EXPECT_NE(NULL, strstr(ptes, prefix)) TH_LOG("no %s in:\n%s", prefix, ptes);
+	free(ptes);
+}
+
+/* Malformed targets are refused and leave the last good one in place. */
+TEST_F(scan, debugfs_bad_target_is_einval)
+{
+	static const char * const bad[] = {
+		"abc", "0", "-1", "1 1000", "1 2000-1000", "1 1000-1000",
+		"1 1001-2000", "1 1000-2001", "1 x-2000", "1 1000-y",
+		"1 1000-2000-3000", "1x",
+		"1 1000-2000 and then far more than a target line could ever hold, so E",
+	};
+	char good[32], *text;
+	size_t i;
+	pid_t pid;
+
+	snprintf(good, sizeof(good), "%d 1000-3000", getpid());
+	ASSERT_EQ(0, write_target(good));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, write_target(bad[i])) TH_LOG("\"%s\"", bad[i]);
+	}
+	text = read_text_file(PTMARK_DEBUGFS "/target");
+	ASSERT_NE(NULL, text);
+	strcat(good, "\n");
+	EXPECT_STREQ(good, text);
+	free(text);
+
+	/* A target that has gone: the dumps cannot open. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(0);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	snprintf(good, sizeof(good), "%d", pid);
+	ASSERT_EQ(0, write_target(good));
+	errno = 0;
+	EXPECT_EQ(NULL, read_text_file(PTMARK_DEBUGFS "/ptes"));
+	EXPECT_EQ(ESRCH, errno);
+}
+
+/* ---- scanning while the mm changes ------------------------------------------- */
+
+#define RACE_CHUNKS	4
+#define RACE_SECONDS	2
+
+struct race {
+	char *window;			/* RACE_CHUNKS PMD-sized chunks */
+	size_t len;
+	atomic_bool stop;		/* set by the mutator when time is up */
+	atomic_bool failed;		/* set by the scanner as it gives up */
+	unsigned long scans, mutations;
+	int error;			/* -errno of a failed scan */
+	char why[256];			/* first bad answer */
+};
+
+/*
+ * Scan the window again and again, merged through a 7-record buffer and
+ * dense through a bigger one, checking that every answer tiles it; stop
+ * at the first failure, leaving it in r->error or r->why.
+ */
+static void race_scan_loop(struct race *r)
+{
+	static struct ptmark_record recs[512];
+	uint64_t start = (uintptr_t)r->window, end = start + r->len;
+
+	while (!atomic_load(&r->stop)) {
+		uint32_t flags = r->scans % 2 ? PTMARK_SCAN_DENSE : 0;
+		uint32_t room = flags ? 512 : 7;
+		uint64_t cursor = start;
+
+		while (cursor < end) {
+			struct ptmark_scan s = scan_req(flags, -1, cursor,
+							end - cursor, recs,
+							room);
+			int ret = do_scan(&s);
+
+			if (ret) {
+				r->error = ret;
+				return;
+			}
+			if (!s.nr_records || s.nr_records > room) {
+				snprintf(r->why, sizeof(r->why),
+					 "%u records for room of %u",
+					 s.nr_records, room);
+				return;
+			}
+			if (!records_tile(recs, s.nr_records, &cursor, end,
+					  r->why, sizeof(r->why)))
+				return;
+			if (s.next != cursor) {
+				snprintf(r->why, sizeof(r->why),
+					 ".next %#llx, records end at %#llx",
+					 (unsigned long long)s.next,
+					 (unsigned long long)cursor);
+				return;
+			}
+		}
+		r->scans++;
+	}
+}
+
+static void *race_scanner(void *arg)
+{
+	struct race *r = arg;
+
+	race_scan_loop(r);
+	if (r->error || r->why[0])
+		atomic_store(&r->failed, true);
+	return NULL;
+}
+
+/*
+ * One random change to the window; failures are part of the game.  The
+ * slow changes (a THP fault, a collapse, a fork) come one time in 16
+ * each, so that many cheap ones run in between.
+ */
+static void race_mutate(struct race *r, unsigned int *seed)
+{
+	size_t chunk = env.pmd, pages = chunk / env.page;
+	char *c = r->window + (rand_r(seed) % RACE_CHUNKS) * chunk;
+	char *d = r->window + (rand_r(seed) % RACE_CHUNKS) * chunk;
+	char *pg = c + (rand_r(seed) % pages) * env.page;
+	size_t i, n = 1 + rand_r(seed) % 32;
+	pid_t pid;
+
+	if (pg + n * env.page > c + chunk)
+		n = (c + chunk - pg) / env.page;
+	switch (rand_r(seed) % 16) {
+	case 0:
+		if (mmap(c, chunk, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED)
+			break;
+		madvise(c, chunk, MADV_HUGEPAGE);
+		for (i = 0; i < pages; i += 1 + rand_r(seed) % 16)
+			c[i * env.page] = 1;
+		break;
+	case 1:
+		madvise(c, chunk, MADV_COLLAPSE);
+		break;
+	case 2:
+		pid = fork();
+		if (!pid)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		break;
+	case 3 ... 4:
+		munmap(pg, n * env.page);
+		break;
+	case 5:
+		if (c != d)
+			mremap(c, chunk, chunk, MREMAP_MAYMOVE | MREMAP_FIXED,
+			       d);
+		break;
+	case 6 ... 8:
+		madvise(pg, n * env.page, MADV_DONTNEED);
+		break;
+	case 9 ... 10:
+		mprotect(pg, n * env.page, rand_r(seed) % 2 ? PROT_READ :
+			 PROT_READ | PROT_WRITE);
+		break;
+	case 11 ... 12:
+		madvise(pg, n * env.page, rand_r(seed) % 2 ?
+			MADV_GUARD_INSTALL : MADV_GUARD_REMOVE);
+		break;
+	default:
+		/* Fault pages in where they are mapped and writable. */
+		mprotect(pg, n * env.page, PROT_READ | PROT_WRITE);
+		for (i = 0; i < n; i++)
+			madvise(page_addr(pg, i), env.page,
+				MADV_POPULATE_WRITE);
+		break;
+	}
+	r->mutations++;
+}
+
+/*
+ * One thread scans a window in a loop while this one maps, unmaps,
+ * mremaps, forks, zaps, collapses, mprotects and guards inside it for
+ * RACE_SECONDS: every scan must succeed and tile the window exactly.
+ */
+TEST_F_TIMEOUT(scan, scan_races_with_mm_changes, 60)
+{
+	struct race r = { .len = RACE_CHUNKS * env.pmd };
+	long long retries = ptmark_stat("walk_retries");
+	unsigned int seed = 1;
+	struct timespec t0, t;
+	pthread_t scanner;
+
+	r.window = map_pmd_aligned(_metadata, r.len);
+	ASSERT_EQ(0, pthread_create(&scanner, NULL, race_scanner, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		race_mutate(&r, &seed);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < RACE_SECONDS &&
+		 !atomic_load(&r.failed));
+	atomic_store(&r.stop, true);
+	ASSERT_EQ(0, pthread_join(scanner, NULL));
+	munmap(r.window, r.len);
+
+	EXPECT_EQ(0, r.error) TH_LOG("scan failed: %s", strerror(-r.error));
+	EXPECT_STREQ("", r.why);
+	EXPECT_LT(0, r.scans);
+	EXPECT_LT(0, r.mutations);
+	TH_LOG("%lu complete scans during %lu changes, %lld walk retries",
+	       r.scans, r.mutations, ptmark_stat("walk_retries") - retries);
+}
+
+/* ---- the whole address space ------------------------------------------------- */
+
+#define MAX_VMAS	1024
+
+struct vma_list {
+	size_t nr;
+	uint64_t start[MAX_VMAS], end[MAX_VMAS];
+};
+
+/* Our VMAs from /proc/self/maps, in address order; false on failure. */
+static bool read_own_vmas(struct vma_list *v)
+{
+	char *text = read_text_file("/proc/self/maps"), *line;
+	unsigned long s, e;
+
+	v->nr = 0;
+	for (line = text; line && *line && v->nr < MAX_VMAS;
+	     line = strchr(line, '\n') + 1) {
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
+			v->start[v->nr] = s;
+			v->end[v->nr++] = e;
+		}
+		if (!strchr(line, '\n'))
+			break;
+	}
+	free(text);
+	return v->nr > 0 && v->nr < MAX_VMAS;
+}
+
+/*
+ * Does @r agree with the VMAs: a VMA's run inside that one VMA, a gap's
+ * run exactly the space between two VMAs (clipped to [lo, hi))?
+ */
+static bool record_fits_vmas(const struct ptmark_record *r,
+			     const struct vma_list *v, uint64_t lo,
+			     uint64_t hi)
+{
+	uint64_t s = r->start, e = s + r->nr_pages * env.page;
+	uint64_t gap_start = lo, gap_end = hi;
+	size_t i;
+
+	for (i = 0; i < v->nr; i++) {
+		if (s >= v->start[i] && s < v->end[i])
+			return r->kind != PTMARK_KIND_UNMAPPED &&
+			       e <= v->end[i];
+		if (v->end[i] <= s && v->end[i] > gap_start)
+			gap_start = v->end[i];
+		if (v->start[i] > s && v->start[i] < gap_end)
+			gap_end = v->start[i];
+	}
+	return r->kind == PTMARK_KIND_UNMAPPED && s == gap_start &&
+	       e == gap_end;
+}
+
+/* Touch the stack deep down now, so it does not grow during the scan. */
+static void __attribute__((noinline)) grow_stack(void)
+{
+	volatile char deep[256 << 10];
+
+	memset((char *)deep, 0, sizeof(deep));
+}
+
+/* The record among @nr covering @addr, or NULL. */
+static const struct ptmark_record *record_at(const struct ptmark_record *recs,
+					     size_t nr, const void *addr)
+{
+	uint64_t a = (uintptr_t)addr;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (a >= recs[i].start &&
+		    a < recs[i].start + recs[i].nr_pages * env.page)
+			return &recs[i];
+	return NULL;
+}
+
+/*
+ * Scan all of [mmap_min_addr, 47-bit top) of ourselves through a
+ * 16-record buffer: it must end, tile the range, agree with
+ * /proc/self/maps on every VMA and gap, and find what the test mapped.
+ */
+TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
+{
+	static struct ptmark_record recs[16];
+	static struct vma_list vmas;
+	enum { PROBE_EMPTY, PROBE_WRITTEN, PROBE_HOLE, PROBE_STACK, PROBES };
+	const struct ptmark_record *seen[PROBES] = { NULL };
+	struct ptmark_record found[PROBES];
+	const void *probe[PROBES];
+	uint64_t lo, cursor, calls = 0, records = 0;
+	char why[256] = "", *min_addr, *p, *q;
+	int on_stack = 1;
+	size_t i;
+
+	min_addr = read_text_file("/proc/sys/vm/mmap_min_addr");
+	lo = min_addr ? strtoull(min_addr, NULL, 10) : 0;
+	free(min_addr);
+	if (lo < 0x10000)
+		lo = 0x10000;
+	lo = (lo + env.page - 1) & ~(uint64_t)(env.page - 1);
+
+	p = map_small_pages(_metadata, 3);
+	write_page(p, 1);
+	q = map_small_pages(_metadata, 3);
+	ASSERT_EQ(0, munmap(page_addr(q, 1), env.page));
+	probe[PROBE_EMPTY] = p;
+	probe[PROBE_WRITTEN] = page_addr(p, 1);
+	probe[PROBE_HOLE] = page_addr(q, 1);
+	probe[PROBE_STACK] = &on_stack;
+	grow_stack();
+	ASSERT_TRUE(read_own_vmas(&vmas));
+
+	for (cursor = lo; cursor < USER_SPACE_END; calls++) {
+		struct ptmark_scan s = scan_req(0, -1, cursor,
+						USER_SPACE_END - cursor, recs,
+						16);
+
+		ASSERT_LT(calls, 1000000) TH_LOG("no end in sight at %#llx",
+						 (unsigned long long)cursor);
+		ASSERT_EQ(0, do_scan(&s));
+		ASSERT_LE(1, s.nr_records);
+		ASSERT_GE(16, s.nr_records);
+		ASSERT_TRUE(records_tile(recs, s.nr_records, &cursor,
+					 USER_SPACE_END, why, sizeof(why)))
+			TH_LOG("%s", why);
+		ASSERT_EQ(cursor, s.next);
+		for (i = 0; i < s.nr_records; i++) {
+			EXPECT_TRUE(record_fits_vmas(&recs[i], &vmas, lo,
+						     USER_SPACE_END))
+				TH_LOG("run %#llx+%llu kind %u vs /proc/self/maps",
+				       (unsigned long long)recs[i].start,
+				       (unsigned long long)recs[i].nr_pages,
+				       recs[i].kind);
+		}
+		for (i = 0; i < PROBES; i++) {
+			const struct ptmark_record *r =
+				record_at(recs, s.nr_records, probe[i]);
+
+			if (r) {
+				found[i] = *r;
+				seen[i] = &found[i];
+			}
+		}
+		records += s.nr_records;
+	}
+	ASSERT_EQ(USER_SPACE_END, cursor);
+	TH_LOG("%llu runs from %llu calls", (unsigned long long)records,
+	       (unsigned long long)calls);
+
+	for (i = 0; i < PROBES; i++) {
+		ASSERT_NE(NULL, seen[i]) TH_LOG("probe %zu not seen", i);
+	}
+	EXPECT_EQ(PTMARK_KIND_NONE, found[PROBE_EMPTY].kind);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, found[PROBE_WRITTEN].kind);
+	EXPECT_TRUE(found[PROBE_WRITTEN].bits & PTMARK_BIT_ANON);
+	EXPECT_EQ((uintptr_t)probe[PROBE_WRITTEN], found[PROBE_WRITTEN].start);
+	EXPECT_EQ(1, found[PROBE_WRITTEN].nr_pages);
+	EXPECT_EQ(PTMARK_KIND_UNMAPPED, found[PROBE_HOLE].kind);
+	EXPECT_EQ((uintptr_t)probe[PROBE_HOLE], found[PROBE_HOLE].start);
+	EXPECT_EQ(1, found[PROBE_HOLE].nr_pages);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, found[PROBE_STACK].kind);
+}
+
+TEST_HARNESS_MAIN
