@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_marker [MiB [runs]]: what guard markers cost through PTMARK_IOC_MARKER
+ * next to madvise(MADV_GUARD_INSTALL/REMOVE), in the same run, on the
+ * same anonymous mapping (default 1 GiB, 512 MiB when the machine has
+ * too little memory free to populate that much).
+ *
+ * Each case is timed as one call over the whole range and as one call
+ * per 4 KiB page, on an unpopulated mapping (page tables exist after a
+ * warm-up, no pages) and on a populated one (every page mapped: install
+ * zaps them).  The mapping is MADV_NOHUGEPAGE so that both installers
+ * meet the same 4 KiB PTEs.  The median of the runs is printed with the
+ * ratio ioctl/madvise; the ioctl takes the mmap lock for write and
+ * write-locks the VMA, madvise() makes do with less, so strided calls are
+ * where any difference shows.
+ *
+ * TAP: one test, passing when every call did what it should; the figures
+ * are "#" lines.  Skipped without ptmark.ko or without guard support.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "ptmark_lib.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
+
+#define MAX_RUNS	15
+
+static size_t psize;
+static int ptmark_fd;
+static bool failed;
+
+enum installer { BY_IOCTL, BY_MADVISE, NR_INSTALLERS };
+
+/* Guard (or unguard) [p, p + len) in calls of @stride bytes. */
+static void guard_range(enum installer how, char *p, size_t len,
+			size_t stride, bool install)
+{
+	struct ptmark_marker req = {
+		.size = sizeof(req),
+		.marker = PTMARK_MARKER_GUARD,
+		.flags = install ? 0 : PTMARK_MARKER_F_REMOVE,
+		.len = stride,
+	};
+	int advice = install ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+	size_t off;
+
+	for (off = 0; off < len; off += stride) {
+		if (how == BY_MADVISE) {
+			if (madvise(p + off, stride, advice))
+				goto fail;
+			continue;
+		}
+		req.start = (uintptr_t)(p + off);
+		if (ioctl(ptmark_fd, PTMARK_IOC_MARKER, &req))
+			goto fail;
+		/* Removal counts the markers it found: all of them here. */
+		if (req.nr_pages != stride / psize)
+			goto fail;
+	}
+	return;
+fail:
+	if (!failed)
+		ksft_print_msg("%s %s at offset %zu failed: %s\n",
+			       how == BY_MADVISE ? "madvise" : "ioctl",
+			       install ? "install" : "remove", off,
+			       strerror(errno));
+	failed = true;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Milliseconds for install and remove, one installer, one run. */
+struct timing {
+	double install, remove;
+};
+
+static struct timing time_once(enum installer how, char *p, size_t len,
+			       size_t stride, bool populated)
+{
+	struct timing t;
+	double t0;
+
+	if (populated && madvise(p, len, MADV_POPULATE_WRITE)) {
+		ksft_print_msg("MADV_POPULATE_WRITE: %s\n", strerror(errno));
+		failed = true;
+	}
+	t0 = now_ms();
+	guard_range(how, p, len, stride, true);
+	t.install = now_ms() - t0;
+	t0 = now_ms();
+	guard_range(how, p, len, stride, false);
+	t.remove = now_ms() - t0;
+	return t;
+}
+
+static void print_row(const char *what, const char *op, double ioctl_ms,
+		      double madvise_ms)
+{
+	ksft_print_msg("%-28s %-7s %10.1f %10.1f %8.2f\n", what, op, ioctl_ms,
+		       madvise_ms, ioctl_ms / madvise_ms);
+}
+
+/*
+ * One case: @runs rounds, the installers taking turns which goes first,
+ * and a row each for install and remove.
+ */
+static void bench_case(const char *what, char *p, size_t len, size_t stride,
+		       bool populated, int runs)
+{
+	double ms[NR_INSTALLERS][2][MAX_RUNS];
+	struct timing t;
+	int r, i, how;
+
+	for (r = 0; r < runs; r++) {
+		for (i = 0; i < NR_INSTALLERS; i++) {
+			how = (r + i) % NR_INSTALLERS;
+			t = time_once(how, p, len, stride, populated);
+			ms[how][0][r] = t.install;
+			ms[how][1][r] = t.remove;
+		}
+	}
+	print_row(what, "install", median(ms[BY_IOCTL][0], runs),
+		  median(ms[BY_MADVISE][0], runs));
+	print_row(what, "remove", median(ms[BY_IOCTL][1], runs),
+		  median(ms[BY_MADVISE][1], runs));
+}
+
+/* MemAvailable in MiB, 0 if unknown. */
+static size_t mem_available_mib(void)
+{
+	char *text = read_text_file("/proc/meminfo");
+	size_t kib = 0;
+	char *line;
+
+	line = text ? strstr(text, "MemAvailable:") : NULL;
+	if (line)
+		kib = strtoul(line + strlen("MemAvailable:"), NULL, 10);
+	free(text);
+	return kib / 1024;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
+	int runs = argc > 2 ? atoi(argv[2]) : 3;
+	struct ptmark_info info;
+	size_t len, avail;
+	char *p;
+
+	psize = sysconf(_SC_PAGESIZE);
+	ksft_print_header();
+	ksft_set_plan(1);
+
+	ptmark_fd = ptmark_open();
+	if (ptmark_fd < 0) {
+		ksft_test_result_skip("bench_marker: ptmark.ko not loaded (%s: %s)\n",
+				      PTMARK_DEVICE, strerror(-ptmark_fd));
+		ksft_finished();
+	}
+	if (ptmark_get_info(ptmark_fd, &info) ||
+	    !(info.features & PTMARK_FEAT_GUARD_IOCTL)) {
+		ksft_test_result_skip("bench_marker: no PTMARK_FEAT_GUARD_IOCTL: kernel lacks MADV_GUARD_INSTALL or an exported vma_start_write()\n");
+		ksft_finished();
+	}
+	if (runs < 1 || runs > MAX_RUNS) {
+		ksft_test_result_fail("bench_marker: runs must be 1..%d\n",
+				      MAX_RUNS);
+		ksft_finished();
+	}
+
+	/* Populating must not push the machine into swap. */
+	avail = mem_available_mib();
+	if (argc < 2 && avail && avail < mib + 256) {
+		ksft_print_msg("MemAvailable %zu MiB: benchmarking 512 MiB, not %zu\n",
+			       avail, mib);
+		mib = 512;
+	}
+	len = mib << 20;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		ksft_test_result_fail("bench_marker: mmap %zu MiB: %s\n", mib,
+				      strerror(errno));
+		ksft_finished();
+	}
+	if (madvise(p, len, MADV_NOHUGEPAGE))
+		ksft_print_msg("MADV_NOHUGEPAGE: %s\n", strerror(errno));
+	/* Page tables and anon_vma in place before anything is timed. */
+	time_once(BY_MADVISE, p, len, len, false);
+	time_once(BY_IOCTL, p, len, len, false);
+
+	ksft_print_msg("%zu MiB anonymous (%zu pages), 4 KiB PTEs, median of %d runs\n",
+		       mib, len / psize, runs);
+	ksft_print_msg("%-28s %-7s %10s %10s %8s\n", "case", "op", "ioctl ms",
+		       "madvise ms", "ratio");
+	bench_case("unpopulated, 1 call", p, len, len, false, runs);
+	bench_case("unpopulated, 4 KiB strides", p, len, psize, false, runs);
+	bench_case("populated, 1 call", p, len, len, true, runs);
+	bench_case("populated, 4 KiB strides", p, len, psize, true, runs);
+	ksft_print_msg("ratio = ioctl/madvise; issue target <= 1.2\n");
+
+	munmap(p, len);
+	close(ptmark_fd);
+	ksft_test_result(!failed, "bench_marker\n");
+	ksft_finished();
+}
