@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 #include <linux/pagemap.h>
 #include <linux/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <uapi/linux/userfaultfd.h>
@@ -345,6 +346,60 @@ static inline bool ptmark_compat_pud_special(pud_t pud)
 	return false;
 #endif
 }
+
+/*
+ * The address-space flag that stops migration, as the running kernel
+ * spells it.  Both setters also set AS_UNEVICTABLE, on which compaction
+ * relies to check the flag only for unevictable folios.  Neither kernel
+ * has a helper to clear it: guest_memfd never does, so clear_bit() on
+ * mapping->flags is the honest equivalent of the test_bit() the kernel's
+ * own mapping_inaccessible() and mapping_unmovable() do.
+ */
+#if PTMARK_HAVE_AS_INACCESSIBLE
+#define PTMARK_AS_UNMOVABLE_FLAG	PTMARK_AS_INACCESSIBLE
+
+static inline bool ptmark_compat_mapping_unmovable(struct address_space *m)
+{
+	return mapping_inaccessible(m);
+}
+
+static inline void ptmark_compat_set_unmovable(struct address_space *m)
+{
+	mapping_set_inaccessible(m);
+}
+
+static inline void ptmark_compat_clear_unmovable(struct address_space *m)
+{
+	clear_bit(AS_INACCESSIBLE, &m->flags);
+}
+#elif PTMARK_HAVE_AS_UNMOVABLE
+#define PTMARK_AS_UNMOVABLE_FLAG	PTMARK_AS_UNMOVABLE
+
+static inline bool ptmark_compat_mapping_unmovable(struct address_space *m)
+{
+	return mapping_unmovable(m);
+}
+
+static inline void ptmark_compat_set_unmovable(struct address_space *m)
+{
+	mapping_set_unmovable(m);
+}
+
+static inline void ptmark_compat_clear_unmovable(struct address_space *m)
+{
+	clear_bit(AS_UNMOVABLE, &m->flags);
+}
+#endif
+
+/*
+ * SHM_LOCK's mark in shmem_inode_info.flags: SHMEM_F_LOCKED in 7.3,
+ * VM_LOCKED in 6.12, whose header has no SHMEM_F_* names.
+ */
+#ifdef SHMEM_F_LOCKED
+#define PTMARK_SHMEM_LOCKED		SHMEM_F_LOCKED
+#else
+#define PTMARK_SHMEM_LOCKED		VM_LOCKED
+#endif
 
 /*
  * The pid behind a pidfd, NULL if @file is none.  Since 6.9 pidfds live on

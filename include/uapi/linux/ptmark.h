@@ -239,7 +239,9 @@ struct ptmark_marker {
 /**
  * struct ptmark_unmovable - the unmovable flag of a file's address space
  * @size:	(in) sizeof(struct ptmark_unmovable) as the caller knows it
- * @fd:		(in) a shmem file (memfd, tmpfs); other files are refused
+ * @fd:		(in) a regular shmem file (memfd, tmpfs); other files are
+ *		refused (EINVAL), and SET/CLEAR need it open for writing
+ *		(EPERM)
  * @op:		(in) PTMARK_UNMOVABLE_*
  * @flag:	(out) the PTMARK_AS_* bit this kernel uses to mean
  *		"unmovable" (PTMARK_AS_INACCESSIBLE or PTMARK_AS_UNMOVABLE)
