@@ -4,14 +4,14 @@
 # bench-scan.sh [KDIR]: how fast PTMARK_IOC_SCAN reads page tables next to
 # /proc/self/pagemap and PAGEMAP_SCAN.  Builds ptmark.ko and bench_scan
 # against KDIR (a built kernel tree with its source/ and usr/include/;
-# default: the cached dev kernel), boots it in the test VM running
+# default: the dev kernel, built if need be), boots it in the test VM running
 # bench_scan alone, and prints bench_scan's table.  Fails if the VM run
 # does (kernel splat, timeout) or bench_scan reports a failure.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
-kdir=${1:-$PTMARK_CACHE/kernels/dev-7.3.4-1_bpo13_1-14dd1eec742a}
+kdir=${1:-$("$PTMARK_ROOT"/scripts/dev-kernel.sh)}
 [ -f "$kdir"/arch/x86/boot/bzImage ] || die "bench-scan.sh: no built kernel in $kdir"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ptmark-bench.XXXXXX")
