@@ -32,10 +32,6 @@
 #include "kselftest.h"
 #include "ptmark_lib.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
 
 #define MAX_RUNS	15
 

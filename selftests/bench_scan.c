@@ -45,9 +45,6 @@
 #include "kselftest.h"
 #include "ptmark_lib.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
 #ifndef PAGE_IS_GUARD
 #define PAGE_IS_GUARD		(1 << 8)
 #endif

@@ -23,9 +23,6 @@
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
 
 static const struct {
 	uint64_t bit;

@@ -38,10 +38,6 @@
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
 
 /* /proc/pid/pagemap: the flag bits above the pfn. */
 #define PM_FLAGS_MASK		(~0ULL << 55)

@@ -126,7 +126,7 @@ TEST_F(pfnmap, guard_install_refused)
 	if (!(info.features & PTMARK_FEAT_GUARD))
 		SKIP(return, "kernel lacks MADV_GUARD_INSTALL");
 	errno = 0;
-	EXPECT_EQ(-1, madvise(self->p, self->page, 102 /* MADV_GUARD_INSTALL */));
+	EXPECT_EQ(-1, madvise(self->p, self->page, MADV_GUARD_INSTALL));
 	EXPECT_EQ(EINVAL, errno);
 	ret = ptmark_guard(self->p, self->page, true);
 	EXPECT_EQ(info.features & PTMARK_FEAT_GUARD_IOCTL ? -EINVAL : -EOPNOTSUPP,

@@ -22,9 +22,6 @@
 
 #include "ptmark_lib.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
 
 #define NR_PAGES	16
 #define PM_PRESENT	(1ULL << 63)
