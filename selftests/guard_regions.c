@@ -2069,20 +2069,6 @@ TEST_F(guard, fork_wipeonfork_drops_markers)
 /* ---------------------------------------------------------------------
  * userfaultfd.
  */
-static int open_userfaultfd(void)
-{
-	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	int dev;
-
-	if (fd >= 0)
-		return fd;
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -1;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-	close(dev);
-	return fd;
-}
 
 struct toucher {
 	char *addr;
@@ -2159,9 +2145,9 @@ TEST_F(guard, uffd_missing_guard_segv_no_event)
 	int uffd;
 	char *p;
 
-	uffd = open_userfaultfd();
+	uffd = uffd_new_fd();
 	if (uffd < 0)
-		SKIP(return, "userfaultfd unavailable: %s", strerror(errno));
+		SKIP(return, "userfaultfd unavailable: %s", strerror(-uffd));
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
 	/* A page is "missing" only if the page cache lacks it: use a hole. */
 	hole = self->b->has_fd ? self->file_pages - self->nr : 0;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 #include <unistd.h>
 
 #include "ptmark_lib.h"
@@ -188,4 +190,22 @@ long ptmark_guard(const void *addr, size_t len, bool install)
 {
 	return ptmark_marker(-1, addr, len, PTMARK_MARKER_GUARD,
 			     install ? 0 : PTMARK_MARKER_F_REMOVE);
+}
+
+int uffd_new_fd(void)
+{
+	int fd, dev, err;
+
+	fd = syscall(__NR_userfaultfd,
+		     O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -err;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	err = errno;
+	close(dev);
+	return fd < 0 ? -err : fd;
 }

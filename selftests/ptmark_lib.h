@@ -49,6 +49,12 @@ bool text_lookup(const char *text, const char *name, char *value,
 long long ptmark_stat(const char *name);
 
 /*
+ * A fresh, not yet initialised userfaultfd for user-mode faults, from the
+ * syscall or else /dev/userfaultfd; -errno when there is none.
+ */
+int uffd_new_fd(void);
+
+/*
  * PTMARK_IOC_SCAN in dense mode over nr_pages pages from addr of the
  * caller: recs gets exactly one record a page.  -errno on failure, -EIO
  * if the module returned anything but one record a page for all of them.

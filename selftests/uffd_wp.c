@@ -160,24 +160,6 @@ static const struct {
 	{ UFFD_FEATURE_WP_ASYNC,		"WP_ASYNC" },
 };
 
-/* A fresh, not yet initialised userfaultfd; -errno when there is none. */
-static int uffd_new_fd(void)
-{
-	int fd, dev, err;
-
-	fd = syscall(__NR_userfaultfd,
-		     O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (fd >= 0)
-		return fd;
-	err = errno;
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -err;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-	err = errno;
-	close(dev);
-	return fd < 0 ? -err : fd;
-}
 
 /* A userfaultfd with exactly @features enabled, or -errno. */
 static int uffd_open(__u64 features)
