@@ -55,10 +55,8 @@ step "ptmark.ko for $(basename "${RELEASE:-$KDIR}")"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kbuild" "$work"/ko
 step "bench_marker"
 # kselftest-list.txt names exactly TEST_GEN_PROGS: bench_marker alone.
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$khdr/source" \
-	KHDR="$khdr/usr/include" OUTPUT="$work"/build \
-	INSTALL_PATH="$work"/tests TEST_GEN_PROGS=bench_marker \
-	TEST_GEN_FILES= install >&2
+build_selftests "$khdr" "$work"/build "$work"/tests \
+	TEST_GEN_PROGS=bench_marker TEST_GEN_FILES= install
 
 rc=0
 "$PTMARK_ROOT"/scripts/vm.sh "${target[@]}" --ko "$work"/ko/ptmark.ko \

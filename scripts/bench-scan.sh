@@ -20,10 +20,8 @@ trap 'rm -rf "$work"' EXIT
 step "ptmark.ko and bench_scan for $(basename "$kdir")"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdir" "$work"/ko
 # Installed as the only test program, so run_tests.sh runs just it.
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdir/source" \
-	KHDR="$kdir/usr/include" OUTPUT="$work"/build \
-	INSTALL_PATH="$work"/tests TEST_GEN_PROGS=bench_scan TEST_GEN_FILES= \
-	install >&2
+build_selftests "$kdir" "$work"/build "$work"/tests \
+	TEST_GEN_PROGS=bench_scan TEST_GEN_FILES= install
 
 step "booting the VM"
 rc=0

@@ -82,12 +82,10 @@ done
 
 step "selftests"
 TESTS=$LOGS/tests NATIVE=$LOGS/tests-native
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$KDEV/source" \
-	KHDR="$KDEV/usr/include" OUTPUT="$PTMARK_CACHE/selftests-build" \
-	INSTALL_PATH="$TESTS" install >&2 || fatal "selftests build"
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$KDEV/source" \
-	KHDR="$KDEV/usr/include" OUTPUT="$PTMARK_CACHE/selftests-build" \
-	INSTALL_PATH="$NATIVE" install-native >&2 || fatal "selftests build"
+build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$TESTS" ||
+	fatal "selftests build"
+build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$NATIVE" \
+	install-native || fatal "selftests build"
 
 step "native run on $(uname -r)"
 "$NATIVE"/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log

@@ -52,6 +52,18 @@ papt_setup() {
 	fi
 }
 
+# build_selftests KDIR OUTPUT INSTALL_PATH [MAKE ARGS...]: build the
+# selftests against the kselftest harness and uapi headers of a built dev
+# tree (its source/ and usr/include/) and install them, with any extra
+# make arguments (a target, TEST_GEN_PROGS=...); "install" if none.
+build_selftests() {
+	local kdir=$1 out=$2 dest=$3
+	shift 3
+	make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdir/source" \
+		KHDR="$kdir/usr/include" OUTPUT="$out" INSTALL_PATH="$dest" \
+		"${@:-install}" >&2
+}
+
 # host_kvm_usable: 0 if QEMU can actually run a guest with KVM here.
 # /dev/kvm may exist yet fail when QEMU sets up the vCPU (MSRs), so try
 # it: a guest with no boot device spins in firmware until the timeout

@@ -17,9 +17,7 @@ rm -rf "$work"
 mkdir -p "$work"
 step "ptmark.ko and tools"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdev/source" \
-	KHDR="$kdev/usr/include" OUTPUT="$PTMARK_CACHE/selftests-build" \
-	INSTALL_PATH="$work"/tests install >&2
+build_selftests "$kdev" "$PTMARK_CACHE/selftests-build" "$work"/tests
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
 	--tests "$work"/tests --mode run --name run --timeout 300 \
 	--log "$work"/console.log |

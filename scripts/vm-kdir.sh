@@ -15,9 +15,7 @@ kdev=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
 work=$PTMARK_ROOT/build/vm-kdir
 rm -rf "$work"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdir" "$work"/ko
-make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdev/source" \
-	KHDR="$kdev/usr/include" OUTPUT="$work"/selftests-build \
-	INSTALL_PATH="$work"/tests install
+build_selftests "$kdev" "$work"/selftests-build "$work"/tests
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdir" --ko "$work"/ko/ptmark.ko \
 	--tests "$work"/tests --name "$(basename "$kdir")" --log "$work"/console.log
 "$PTMARK_ROOT"/scripts/tap-count.sh "$work"/console.log |
