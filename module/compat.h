@@ -171,6 +171,24 @@ static inline u16 ptmark_marker_bits(unsigned long kernel_marker)
 	return bits;
 }
 
+/* The reverse: kernel PTE_MARKER_* bits for PTMARK_MARKER_* bits. */
+static inline pte_marker ptmark_compat_kernel_marker(u32 bits)
+{
+	pte_marker m = 0;
+
+	if (bits & PTMARK_MARKER_UFFD_WP)
+		m |= PTE_MARKER_UFFD_WP;
+#ifdef PTE_MARKER_POISONED
+	if (bits & PTMARK_MARKER_POISONED)
+		m |= PTE_MARKER_POISONED;
+#endif
+#ifdef PTE_MARKER_GUARD
+	if (bits & PTMARK_MARKER_GUARD)
+		m |= PTE_MARKER_GUARD;
+#endif
+	return m;
+}
+
 /*
  * Classify a non-present, non-none PTE: its kind, marker, the bits the
  * entry itself carries, and the pfn it refers to (migration and device

@@ -57,23 +57,6 @@ struct ptmark_fill {
 	unsigned long busy;	/* pages mapped or holding other entries */
 };
 
-static pte_marker ptmark_kernel_marker(u32 bits)
-{
-	pte_marker m = 0;
-
-	if (bits & PTMARK_MARKER_UFFD_WP)
-		m |= PTE_MARKER_UFFD_WP;
-#ifdef PTE_MARKER_POISONED
-	if (bits & PTMARK_MARKER_POISONED)
-		m |= PTE_MARKER_POISONED;
-#endif
-#ifdef PTE_MARKER_GUARD
-	if (bits & PTMARK_MARKER_GUARD)
-		m |= PTE_MARKER_GUARD;
-#endif
-	return m;
-}
-
 /* Kernel marker bits of @pte, 0 if it is no marker. */
 static pte_marker ptmark_pte_marker(pte_t pte)
 {
@@ -84,7 +67,7 @@ static pte_marker ptmark_pte_marker(pte_t pte)
 	ptmark_classify_swap_pte(pte, &r);
 	if (r.kind != PTMARK_KIND_MARKER)
 		return 0;
-	return ptmark_kernel_marker(r.marker);
+	return ptmark_compat_kernel_marker(r.marker);
 }
 
 static int ptmark_fill_pte(pte_t *ptep, unsigned long addr, void *data)
@@ -320,7 +303,7 @@ static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
 {
 	struct ptmark_fill fill = {
 		.mm = mm,
-		.want = ptmark_kernel_marker(req->marker),
+		.want = ptmark_compat_kernel_marker(req->marker),
 		.remove = req->remove,
 	};
 	struct vm_area_struct *vma;
