@@ -171,7 +171,7 @@ static char refault_byte(enum backing b, size_t i)
 static int make_file(enum backing b, size_t nr)
 {
 	const char *dir = getenv("PTMARK_EXT4");
-	char path[256], proc[64];
+	char path[256];
 	char *buf;
 	int fd, ro;
 	size_t i;
@@ -205,8 +205,7 @@ static int make_file(enum backing b, size_t nr)
 
 	if (b != BACKING_FILE_RDONLY)
 		return fd;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	ro = open(proc, O_RDONLY | O_CLOEXEC);
+	ro = reopen_fd(fd, O_RDONLY);
 	close(fd);
 	return ro < 0 ? -errno : ro;
 }
@@ -663,28 +662,6 @@ static long guard_report(enum installer how, size_t nr_pages)
 }
 
 /*
- * PTMARK_IOC_MARKER on our mm (@pidfd < 0) or on that of @pidfd: 0 or
- * -errno, with the nr_pages the module reported in @nr_pages either way.
- */
-static int marker_call(int fd, int pidfd, void *addr, size_t len,
-		       __u32 marker, __u32 flags, __u64 *nr_pages)
-{
-	struct ptmark_marker req = {
-		.size = sizeof(req),
-		.flags = flags | (pidfd >= 0 ? PTMARK_MARKER_F_PIDFD : 0),
-		.pidfd = pidfd,
-		.marker = marker,
-		.start = (uintptr_t)addr,
-		.len = len,
-		.nr_pages = ~0ULL,
-	};
-	int ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : 0;
-
-	*nr_pages = req.nr_pages;
-	return ret;
-}
-
-/*
  * The next run of @c in @picture at or after *@pos: its length, 0 when
  * there is none; *@pos is set to its first page.
  */
@@ -1062,7 +1039,7 @@ TEST_F(guard, holes_enomem_after_mapped_parts)
 		EXPECT_EQ(-ENOMEM, guard_by(BY_MADVISE, p[0], nr * psize,
 					    true))
 			TH_LOG("madvise, layout %s", layouts[l]);
-		EXPECT_EQ(-ENOMEM, marker_call(self->fd, -1, p[1], nr * psize,
+		EXPECT_EQ(-ENOMEM, ptmark_marker_fd(self->fd, -1, p[1], nr * psize,
 					       PTMARK_MARKER_GUARD, 0, &done))
 			TH_LOG("ptmark, layout %s", layouts[l]);
 		EXPECT_EQ(mapped, done);
@@ -1072,7 +1049,7 @@ TEST_F(guard, holes_enomem_after_mapped_parts)
 
 		EXPECT_EQ(-ENOMEM, guard_by(BY_MADVISE, p[0], nr * psize,
 					    false));
-		EXPECT_EQ(-ENOMEM, marker_call(self->fd, -1, p[1], nr * psize,
+		EXPECT_EQ(-ENOMEM, ptmark_marker_fd(self->fd, -1, p[1], nr * psize,
 					       PTMARK_MARKER_GUARD,
 					       PTMARK_MARKER_F_REMOVE, &done));
 		EXPECT_EQ(mapped, done);
@@ -1170,10 +1147,10 @@ TEST_F(guard, pidfd_installs_into_child)
 	pidfd = pidfd_open(pid);
 	ASSERT_LE(0, pidfd);
 
-	EXPECT_EQ(0, marker_call(self->fd, pidfd, p + 2 * psize, 2 * psize,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, pidfd, p + 2 * psize, 2 * psize,
 				 PTMARK_MARKER_GUARD, 0, &done));
 	EXPECT_EQ(2, done);
-	EXPECT_EQ(0, marker_call(self->fd, pidfd, p + 3 * psize, psize,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, pidfd, p + 3 * psize, psize,
 				 PTMARK_MARKER_GUARD, PTMARK_MARKER_F_REMOVE,
 				 &done));
 	EXPECT_EQ(1, done);
@@ -1686,18 +1663,18 @@ TEST_F(args, pidfd_errors)
 
 	if (!have(&self->info, PTMARK_FEAT_UFFD_WP_MARKER))
 		SKIP(return, "no PTMARK_FEAT_UFFD_WP_MARKER: kernel lacks CONFIG_PTE_MARKER_UFFD_WP");
-	EXPECT_EQ(-EBADF, marker_call(self->fd, -1, self->p, psize, wp,
+	EXPECT_EQ(-EBADF, ptmark_marker_fd(self->fd, -1, self->p, psize, wp,
 				      PTMARK_MARKER_F_PIDFD, &done));
-	EXPECT_EQ(-EBADF, marker_call(self->fd, self->fd, self->p, psize, wp,
+	EXPECT_EQ(-EBADF, ptmark_marker_fd(self->fd, self->fd, self->p, psize, wp,
 				      0, &done));
 	memfd = memfd_create("ptmark-not-a-pidfd", MFD_CLOEXEC);
 	ASSERT_LE(0, memfd);
-	EXPECT_EQ(-EBADF, marker_call(self->fd, memfd, self->p, psize, wp, 0,
+	EXPECT_EQ(-EBADF, ptmark_marker_fd(self->fd, memfd, self->p, psize, wp, 0,
 				      &done));
 	closed = dup(memfd);
 	ASSERT_LE(0, closed);
 	close(closed);
-	EXPECT_EQ(-EBADF, marker_call(self->fd, closed, self->p, psize, wp, 0,
+	EXPECT_EQ(-EBADF, ptmark_marker_fd(self->fd, closed, self->p, psize, wp, 0,
 				      &done));
 	close(memfd);
 
@@ -1708,11 +1685,11 @@ TEST_F(args, pidfd_errors)
 	pidfd = pidfd_open(pid);
 	ASSERT_LE(0, pidfd);
 	ASSERT_EQ(0, waitid(P_PIDFD, pidfd, &info, WEXITED | WNOWAIT));
-	EXPECT_EQ(-ESRCH, marker_call(self->fd, pidfd, self->p, psize, wp, 0,
+	EXPECT_EQ(-ESRCH, ptmark_marker_fd(self->fd, pidfd, self->p, psize, wp, 0,
 				      &done))
 		TH_LOG("zombie");
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
-	EXPECT_EQ(-ESRCH, marker_call(self->fd, pidfd, self->p, psize, wp, 0,
+	EXPECT_EQ(-ESRCH, ptmark_marker_fd(self->fd, pidfd, self->p, psize, wp, 0,
 				      &done))
 		TH_LOG("reaped");
 	close(pidfd);
@@ -1763,10 +1740,10 @@ TEST(inject_refused_without_param)
 	p = map_backing(BACKING_ANON, 2);
 	ASSERT_NE(NULL, p);
 	taint = kernel_taint();
-	EXPECT_EQ(-EPERM, marker_call(fd, -1, p, 2 * psize,
+	EXPECT_EQ(-EPERM, ptmark_marker_fd(fd, -1, p, 2 * psize,
 				      PTMARK_MARKER_GUARD,
 				      PTMARK_MARKER_F_INJECT, &done));
-	EXPECT_EQ(-EPERM, marker_call(fd, -1, p, 2 * psize, ALL_MARKERS,
+	EXPECT_EQ(-EPERM, ptmark_marker_fd(fd, -1, p, 2 * psize, ALL_MARKERS,
 				      PTMARK_MARKER_F_INJECT, &done));
 	EXPECT_EQ(taint, kernel_taint());
 	ASSERT_EQ(0, scan_picture(fd, -1, p, 2, pic));
@@ -1834,7 +1811,7 @@ FIXTURE_TEARDOWN(inject)
 		ASSERT_EQ(0, ptmark_get_info((self)->fd, &(self)->info)); \
 		ASSERT_TRUE(have(&(self)->info, PTMARK_FEAT_INJECT));	\
 		ASSERT_NE(NULL, __p);					\
-		__ret = marker_call((self)->fd, -1, __p, psize,	\
+		__ret = ptmark_marker_fd((self)->fd, -1, __p, psize,	\
 				    PTMARK_MARKER_UFFD_WP,		\
 				    PTMARK_MARKER_F_INJECT, &__done);	\
 		munmap(__p, psize);					\
@@ -1870,7 +1847,7 @@ static void inject_combinations(struct __test_metadata *_metadata, int fd,
 			  have(info, PTMARK_FEAT_POISON_MARKER);
 
 		EXPECT_EQ(ok ? 0 : -EOPNOTSUPP,
-			  marker_call(fd, -1, p + m * psize, psize, m,
+			  ptmark_marker_fd(fd, -1, p + m * psize, psize, m,
 				      PTMARK_MARKER_F_INJECT, &done))
 			TH_LOG("marker %#x", m);
 		if (ok)
@@ -1915,7 +1892,7 @@ TEST_F(inject, every_combination_into_anon)
 		EXPECT_EQ(m, recs[m].marker);
 	}
 
-	EXPECT_EQ(0, marker_call(self->fd, -1, p, 8 * psize, ALL_MARKERS,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 8 * psize, ALL_MARKERS,
 				 PTMARK_MARKER_F_INJECT | PTMARK_MARKER_F_REMOVE,
 				 &done));
 	EXPECT_EQ(have(&self->info, PTMARK_FEAT_POISON_MARKER) ? 7 : 3, done);
@@ -1936,7 +1913,7 @@ TEST_F(inject, guard_segfaults_until_removed)
 	ASSERT_EQ(0, install_probe_handler());
 	p = map_used_anon(4);
 	ASSERT_NE(NULL, p);
-	EXPECT_EQ(0, marker_call(self->fd, -1, p, 4 * psize,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
 				 PTMARK_MARKER_GUARD, PTMARK_MARKER_F_INJECT,
 				 &done));
 	EXPECT_EQ(4, done);
@@ -1944,7 +1921,7 @@ TEST_F(inject, guard_segfaults_until_removed)
 		EXPECT_EQ(SIGSEGV, probe(p + i * psize, &val, false));
 		EXPECT_EQ(p + i * psize, probe_fault_addr);
 	}
-	EXPECT_EQ(0, marker_call(self->fd, -1, p, 4 * psize,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
 				 PTMARK_MARKER_GUARD,
 				 PTMARK_MARKER_F_INJECT | PTMARK_MARKER_F_REMOVE,
 				 &done));
@@ -1969,7 +1946,7 @@ TEST_F(inject, guard_into_fresh_anon_vma)
 	REQUIRE_INJECT(self);
 	p = map_backing(BACKING_ANON, 4);
 	ASSERT_NE(NULL, p);
-	EXPECT_EQ(0, marker_call(self->fd, -1, p, 4 * psize,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
 				 PTMARK_MARKER_GUARD, PTMARK_MARKER_F_INJECT,
 				 &done));
 	EXPECT_EQ(4, done)
@@ -1989,9 +1966,9 @@ TEST_F(inject, hugetlb_refused)
 	p = map_hugetlb(&len);
 	if (!p)
 		SKIP(return, "no free 2 MiB huge page (boot with hugepages=)");
-	EXPECT_EQ(-EINVAL, marker_call(self->fd, -1, p, len, ALL_MARKERS,
+	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, len, ALL_MARKERS,
 				       PTMARK_MARKER_F_INJECT, &done));
-	EXPECT_EQ(-EINVAL, marker_call(self->fd, -1, p, psize,
+	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, psize,
 				       PTMARK_MARKER_GUARD,
 				       PTMARK_MARKER_F_INJECT, &done));
 	munmap(p, len);

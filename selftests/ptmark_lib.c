@@ -29,6 +29,14 @@ int ptmark_get_info(int fd, struct ptmark_info *info)
 	return ioctl(fd, PTMARK_IOC_INFO, info) ? -errno : 0;
 }
 
+int reopen_fd(int fd, int flags)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
 char *read_text_file(const char *path)
 {
 	size_t len = 0, cap = 4096;
@@ -165,8 +173,8 @@ int ptmark_page_map(const void *addr, size_t nr_pages, char *map)
 	return ret;
 }
 
-long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
-		   __u32 flags)
+int ptmark_marker_fd(int fd, int pidfd, const void *addr, size_t len,
+		     __u32 marker, __u32 flags, __u64 *nr_pages)
 {
 	struct ptmark_marker req = {
 		.size = sizeof(req),
@@ -175,15 +183,26 @@ long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
 		.marker = marker,
 		.start = (uintptr_t)addr,
 		.len = len,
+		.nr_pages = ~0ULL,
 	};
+	int ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : 0;
+
+	*nr_pages = req.nr_pages;
+	return ret;
+}
+
+long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
+		   __u32 flags)
+{
 	int fd = ptmark_open();
+	__u64 nr_pages;
 	long ret;
 
 	if (fd < 0)
 		return -ENODEV;
-	ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : (long)req.nr_pages;
+	ret = ptmark_marker_fd(fd, pidfd, addr, len, marker, flags, &nr_pages);
 	close(fd);
-	return ret;
+	return ret ?: (long)nr_pages;
 }
 
 long ptmark_guard(const void *addr, size_t len, bool install)

@@ -33,6 +33,12 @@ int ptmark_open(void);
 int ptmark_get_info(int fd, struct ptmark_info *info);
 
 /*
+ * A new open file description of the file behind fd, through
+ * /proc/self/fd, with open flags (O_CLOEXEC added); -1 and errno on failure.
+ */
+int reopen_fd(int fd, int flags);
+
+/*
  * Read a whole (small) file into a NUL-terminated malloc()ed buffer;
  * NULL with errno set on failure.
  */
@@ -73,6 +79,14 @@ char ptmark_record_char(const struct ptmark_record *r);
  * is not loaded, else -errno of the scan.
  */
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
+
+/*
+ * PTMARK_IOC_MARKER through fd on the caller (pidfd < 0) or on the process
+ * behind pidfd: 0 or -errno, with the nr_pages the module reported in
+ * *nr_pages either way (~0 if it wrote none back).
+ */
+int ptmark_marker_fd(int fd, int pidfd, const void *addr, size_t len,
+		     __u32 marker, __u32 flags, __u64 *nr_pages);
 
 /*
  * PTMARK_IOC_MARKER on [addr, addr + len) of the caller (pidfd < 0) or of
