@@ -988,7 +988,6 @@ static int fill_file(FIXTURE_DATA(guard) *self)
 /* Open the backing file; NULL on success, else why the variant cannot run. */
 static const char *open_backing(FIXTURE_DATA(guard) *self, char *why, size_t why_len)
 {
-	char path[64];
 
 	switch (self->backing) {
 	case ANON:
@@ -1025,8 +1024,7 @@ static const char *open_backing(FIXTURE_DATA(guard) *self, char *why, size_t why
 		return why;
 	}
 	if (self->backing == FILE_RDONLY) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", self->rwfd);
-		self->fd = open(path, O_RDONLY | O_CLOEXEC);
+		self->fd = reopen_fd(self->rwfd, O_RDONLY);
 		if (self->fd < 0)
 			return "cannot reopen the file read-only";
 	}

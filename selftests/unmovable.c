@@ -383,11 +383,9 @@ TEST_F(unmovable, set_query_clear)
 /* The flag belongs to the file: another open of it sees it too. */
 TEST_F(unmovable, flag_belongs_to_file)
 {
-	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->r.fd);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = reopen_fd(self->r.fd, O_RDWR);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, set_flag(self->dev, fd, true));
 	EXPECT_EQ(self->flag | PTMARK_AS_UNEVICTABLE,
@@ -424,11 +422,9 @@ TEST_F(unmovable, scan_shows_flag)
 /* A read-only open may look, but not change how the file behaves. */
 TEST_F(unmovable, readonly_fd_cannot_change)
 {
-	char path[64];
 	int ro;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->r.fd);
-	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ro = reopen_fd(self->r.fd, O_RDONLY);
 	ASSERT_LE(0, ro);
 	EXPECT_EQ(0, as_flags_of(self->dev, ro));
 	EXPECT_EQ(-EPERM, set_flag(self->dev, ro, true));
@@ -525,7 +521,6 @@ TEST_F(unmovable, bad_arguments)
 
 TEST_F(unmovable, bad_fds)
 {
-	char path[64];
 	int fd;
 
 	EXPECT_EQ(-EBADF, unmovable_op(self->dev, -1, PTMARK_UNMOVABLE_SET,
@@ -540,8 +535,7 @@ TEST_F(unmovable, bad_fds)
 				       NULL));
 
 	/* An O_PATH descriptor names the file but opens nothing. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->r.fd);
-	fd = open(path, O_PATH | O_CLOEXEC);
+	fd = reopen_fd(self->r.fd, O_PATH);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EBADF, unmovable_op(self->dev, fd, PTMARK_UNMOVABLE_SET,
 				       NULL));
