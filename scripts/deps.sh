@@ -3,31 +3,48 @@
 #
 # Install, only where missing, every Debian package that building ptmark,
 # the test kernel and the selftests, and booting the VM, need.  Idempotent:
-# a machine that has them all costs one dpkg-query.
+# a machine that has them all costs one dpkg-query.  Uses the machine's own
+# apt sources, whatever their format.
 
 set -euo pipefail
+. "$(dirname "$0")"/lib.sh
 
 PACKAGES=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves
 	cpio kmod xz-utils zstd rsync
 	qemu-system-x86 busybox-static e2fsprogs util-linux
 	liburing-dev libmnl-dev libnuma-dev numactl
-	sparse python3 perl
+	sparse python3 perl debian-archive-keyring
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$status" = installed ] || missing+=("$p")
-done
+missing_packages() {
+	local p status
+	for p in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$status" = installed ] || echo "$p"
+	done
+}
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+missing=$(missing_packages | xargs)
+[ -z "$missing" ] && exit 0
 
-echo "deps: installing ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "deps: need root to install packages" >&2
-	exit 1
-fi
+echo "deps: installing $missing" >&2
+[ "$(id -u)" -eq 0 ] ||
+	die "deps: installing packages needs root; fix: run as root, or" \
+	    "apt-get install $missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$PTMARK_CACHE/deps.log
+if ! apt-get update -q > "$log" 2>&1; then
+	# Lists from an earlier update may still serve the install.
+	echo "deps: apt-get update failed; trying the lists on disk:" >&2
+	grep -E '^(E|W|Err):' "$log" | head -n5 >&2
+fi
+# shellcheck disable=SC2086 # a list of package names
+if ! apt-get install -y -q --no-install-recommends $missing >> "$log" 2>&1; then
+	grep -E '^(E|W):' "$log" | tail -n5 >&2
+	die "deps: apt-get install failed (full log: $log); fix: check that" \
+	    "the archive in /etc/apt/sources.list(.d) is reachable, then" \
+	    "rerun, or install by hand: apt-get install $missing"
+fi
+still=$(missing_packages | xargs)
+[ -z "$still" ] || die "deps: still missing after apt-get install: $still (log: $log)"

@@ -13,35 +13,65 @@
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
+# newest_source: "PACKAGE SUITE VERSION" of the newest linux-source-7.*
+# in the first private suite that has one.
 newest_source() {
-	local suite pkg best=""
-	for suite in trixie-backports sid; do
+	local suite pkg ver best=""
+	for suite in $(papt_suites_listed); do
 		for pkg in $(apt-cache "${PAPT_OPTS[@]}" pkgnames linux-source-7. |
 			     grep -E '^linux-source-7\.[0-9]+$' | sort -V); do
-			if apt-cache "${PAPT_OPTS[@]}" madison "$pkg" |
-			   grep -q " $suite/"; then
-				best="$pkg $suite"
-			fi
+			ver=$(apt-cache "${PAPT_OPTS[@]}" madison "$pkg" |
+			      awk -v s="$suite/" '$0 ~ s { print $3; exit }')
+			[ -n "$ver" ] && best="$pkg $suite $ver"
 		done
 		[ -n "$best" ] && break
 	done
-	[ -n "$best" ] || die "no linux-source-7.* in trixie-backports or sid"
+	[ -n "$best" ] || return 1
 	echo "$best"
 }
 
-fetch_source() {
-	local pkg=$1 suite=$2 ver deb
-	ver=$(apt-cache "${PAPT_OPTS[@]}" madison "$pkg" |
-	      awk -v s="$suite/" '$0 ~ s { print $3; exit }')
-	SRC_VERSION=$ver
+# cached_source: "PACKAGE cache VERSION" of the newest linux-source-7.*
+# already in the cache, as an extracted tree or a downloaded .deb, for
+# when the archive cannot be read.
+cached_source() {
+	local d f best
+	best=$({
+		for d in "$PTMARK_CACHE"/src/linux-source-7.*-*; do
+			[ -f "$d/.extracted" ] || continue
+			f=$(cat "$d/.extracted")
+			[ -n "$f" ] && echo "$(basename "$d" | sed 's/^\(linux-source-7\.[0-9]*\)-.*/\1/') $f"
+		done
+		for f in "$PTMARK_CACHE"/debs/linux-source-7.*_*_all.deb; do
+			[ -f "$f" ] || continue
+			f=$(basename "$f" _all.deb)
+			echo "${f%%_*} $(echo "${f#*_}" | sed 's/%3a/:/')"
+		done
+	} | sort -k2,2V | tail -n1)
+	[ -n "$best" ] || return 1
+	echo "${best% *} cache ${best#* }"
+}
+
+src_dir() {
 	# Paths with '~' or '+' upset parts of kbuild; keep them plain.
-	SRC_DIR=$PTMARK_CACHE/src/$pkg-${ver//[~+]/_}
+	echo "$PTMARK_CACHE/src/$1-${2//[~+]/_}"
+}
+
+fetch_source() {
+	local pkg=$1 suite=$2 ver=$3 deb
+	SRC_VERSION=$ver
+	SRC_DIR=$(src_dir "$pkg" "$ver")
 	[ -f "$SRC_DIR/.extracted" ] && return
-	step "downloading $pkg $ver from $suite"
 	mkdir -p "$PTMARK_CACHE/debs"
-	(cd "$PTMARK_CACHE/debs" &&
-	 apt-get "${PAPT_OPTS[@]}" download -qq "$pkg/$suite")
-	deb=$(ls "$PTMARK_CACHE"/debs/"${pkg}"_*.deb | sort -V | tail -n1)
+	deb=$PTMARK_CACHE/debs/${pkg}_${ver//:/%3a}_all.deb
+	if [ ! -f "$deb" ]; then
+		step "downloading $pkg $ver from $suite"
+		(cd "$PTMARK_CACHE/debs" &&
+		 apt-get "${PAPT_OPTS[@]}" download -qq "$pkg=$ver") ||
+			die "downloading $pkg $ver from $suite failed; fix: check" \
+			    "that the mirror in your apt sources is reachable (or" \
+			    "set PTMARK_MIRROR)"
+	fi
+	[ -f "$deb" ] || die "apt-get download left no $deb"
 	step "extracting $(basename "$deb")"
 	rm -rf "$SRC_DIR" "$SRC_DIR.tmp" "$SRC_DIR.deb"
 	mkdir -p "$SRC_DIR.tmp" "$SRC_DIR.deb"
@@ -50,7 +80,7 @@ fetch_source() {
 	tar -xJf "$SRC_DIR.deb/usr/src/$pkg.tar.xz" -C "$SRC_DIR.tmp" \
 		--strip-components=1
 	rm -rf "$SRC_DIR.deb"
-	touch "$SRC_DIR.tmp/.extracted"
+	echo "$ver" > "$SRC_DIR.tmp/.extracted"
 	mv "$SRC_DIR.tmp" "$SRC_DIR"
 	rm -f "$deb"
 }
@@ -71,9 +101,20 @@ check_config() {
 	return $bad
 }
 
-papt_setup
-read -r pkg suite < <(newest_source)
-fetch_source "$pkg" "$suite"
+# The archive decides the version; with no archive, the newest source
+# already in the cache is used, and said so.
+if papt_setup && src=$(newest_source); then
+	:
+elif src=$(cached_source); then
+	step "the archive cannot be read: using the cached source tree" \
+	     "$(echo "$src" | cut -d' ' -f1,3)"
+else
+	die "no linux-source-7.* in ${PAPT_SUITES[*]} (read from" \
+	    "'$(debian_mirror)') and none cached under $PTMARK_CACHE/src;" \
+	    "fix: see the private apt messages above"
+fi
+read -r pkg suite ver <<< "$src"
+fetch_source "$pkg" "$suite" "$ver"
 
 frag=$PTMARK_CACHE/dev-kernel.config
 cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"

@@ -20,36 +20,156 @@ die() {
 	exit 1
 }
 
-# Private apt: its own sources, lists and archive cache under the cache
-# directory, so the machine's release and sources are never touched.
-PAPT_DIR=$PTMARK_CACHE/apt
-papt_setup() {
-	mkdir -p "$PAPT_DIR"/lists/partial "$PAPT_DIR"/archives/partial
-	local kr=/usr/share/keyrings/debian-archive-keyring.gpg
-	local mirror
-	mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' \
-		/etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
-	mirror=${mirror:-http://deb.debian.org/debian}
-	cat > "$PAPT_DIR"/sources.list <<-SRC
-	deb [signed-by=$kr] $mirror trixie-backports main
-	deb [signed-by=$kr] $mirror sid main
-	SRC
-	PAPT_OPTS=(
-		-o Dir::Etc::SourceList="$PAPT_DIR"/sources.list
-		-o Dir::Etc::SourceParts=/dev/null
-		-o Dir::State::Lists="$PAPT_DIR"/lists
-		-o Dir::Cache="$PAPT_DIR"
-		-o Dir::Cache::archives="$PAPT_DIR"/archives
-		-o APT::Architecture=amd64
-		-o APT::Architectures::=amd64
-		-o APT::Sandbox::User=root
-	)
-	# Refresh the lists at most once a day.
-	local stamp="$PAPT_DIR"/lists/.updated
-	if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
-		apt-get "${PAPT_OPTS[@]}" update -qq || die "private apt update failed"
-		touch "$stamp"
+# Every script under `set -e` that sources this file reports the command
+# that made it stop, so no step ends without saying why.
+if [[ $- == *e* ]]; then
+	set -E
+	trap 'ptmark_rc=$?; echo "ptmark: ${0##*/}: line $LINENO: \"$BASH_COMMAND\" failed (exit $ptmark_rc)" >&2' ERR
+fi
+
+# debian_mirror: the Debian archive this machine's own apt uses, read from
+# either sources format (one-line /etc/apt/sources.list and *.list, or
+# deb822 *.sources): the first enabled "deb" entry whose suite is the
+# release codename (bookworm), else the first URI ending in /debian.
+# PTMARK_MIRROR overrides it; PTMARK_APT_ETC reads another /etc/apt (the
+# setup tests do).  Prints nothing when there is none.
+debian_mirror() {
+	if [ -n "${PTMARK_MIRROR:-}" ]; then
+		echo "${PTMARK_MIRROR%/}"
+		return
 	fi
+	local etc=${PTMARK_APT_ETC:-/etc/apt} codename f
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	{
+		for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			sed -e 's/#.*//' "$f" | awk '
+			$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) while ($i !~ /\]$/ && i < NF) i++
+				if ($i ~ /^\[/ || $i ~ /\]$/) i++
+				print $i, $(i + 1)
+			}'
+		done
+		for f in "$etc"/sources.list.d/*.sources; do
+			[ -f "$f" ] || continue
+			sed -e '/^[[:space:]]*#/d' -e 's/[[:space:]]#.*//' "$f" | awk '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && enabled !~ /^(no|false)$/)
+					for (u = 1; u <= nu; u++)
+						for (s = 1; s <= ns; s++)
+							print uri[u], suite[s]
+				types = ""; enabled = ""; nu = 0; ns = 0
+			}
+			/^[ \t]*$/ { flush(); next }
+			{ key = tolower($1); $1 = "" }
+			key == "types:" { types = $0 }
+			key == "enabled:" { enabled = tolower($2) }
+			key == "uris:" { nu = split($0, uri, " ") }
+			key == "suites:" { ns = split($0, suite, " ") }
+			END { flush() }'
+		done
+	} | awk -v want="$codename" '
+		$1 !~ /^(https?|file):\/\// { next }
+		$2 == want && !exact { exact = $1 }
+		$1 ~ /\/debian\/?$/ && !plain { plain = $1 }
+		END { m = exact ? exact : plain; sub(/\/$/, "", m); if (m) print m }'
+}
+
+# Private apt: its own sources, lists and archive cache under the cache
+# directory, so the machine's release and sources are never touched.  It
+# only ever downloads (apt-get download), so suites of another release
+# are safe to read.  The archive may be a frozen snapshot whose Release
+# files are past Valid-Until: that is accepted (signatures are still
+# checked).  A suite that cannot be fetched is reported, not fatal, as
+# long as another one could be.
+PAPT_DIR=$PTMARK_CACHE/apt
+PAPT_SUITES=(trixie-backports sid)
+PAPT_OPTS=(
+	-o Dir::Etc::SourceList="$PAPT_DIR"/sources.list
+	-o Dir::Etc::SourceParts=/dev/null
+	-o Dir::Etc::Preferences=/dev/null
+	-o Dir::Etc::PreferencesParts=/dev/null
+	-o Dir::State::Lists="$PAPT_DIR"/lists
+	-o Dir::State::Status=/dev/null
+	-o Dir::Cache="$PAPT_DIR"
+	-o Dir::Cache::archives="$PAPT_DIR"/archives
+	-o APT::Architecture=amd64
+	-o APT::Architectures::=amd64
+	-o APT::Sandbox::User=root
+	-o Acquire::Check-Valid-Until=false
+	-o Acquire::Languages=none
+)
+
+# papt_suites_listed: the private suites whose package lists are on disk.
+papt_suites_listed() {
+	local suite
+	for suite in "${PAPT_SUITES[@]}"; do
+		compgen -G "$PAPT_DIR/lists/*_dists_${suite}_*Packages*" >/dev/null &&
+			echo "$suite"
+	done
+	return 0
+}
+
+# papt_setup: refresh the private lists (at most once a day).  Returns 0
+# when at least one suite has lists to read, fresh or from an earlier
+# refresh (said so on stderr); 1, with the reason and the fix on stderr,
+# when none has.
+papt_setup() {
+	local kr=/usr/share/keyrings/debian-archive-keyring.gpg mirror suite
+	local stamp=$PAPT_DIR/lists/.updated log=$PAPT_DIR/update.log
+	mkdir -p "$PAPT_DIR"/lists/partial "$PAPT_DIR"/archives/partial
+	mirror=$(debian_mirror)
+	if [ -z "$mirror" ]; then
+		echo "ptmark: no Debian archive found in /etc/apt/sources.list or" \
+		     "/etc/apt/sources.list.d/*.{list,sources};" \
+		     "fix: add one, or set PTMARK_MIRROR=<archive URL>" >&2
+		return 1
+	fi
+	[ -r "$kr" ] || {
+		echo "ptmark: $kr missing; fix: apt-get install debian-archive-keyring" >&2
+		return 1
+	}
+	: > "$PAPT_DIR"/sources.list.new
+	for suite in "${PAPT_SUITES[@]}"; do
+		echo "deb [signed-by=$kr] $mirror $suite main" >> "$PAPT_DIR"/sources.list.new
+	done
+	# A changed mirror means the lists on disk describe another archive.
+	if ! cmp -s "$PAPT_DIR"/sources.list.new "$PAPT_DIR"/sources.list; then
+		find "$PAPT_DIR"/lists -maxdepth 1 -type f -delete
+		mv "$PAPT_DIR"/sources.list.new "$PAPT_DIR"/sources.list
+	else
+		rm -f "$PAPT_DIR"/sources.list.new
+	fi
+	if [ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
+		return 0
+	fi
+	# apt-get update exits 0 on some fetch failures: judge by the lists.
+	apt-get "${PAPT_OPTS[@]}" update -q > "$log" 2>&1
+	local listed missing=0
+	listed=$(papt_suites_listed | xargs)
+	for suite in "${PAPT_SUITES[@]}"; do
+		case " $listed " in
+		*" $suite "*) ;;
+		*) missing=1
+		   echo "ptmark: private apt: suite $suite unavailable from $mirror" \
+			"($(grep -A1 -E "^(E|W|Err):.*[ /]$suite[ /]" "$log" | head -n2 | xargs | cut -c1-240))" >&2 ;;
+		esac
+	done
+	if [ "$missing" = 0 ]; then
+		touch "$stamp"
+		return 0
+	fi
+	if [ -n "$listed" ]; then
+		# Good enough for this run; the refresh is retried next time.
+		echo "ptmark: private apt: using the lists of: $listed" \
+		     "(full log: $log)" >&2
+		return 0
+	fi
+	echo "ptmark: private apt update from $mirror failed for every suite" \
+	     "(${PAPT_SUITES[*]}); fix: make the mirror reachable, or set" \
+	     "PTMARK_MIRROR=<archive URL>; full log: $log" >&2
+	return 1
 }
 
 # build_selftests KDIR OUTPUT INSTALL_PATH [MAKE ARGS...]: build the
