@@ -24,9 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -45,13 +43,9 @@ enum installer { BY_IOCTL, BY_MADVISE, NR_INSTALLERS };
 static void guard_range(enum installer how, char *p, size_t len,
 			size_t stride, bool install)
 {
-	struct ptmark_marker req = {
-		.size = sizeof(req),
-		.marker = PTMARK_MARKER_GUARD,
-		.flags = install ? 0 : PTMARK_MARKER_F_REMOVE,
-		.len = stride,
-	};
+	__u32 flags = install ? 0 : PTMARK_MARKER_F_REMOVE;
 	int advice = install ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+	__u64 nr_pages;
 	size_t off;
 
 	for (off = 0; off < len; off += stride) {
@@ -60,11 +54,11 @@ static void guard_range(enum installer how, char *p, size_t len,
 				goto fail;
 			continue;
 		}
-		req.start = (uintptr_t)(p + off);
-		if (ioctl(ptmark_fd, PTMARK_IOC_MARKER, &req))
+		if (ptmark_marker_fd(ptmark_fd, -1, p + off, stride,
+				     PTMARK_MARKER_GUARD, flags, &nr_pages))
 			goto fail;
 		/* Removal counts the markers it found: all of them here. */
-		if (req.nr_pages != stride / psize)
+		if (nr_pages != stride / psize)
 			goto fail;
 	}
 	return;
@@ -75,14 +69,6 @@ fail:
 			       install ? "install" : "remove", off,
 			       strerror(errno));
 	failed = true;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -113,12 +99,12 @@ static struct timing time_once(enum installer how, char *p, size_t len,
 		ksft_print_msg("MADV_POPULATE_WRITE: %s\n", strerror(errno));
 		failed = true;
 	}
-	t0 = now_ms();
+	t0 = monotonic_ms();
 	guard_range(how, p, len, stride, true);
-	t.install = now_ms() - t0;
-	t0 = now_ms();
+	t.install = monotonic_ms() - t0;
+	t0 = monotonic_ms();
 	guard_range(how, p, len, stride, false);
-	t.remove = now_ms() - t0;
+	t.remove = monotonic_ms() - t0;
 	return t;
 }
 
@@ -154,26 +140,13 @@ static void bench_case(const char *what, char *p, size_t len, size_t stride,
 		  median(ms[BY_MADVISE][1], runs));
 }
 
-/* MemAvailable in MiB, 0 if unknown. */
-static size_t mem_available_mib(void)
-{
-	char *text = read_text_file("/proc/meminfo");
-	size_t kib = 0;
-	char *line;
-
-	line = text ? strstr(text, "MemAvailable:") : NULL;
-	if (line)
-		kib = strtoul(line + strlen("MemAvailable:"), NULL, 10);
-	free(text);
-	return kib / 1024;
-}
-
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
 	int runs = argc > 2 ? atoi(argv[2]) : 3;
 	struct ptmark_info info;
 	size_t len, avail;
+	long long kib;
 	char *p;
 
 	psize = sysconf(_SC_PAGESIZE);
@@ -198,7 +171,8 @@ int main(int argc, char **argv)
 	}
 
 	/* Populating must not push the machine into swap. */
-	avail = mem_available_mib();
+	kib = text_file_value("/proc/meminfo", "MemAvailable:");
+	avail = kib > 0 ? kib / 1024 : 0;
 	if (argc < 2 && avail && avail < mib + 256) {
 		ksft_print_msg("MemAvailable %zu MiB: benchmarking 512 MiB, not %zu\n",
 			       avail, mib);

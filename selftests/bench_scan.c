@@ -39,20 +39,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 #include "ptmark_lib.h"
 
-#ifndef PAGE_IS_GUARD
-#define PAGE_IS_GUARD		(1 << 8)
-#endif
 #ifndef PAGE_IS_ACCESSED
 #define PAGE_IS_ACCESSED	(1 << 9)
 #endif
-
-#define PM_PRESENT		(1ULL << 63)
 
 #define MiB			(1ULL << 20)
 #define GiB			(1ULL << 30)
@@ -92,14 +86,6 @@ static uint64_t scan_return = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN |
 			      PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY |
 			      PAGE_IS_GUARD | PAGE_IS_ACCESSED;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int read_with_ptmark(uint64_t start, uint64_t end, struct reading *r)
 {
 	uint64_t cursor = start;
@@ -129,16 +115,16 @@ static int read_with_ptmark(uint64_t start, uint64_t end, struct reading *r)
 static int read_with_pagemap(uint64_t start, uint64_t end, struct reading *r)
 {
 	uint64_t addr, i, n;
-	ssize_t got;
+	int ret;
 
 	for (addr = start; addr < end; addr += n * page_size) {
 		n = (end - addr) / page_size;
 		if (n > PAGEMAP_CHUNK / sizeof(*entries))
 			n = PAGEMAP_CHUNK / sizeof(*entries);
-		got = pread(pagemap_fd, entries, n * sizeof(*entries),
-			    addr / page_size * sizeof(*entries));
-		if (got != (ssize_t)(n * sizeof(*entries)))
-			return got < 0 ? -errno : -EIO;
+		ret = pagemap_pread(pagemap_fd, (void *)(uintptr_t)addr, n,
+				    entries);
+		if (ret)
+			return ret;
 		for (i = 0; i < n; i++)
 			r->present += !!(entries[i] & PM_PRESENT);
 		r->items += n;
@@ -213,7 +199,7 @@ static int probe_pagemap_scan(uint64_t start)
 static int read_range(enum method m, uint64_t start, uint64_t end,
 		      struct reading *r)
 {
-	double t0 = now();
+	double t0 = monotonic_ms();
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -228,7 +214,7 @@ static int read_range(enum method m, uint64_t start, uint64_t end,
 		ret = read_with_pagemap_scan(start, end, r);
 		break;
 	}
-	r->seconds = now() - t0;
+	r->seconds = (monotonic_ms() - t0) / 1e3;
 	return ret;
 }
 
@@ -276,19 +262,6 @@ static void bench_range(const char *name, const char *what, char *start,
 	ksft_test_result(agree, "%s: methods agree on present pages\n", name);
 }
 
-/* Bytes of MemAvailable in /proc/meminfo; 0 if unknown. */
-static uint64_t mem_available(void)
-{
-	char *text = read_text_file("/proc/meminfo");
-	char value[32];
-	uint64_t kb = 0;
-
-	if (text && text_lookup(text, "MemAvailable:", value, sizeof(value)))
-		kb = strtoull(value, NULL, 10);
-	free(text);
-	return kb * 1024;
-}
-
 /* @len bytes of anonymous memory without THP, every page written; NULL on failure. */
 static char *map_written(uint64_t len)
 {
@@ -308,7 +281,8 @@ static char *map_written(uint64_t len)
 /* The size of ranges (a) and (c): 1 GiB, or what memory allows. */
 static uint64_t dense_size(void)
 {
-	uint64_t avail = mem_available(), len = GiB;
+	long long kb = text_file_value("/proc/meminfo", "MemAvailable:");
+	uint64_t avail = kb > 0 ? kb * 1024ULL : 0, len = GiB;
 
 	if (avail && avail < len + MEM_RESERVE)
 		len = avail > MEM_RESERVE + 64 * MiB ? avail - MEM_RESERVE :

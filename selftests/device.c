@@ -6,15 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -22,30 +19,6 @@
 
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
-
-
-static const struct {
-	uint64_t bit;
-	const char *name;
-} feature_names[] = {
-	{ PTMARK_FEAT_GUARD,		"guard" },
-	{ PTMARK_FEAT_GUARD_FILE,	"guard_file" },
-	{ PTMARK_FEAT_UFFD_WP,		"uffd_wp" },
-	{ PTMARK_FEAT_UFFD_WP_MARKER,	"uffd_wp_marker" },
-	{ PTMARK_FEAT_POISON_MARKER,	"poison_marker" },
-	{ PTMARK_FEAT_PAGEMAP_SCAN,	"pagemap_scan" },
-	{ PTMARK_FEAT_PAGEMAP_GUARD,	"pagemap_guard" },
-	{ PTMARK_FEAT_SOFT_DIRTY,	"soft_dirty" },
-	{ PTMARK_FEAT_THP,		"thp" },
-	{ PTMARK_FEAT_MIGRATION,	"migration" },
-	{ PTMARK_FEAT_AS_UNMOVABLE,	"as_unmovable" },
-	{ PTMARK_FEAT_AS_INACCESSIBLE,	"as_inaccessible" },
-	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
-	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
-	{ PTMARK_FEAT_INJECT,		"inject" },
-};
-
-#define NR_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 
 FIXTURE(dev) {
 	int fd;
@@ -102,66 +75,34 @@ TEST_F(dev, features_match_debugfs)
 	ASSERT_NE(NULL, text);
 	for (i = 0; i < strlen(text); i++)
 		lines += text[i] == '\n';
-	EXPECT_EQ(NR_FEATURES, lines);
+	EXPECT_EQ(ptmark_nr_features, lines);
 
-	for (i = 0; i < NR_FEATURES; i++) {
-		bool have = self->info.features & feature_names[i].bit;
+	for (i = 0; i < ptmark_nr_features; i++) {
+		bool have = self->info.features & ptmark_features[i].bit;
 
-		known |= feature_names[i].bit;
-		ASSERT_TRUE(text_lookup(text, feature_names[i].name, value,
+		known |= ptmark_features[i].bit;
+		ASSERT_TRUE(text_lookup(text, ptmark_features[i].name, value,
 					sizeof(value)))
 			TH_LOG("feature %s missing from debugfs",
-			       feature_names[i].name);
+			       ptmark_features[i].name);
 		EXPECT_STREQ(have ? "yes" : "no", value)
-			TH_LOG("feature %s", feature_names[i].name);
+			TH_LOG("feature %s", ptmark_features[i].name);
 	}
 	EXPECT_EQ(0, self->info.features & ~known);
 	free(text);
 }
 
 /*
- * The features word must be honest about the kernel: check the ones
- * userspace can observe directly against what the kernel does.
+ * The features word must be honest about the kernel: every feature
+ * userspace can observe, probed as the suites probe it before they
+ * decide what to run.
  */
 TEST_F(dev, features_match_kernel_behaviour)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	struct pm_scan_arg scan = { .size = sizeof(scan) };
-	bool have, kernel_has;
-	char *p;
-	int fd;
+	struct kernel_probe kernel;
 
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	kernel_has = madvise(p, page, MADV_GUARD_INSTALL) == 0;
-	have = self->info.features & PTMARK_FEAT_GUARD;
-	EXPECT_EQ(kernel_has, have) TH_LOG("guard: madvise says %d", kernel_has);
-	munmap(p, page);
-
-	fd = memfd_create("ptmark", MFD_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ftruncate(fd, page));
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	kernel_has = madvise(p, page, MADV_GUARD_INSTALL) == 0;
-	have = self->info.features & PTMARK_FEAT_GUARD_FILE;
-	EXPECT_EQ(kernel_has, have) TH_LOG("guard_file: madvise says %d",
-					   kernel_has);
-	munmap(p, page);
-	close(fd);
-
-	/* An empty PAGEMAP_SCAN: EINVAL-free only where the ioctl exists. */
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	kernel_has = ioctl(fd, PAGEMAP_SCAN, &scan) == 0 || errno != ENOTTY;
-	have = self->info.features & PTMARK_FEAT_PAGEMAP_SCAN;
-	EXPECT_EQ(kernel_has, have);
-	close(fd);
-
-	have = self->info.features & PTMARK_FEAT_THP;
-	EXPECT_EQ(access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0,
-		  have);
+	probe_kernel(&kernel);
+	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
 }
 
 TEST_F(dev, unknown_ioctl_is_enotty)
@@ -262,23 +203,6 @@ TEST_F(dev, non_root_open_refused)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
-static int delete_module(const char *name, unsigned int flags)
-{
-	return syscall(SYS_delete_module, name, flags);
-}
-
-static int load_module(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = syscall(SYS_finit_module, fd, "", 0);
-	close(fd);
-	return ret;
-}
-
 /*
  * The module cannot go while a file is open on it, goes cleanly once
  * the last one closes (device and debugfs gone with it), and comes back.
@@ -293,17 +217,15 @@ TEST(unload_and_reload)
 		SKIP(return, "PTMARK_KO (path of ptmark.ko) not set");
 	PTMARK_REQUIRE_DEVICE(fd);
 
-	errno = 0;
-	EXPECT_EQ(-1, delete_module("ptmark", O_NONBLOCK));
-	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_EQ(-EWOULDBLOCK, ptmark_module_unload());
 	EXPECT_EQ(0, ptmark_get_info(fd, &info));
 	close(fd);
 
-	ASSERT_EQ(0, delete_module("ptmark", O_NONBLOCK));
+	ASSERT_EQ(0, ptmark_module_unload());
 	EXPECT_EQ(-ENOENT, ptmark_open());
 	EXPECT_EQ(-1, access(PTMARK_DEBUGFS, F_OK));
 
-	ASSERT_EQ(0, load_module(ko));
+	ASSERT_EQ(0, ptmark_module_load(ko, ""));
 	fd = ptmark_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, ptmark_get_info(fd, &info));

@@ -28,15 +28,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
-#include <linux/magic.h>
 #include <linux/userfaultfd.h>
 #include <liburing.h>
 #include <numa.h>
 #include <numaif.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -48,7 +44,6 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -64,24 +59,12 @@
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
 #endif
-#ifndef MNT_DETACH
-#define MNT_DETACH		2
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
 #ifndef __NR_process_madvise
 #define __NR_process_madvise	440
 #endif
 #ifndef __NR_mseal
 #define __NR_mseal		462
 #endif
-
-/* /proc/pid/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_PRESENT		(1ULL << 63)
-#define PM_SWAP			(1ULL << 62)
-#define PM_FILE			(1ULL << 61)
-#define PM_GUARD_REGION		(1ULL << 58)
 
 /* Longest pattern a test builds: three huge-variant regions. */
 #define PAT_MAX			4096
@@ -90,15 +73,17 @@
 static size_t page_size;
 static size_t pmd_size;
 static size_t pmd_pages;
-static bool guard_supported;
-static char guard_unsupported[64];
-static bool pagemap_has_guard_bit;
-static bool pagemap_scan_has_guard;
-static bool swap_active;
+static struct kernel_probe kernel;
 static bool thp_available;
 static bool anon_zeropage;
-static char file_dir[256];
-static char file_dir_problem[384];
+static const char *file_dir;		/* NULL: file_dir_problem says why */
+static char file_dir_problem[PTMARK_WHY_LEN];
+
+/* Why kernel.guard failed, as the skips say it. */
+static const char *guard_unsupported(void)
+{
+	return kernel.guard == -EINVAL ? "EINVAL" : strerror(-kernel.guard);
+}
 
 enum backing {
 	ANON,
@@ -186,79 +171,6 @@ GUARD_VARIANT(file_private_ioctl, FILE_PRIVATE, VIA_IOCTL);
 GUARD_VARIANT(file_rdonly_madvise, FILE_RDONLY, VIA_MADVISE);
 GUARD_VARIANT(file_rdonly_pmadvise, FILE_RDONLY, VIA_PROCESS_MADVISE);
 GUARD_VARIANT(file_rdonly_ioctl, FILE_RDONLY, VIA_IOCTL);
-
-/* ---------------------------------------------------------------------
- * Catching the faults a guard raises.
- *
- * The handler is per thread so that concurrent threads each see their own
- * faults.  A fault nobody armed for is not swallowed: the handler restores
- * the default action and returns, the access faults again and the test
- * dies of the signal, which the harness reports.
- */
-static __thread sigjmp_buf probe_env;
-static __thread volatile sig_atomic_t probe_armed;
-static __thread volatile int probe_signo;
-static __thread volatile int probe_code;
-static __thread void *volatile probe_addr;
-
-static void probe_fault(int signo, siginfo_t *info, void *uctx)
-{
-	if (!probe_armed) {
-		signal(signo, SIG_DFL);
-		return;
-	}
-	probe_armed = 0;
-	probe_signo = signo;
-	probe_code = info->si_code;
-	probe_addr = info->si_addr;
-	siglongjmp(probe_env, 1);
-}
-
-/* Read one byte; 0 when that worked, else the signal the access raised. */
-static int probe_read(const volatile char *p, char *val)
-{
-	if (sigsetjmp(probe_env, 1))
-		return probe_signo;
-	probe_armed = 1;
-	*val = *p;
-	probe_armed = 0;
-	return 0;
-}
-
-/* Write one byte; 0 when that worked, else the signal the access raised. */
-static int probe_write(volatile char *p, char val)
-{
-	if (sigsetjmp(probe_env, 1))
-		return probe_signo;
-	probe_armed = 1;
-	*p = val;
-	probe_armed = 0;
-	return 0;
-}
-
-/* Did the last probe fault the way a guard marker faults? */
-static bool probe_hit_guard(const void *p)
-{
-	/*
-	 * A marker fault ends in VM_FAULT_SIGSEGV, which the arch fault
-	 * handler turns into SIGSEGV/SEGV_MAPERR at the faulting address.
-	 */
-	return probe_signo == SIGSEGV && probe_code == SEGV_MAPERR &&
-	       probe_addr == p;
-}
-
-static int install_fault_handlers(void)
-{
-	struct sigaction sa = {
-		.sa_sigaction = probe_fault,
-		.sa_flags = SA_SIGINFO | SA_ONSTACK,
-	};
-
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, NULL) || sigaction(SIGBUS, &sa, NULL))
-		return -1;
-	return 0;
-}
 
 /* ---------------------------------------------------------------------
  * Page contents.
@@ -399,26 +311,12 @@ static void layout(FIXTURE_DATA(guard) *self, char *pat, char guard, char other)
 /* ---------------------------------------------------------------------
  * The page-table oracle.
  */
-static bool read_pagemap(const void *addr, size_t n, uint64_t *out)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	off_t off = (uintptr_t)addr / page_size * sizeof(uint64_t);
-	ssize_t len = n * sizeof(uint64_t);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = pread(fd, out, len, off) == len;
-	close(fd);
-	return ok;
-}
-
 static char pagemap_state(uint64_t entry, char want)
 {
 	bool guard;
 
 	/* Without PM_GUARD_REGION, a guard can only be told by absence. */
-	if (pagemap_has_guard_bit)
+	if (kernel.pagemap_guard)
 		guard = entry & PM_GUARD_REGION;
 	else
 		guard = want == 'G' && !(entry & PM_PRESENT);
@@ -449,8 +347,9 @@ static bool guard_pattern_is(struct __test_metadata *_metadata,
 	bool ok = false;
 	int ret;
 
-	if (!pm || !seen || !module || !read_pagemap(addr, n, pm)) {
-		TH_LOG("cannot read /proc/self/pagemap: %s", strerror(errno));
+	ret = pm && seen && module ? pagemap_read(addr, n, pm) : -ENOMEM;
+	if (ret) {
+		TH_LOG("cannot read /proc/self/pagemap: %s", strerror(-ret));
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -585,7 +484,7 @@ static int open_own_pidfd(FIXTURE_DATA(guard) *self)
 {
 	if (self->pidfd >= 0)
 		close(self->pidfd);
-	self->pidfd = syscall(__NR_pidfd_open, getpid(), 0);
+	self->pidfd = pidfd_of(getpid());
 	self->pidfd_owner = getpid();
 	return self->pidfd;
 }
@@ -594,9 +493,7 @@ static int open_own_pidfd(FIXTURE_DATA(guard) *self)
 static int guard_apply(FIXTURE_DATA(guard) *self, void *addr, size_t len, bool install)
 {
 	int advice = install ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
-	struct iovec iov = { .iov_base = addr, .iov_len = len };
-	ssize_t done;
-	long ret;
+	long ret = -EINVAL;
 
 	switch (self->installer) {
 	case VIA_MADVISE:
@@ -605,26 +502,18 @@ static int guard_apply(FIXTURE_DATA(guard) *self, void *addr, size_t len, bool i
 		/* A forked child must name itself, not its parent. */
 		if (self->pidfd_owner != getpid() && open_own_pidfd(self) < 0)
 			return -1;
-		done = syscall(__NR_process_madvise, self->pidfd, &iov, 1,
-			       advice, 0);
-		if (done < 0)
-			return -1;
 		/* With one iovec the kernel advises all of it or fails. */
-		if ((size_t)done != len) {
-			errno = EPROTO;
-			return -1;
-		}
-		return 0;
+		ret = process_madvise_range(self->pidfd, addr, len, advice);
+		break;
 	case VIA_IOCTL:
 		ret = ptmark_guard(addr, len, install);
-		if (ret < 0) {
-			errno = -ret;
-			return -1;
-		}
-		return 0;
+		break;
 	}
-	errno = EINVAL;
-	return -1;
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
 }
 
 static int guard_install(FIXTURE_DATA(guard) *self, void *addr, size_t pages)
@@ -669,17 +558,7 @@ static bool apply_pattern(struct __test_metadata *_metadata, FIXTURE_DATA(guard)
 /* A PROT_NONE placeholder of len bytes starting on a PMD boundary. */
 static char *reserve_aligned(size_t len)
 {
-	char *raw = mmap(NULL, len + pmd_size, PROT_NONE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char *aligned;
-
-	if (raw == MAP_FAILED)
-		return raw;
-	aligned = (char *)(((uintptr_t)raw + pmd_size - 1) & ~(pmd_size - 1));
-	if (aligned > raw)
-		munmap(raw, aligned - raw);
-	munmap(aligned + len, raw + pmd_size - aligned);
-	return aligned;
+	return mmap_aligned(len, pmd_size, PROT_NONE);
 }
 
 /*
@@ -746,98 +625,6 @@ static char *guarded_region(struct __test_metadata *_metadata, FIXTURE_DATA(guar
  * /proc readers.
  */
 
-/* Is this line of /proc/self/{maps,smaps} a VMA header? */
-static bool vma_header(const char *line, unsigned long *start,
-		       unsigned long *end)
-{
-	/* Field lines ("Rss:", "AnonHugePages:") never parse as a range. */
-	return sscanf(line, "%lx-%lx ", start, end) == 2;
-}
-
-static char *next_line(char *line)
-{
-	char *nl = strchr(line, '\n');
-
-	return nl && nl[1] ? nl + 1 : NULL;
-}
-
-/* How many VMAs intersect [addr, addr + len), from /proc/self/maps. */
-static int vmas_in_range(const void *addr, size_t len)
-{
-	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
-	char *text = read_text_file("/proc/self/maps");
-	unsigned long start, end;
-	char *line;
-	int count = 0;
-
-	if (!text)
-		return -1;
-	for (line = text; line; line = next_line(line))
-		if (vma_header(line, &start, &end) && start < hi && end > lo)
-			count++;
-	free(text);
-	return count;
-}
-
-/*
- * The smaps block of the VMA holding addr, NUL-terminated in a malloc()ed
- * copy; NULL if there is none.
- */
-static char *smaps_block(const void *addr)
-{
-	char *text = read_text_file("/proc/self/smaps");
-	unsigned long start, end;
-	char *line, *stop, *block = NULL;
-
-	if (!text)
-		return NULL;
-	for (line = text; line; line = next_line(line)) {
-		if (!vma_header(line, &start, &end) ||
-		    (uintptr_t)addr < start || (uintptr_t)addr >= end)
-			continue;
-		for (stop = next_line(line); stop; stop = next_line(stop))
-			if (vma_header(stop, &start, &end))
-				break;
-		block = stop ? strndup(line, stop - line) : strdup(line);
-		break;
-	}
-	free(text);
-	return block;
-}
-
-/* Field "name:" of the VMA holding addr in kB, or -1. */
-static long smaps_kb(const void *addr, const char *name)
-{
-	char *block = smaps_block(addr), *at;
-	long kb = -1;
-
-	if (!block)
-		return -1;
-	at = strstr(block, name);
-	if (at)
-		kb = strtol(at + strlen(name), NULL, 10);
-	free(block);
-	return kb;
-}
-
-/* Does the VMA holding addr carry VmFlags mnemonic flag? */
-static bool smaps_has_vmflag(const void *addr, const char *flag)
-{
-	char *block = smaps_block(addr), *at, *tok, *save;
-	bool found = false;
-
-	if (!block)
-		return false;
-	at = strstr(block, "VmFlags:");
-	if (at)
-		for (tok = strtok_r(at + 8, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save))
-			if (!strcmp(tok, flag))
-				found = true;
-	free(block);
-	return found;
-}
-
 /* Exit code of a child, 128 + signal if killed, -1 if wait failed. */
 static int wait_child(pid_t pid)
 {
@@ -857,7 +644,7 @@ static long present_pages(const void *addr, size_t n)
 	long count = 0;
 	size_t i;
 
-	if (!pm || !read_pagemap(addr, n, pm)) {
+	if (!pm || pagemap_read(addr, n, pm)) {
 		free(pm);
 		return -1;
 	}
@@ -885,7 +672,6 @@ static long scan_pattern(const void *addr, size_t n, uint64_t category,
 		.return_mask = category,
 	};
 	long ret, i;
-	int fd;
 
 	if (inverted) {
 		arg.category_inverted = category;
@@ -893,13 +679,11 @@ static long scan_pattern(const void *addr, size_t n, uint64_t category,
 	} else {
 		arg.category_anyof_mask = category;
 	}
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	ret = pagemap_scan_self(&arg);
+	if (ret < 0) {
+		errno = -ret;
 		return -1;
-	ret = ioctl(fd, PAGEMAP_SCAN, &arg);
-	close(fd);
-	if (ret < 0)
-		return -1;
+	}
 	if (arg.walk_end != arg.end) {
 		errno = ERANGE;
 		return -1;
@@ -922,47 +706,6 @@ static long scan_pattern(const void *addr, size_t n, uint64_t category,
 /* ---------------------------------------------------------------------
  * Fixture.
  */
-
-/*
- * A private huge=always tmpfs: mounted in our own mount namespace, and
- * detached and its mount point removed as soon as the file is open.
- */
-static const char *open_huge_tmpfs(FIXTURE_DATA(guard) *self, char *why, size_t why_len)
-{
-	char dir[sizeof(file_dir) + 32];
-	int fd = -1;
-
-	if (geteuid() != 0)
-		return "huge tmpfs needs root to mount tmpfs huge=always";
-	snprintf(dir, sizeof(dir), "/tmp/ptmark-guard-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "%s/ptmark-guard-XXXXXX", file_dir);
-		if (!mkdtemp(dir))
-			return "cannot create a mount point in /tmp or the file directory";
-	}
-	if (unshare(CLONE_NEWNS) ||
-	    syscall(SYS_mount, "none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		snprintf(why, why_len, "private mount namespace: %s",
-			 strerror(errno));
-		rmdir(dir);
-		return why;
-	}
-	if (syscall(SYS_mount, "tmpfs", dir, "tmpfs", 0, "huge=always")) {
-		snprintf(why, why_len, "mount tmpfs huge=always: %s",
-			 strerror(errno));
-		rmdir(dir);
-		return why;
-	}
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		snprintf(why, why_len, "O_TMPFILE on huge tmpfs: %s",
-			 strerror(errno));
-	syscall(SYS_umount2, dir, MNT_DETACH);
-	rmdir(dir);
-	self->fd = fd;
-	self->rwfd = fd;
-	return fd < 0 ? why : NULL;
-}
 
 /* Fill the leading pages with their file stamps; the rest stays a hole. */
 static int fill_file(FIXTURE_DATA(guard) *self)
@@ -998,15 +741,17 @@ static const char *open_backing(FIXTURE_DATA(guard) *self, char *why, size_t why
 		self->fd = self->rwfd;
 		break;
 	case SHMEM_HUGE:
-		if (open_huge_tmpfs(self, why, why_len))
-			return why[0] ? why : "huge tmpfs unavailable";
+		self->rwfd = ptmark_huge_tmpfs_fd(why, why_len);
+		if (self->rwfd < 0)
+			return why;
+		self->fd = self->rwfd;
 		break;
 	case FILE_SHARED:
 	case FILE_PRIVATE:
 	case FILE_RDONLY:
-		if (file_dir_problem[0])
+		if (!file_dir)
 			return file_dir_problem;
-		self->rwfd = open(file_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		self->rwfd = ptmark_ext4_tmpfile(0);
 		self->fd = self->rwfd;
 		break;
 	}
@@ -1033,7 +778,7 @@ static const char *open_backing(FIXTURE_DATA(guard) *self, char *why, size_t why
 
 FIXTURE_SETUP(guard)
 {
-	char why[512] = "";
+	char why[PTMARK_WHY_LEN] = "";
 	const char *skip;
 	char *probe;
 	long ret;
@@ -1047,18 +792,15 @@ FIXTURE_SETUP(guard)
 	self->pidfd = -1;
 	self->nr = self->b->huge ? 2 * pmd_pages : 16;
 	self->prot = PROT_READ | (self->b->writable ? PROT_WRITE : 0);
-	ASSERT_EQ(0, install_fault_handlers());
+	ASSERT_EQ(0, probe_handlers_install());
 
-	if (!guard_supported)
+	if (kernel.guard)
 		SKIP(return, "kernel lacks MADV_GUARD_INSTALL (%s)",
-		     guard_unsupported);
+		     guard_unsupported());
 	if (self->backing == ANON_THP && !thp_available)
 		SKIP(return, "transparent huge pages unavailable");
 	if (self->installer == VIA_IOCTL) {
-		dev = ptmark_open();
-		if (dev < 0)
-			SKIP(return, "ptmark.ko not loaded (%s: %s)",
-			     PTMARK_DEVICE, strerror(-dev));
+		PTMARK_REQUIRE_DEVICE(dev);
 		close(dev);
 	}
 	skip = open_backing(self, why, sizeof(why));
@@ -1619,6 +1361,7 @@ TEST_F(guard, pageout_keeps_markers)
 TEST_F(guard, pageout_swaps_anon_neighbours)
 {
 	bool shmem = self->backing == SHMEM || self->backing == SHMEM_HUGE;
+	bool swapping;
 	char pt[PAT_MAX], acc[PAT_MAX], seen[PAT_MAX];
 	size_t i, left = 0, nr = self->nr;
 	uint64_t *pm;
@@ -1632,16 +1375,17 @@ TEST_F(guard, pageout_swaps_anon_neighbours)
 
 	pm = calloc(nr, sizeof(*pm));
 	ASSERT_NE(NULL, pm);
-	ASSERT_TRUE(read_pagemap(p, nr, pm));
+	ASSERT_EQ(0, pagemap_read(p, nr, pm));
 	for (i = 0; i < nr; i++)
 		seen[i] = pagemap_state(pm[i], pt[i]);
 	seen[nr] = '\0';
 	free(pm);
-	TH_LOG("after MADV_PAGEOUT, swap %s: %s", swap_active ? "on" : "off",
+	swapping = swap_active();
+	TH_LOG("after MADV_PAGEOUT, swap %s: %s", swapping ? "on" : "off",
 	       seen);
 	if (shmem) {
 		layout(self, pt, 'G', '.');
-	} else if (swap_active) {
+	} else if (swapping) {
 		/* Reclaim may fail for some pages, but not for all of them. */
 		for (i = 0; i < nr; i++) {
 			if (pt[i] != 'G' && seen[i] == 'S')
@@ -1786,7 +1530,7 @@ static bool fault_around_window(FIXTURE_DATA(guard) *self, char *window)
 	char v;
 
 	if (q == MAP_FAILED || probe_read(q + page_size, &v) ||
-	    !read_pagemap(q, 16, pm))
+	    pagemap_read(q, 16, pm))
 		return false;
 	for (i = 0; i < 16; i++)
 		window[i] = pm[i] & PM_PRESENT ? 'P' : '.';
@@ -2091,7 +1835,6 @@ static bool uffd_reports_fault(struct __test_metadata *_metadata, int uffd,
 			       char *page, size_t idx)
 {
 	struct toucher t = { .addr = page };
-	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
 	struct uffdio_copy copy = {
 		.dst = (uintptr_t)page,
 		.len = page_size,
@@ -2108,8 +1851,7 @@ static bool uffd_reports_fault(struct __test_metadata *_metadata, int uffd,
 	}
 	memset(src, stamp(GEN_MEM, idx), page_size);
 	copy.src = (uintptr_t)src;
-	if (poll(&pfd, 1, 2000) != 1 ||
-	    read(uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+	if (uffd_read_msg(uffd, 2000, &msg) != 1) {
 		TH_LOG("no userfaultfd event for %p", page);
 	} else if (msg.event != UFFD_EVENT_PAGEFAULT ||
 		   (msg.arg.pagefault.address & ~(page_size - 1)) !=
@@ -2136,11 +1878,10 @@ static bool uffd_reports_fault(struct __test_metadata *_metadata, int uffd,
 TEST_F(guard, uffd_missing_guard_segv_no_event)
 {
 	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	char pt[PAT_MAX], acc[PAT_MAX];
 	struct uffd_msg msg;
 	size_t hole;
-	int uffd;
+	int uffd, err;
 	char *p;
 
 	uffd = uffd_new_fd();
@@ -2151,10 +1892,10 @@ TEST_F(guard, uffd_missing_guard_segv_no_event)
 	hole = self->b->has_fd ? self->file_pages - self->nr : 0;
 	p = map_backing(self, NULL, self->nr, self->prot, hole);
 	ASSERT_NE(MAP_FAILED, p);
-	reg.range.start = (uintptr_t)p;
-	reg.range.len = self->nr * page_size;
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		ASSERT_EQ(EINVAL, errno);
+	err = uffd_register(uffd, p, self->nr * page_size,
+			    UFFDIO_REGISTER_MODE_MISSING);
+	if (err) {
+		ASSERT_EQ(-EINVAL, err);
 		SKIP(return, "userfaultfd missing mode does not cover %s mappings",
 		     self->b->name);
 	}
@@ -2526,7 +2267,7 @@ TEST_F(guard, install_across_page_tables)
 	pattern_fill(pt, n, '.');
 	pattern_mark(pt, from, count, 'G');
 	ASSERT_TRUE(guard_pattern_is(_metadata, p, pt));
-	if (pagemap_scan_has_guard) {
+	if (kernel.scan_guard) {
 		EXPECT_EQ(1, scan_pattern(p, n, PAGE_IS_GUARD, false, seen));
 		pattern_fill(pt, n, '.');
 		pattern_mark(pt, from, count, 'X');
@@ -2553,12 +2294,12 @@ TEST_F(guard, pagemap_reports_exact_guards)
 	char *p;
 	size_t i;
 
-	if (!pagemap_has_guard_bit)
+	if (!kernel.pagemap_guard)
 		SKIP(return, "kernel does not report PM_GUARD_REGION in pagemap");
 	p = guarded_region(_metadata, self, pt, acc);
 	pm = calloc(self->nr, sizeof(*pm));
 	ASSERT_NE(NULL, pm);
-	ASSERT_TRUE(read_pagemap(p, self->nr, pm));
+	ASSERT_EQ(0, pagemap_read(p, self->nr, pm));
 	for (i = 0; i < self->nr; i++) {
 		uint64_t flags = pm[i] & (PM_PRESENT | PM_SWAP | PM_FILE |
 					  PM_GUARD_REGION);
@@ -2572,7 +2313,7 @@ TEST_F(guard, pagemap_reports_exact_guards)
 			       (unsigned long long)pm[i]);
 	}
 	ASSERT_EQ(0, guard_remove(self, p, self->nr));
-	ASSERT_TRUE(read_pagemap(p, self->nr, pm));
+	ASSERT_EQ(0, pagemap_read(p, self->nr, pm));
 	for (i = 0; i < self->nr; i++)
 		EXPECT_EQ(0, pm[i] & PM_GUARD_REGION);
 	free(pm);
@@ -2587,7 +2328,7 @@ TEST_F(guard, pagemap_scan_reports_exact_guards)
 	char pt[PAT_MAX], acc[PAT_MAX], want[PAT_MAX], seen[PAT_MAX];
 	char *p;
 
-	if (!pagemap_scan_has_guard)
+	if (!kernel.scan_guard)
 		SKIP(return, "kernel lacks PAGEMAP_SCAN PAGE_IS_GUARD");
 	p = guarded_region(_metadata, self, pt, acc);
 	EXPECT_EQ(4, scan_pattern(p, self->nr, PAGE_IS_GUARD, false, seen));
@@ -2698,7 +2439,7 @@ TEST_F(guard, special_mappings_refuse_markers)
 	char *line;
 
 	ASSERT_NE(NULL, text);
-	for (line = text; line; line = next_line(line)) {
+	for (line = text; line; line = text_next_line(line)) {
 		char *nl = strchr(line, '\n');
 
 		if (nl)
@@ -2873,9 +2614,9 @@ TEST_F(guard, o_direct_on_guard_efault)
 	char *p, *check;
 	int fd;
 
-	if (file_dir_problem[0])
+	if (!file_dir)
 		SKIP(return, "%s", file_dir_problem);
-	fd = open(file_dir, O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC, 0600);
+	fd = ptmark_ext4_tmpfile(O_DIRECT);
 	if (fd < 0)
 		SKIP(return, "O_DIRECT file in %s: %s", file_dir,
 		     strerror(errno));
@@ -3184,7 +2925,7 @@ TEST_F(guard, remote_process_madvise_refused)
 {
 	char pt[PAT_MAX], acc[PAT_MAX];
 	char *p = map_region(self, self->nr);
-	struct iovec iov = { .iov_base = p, .iov_len = self->nr * page_size };
+	size_t len = self->nr * page_size;
 	int go[2], pidfd;
 	pid_t pid;
 	char c;
@@ -3202,16 +2943,12 @@ TEST_F(guard, remote_process_madvise_refused)
 		pattern_fill(acc, self->nr, 'p');
 		_exit(region_is(_metadata, self, p, pt, acc, 0) ? 0 : 1);
 	}
-	pidfd = syscall(__NR_pidfd_open, pid, 0);
+	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
-	errno = 0;
-	EXPECT_EQ(-1, syscall(__NR_process_madvise, pidfd, &iov, 1,
-			      MADV_GUARD_INSTALL, 0));
-	EXPECT_EQ(EINVAL, errno);
-	errno = 0;
-	EXPECT_EQ(-1, syscall(__NR_process_madvise, pidfd, &iov, 1,
-			      MADV_GUARD_REMOVE, 0));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, process_madvise_range(pidfd, p, len,
+						 MADV_GUARD_INSTALL));
+	EXPECT_EQ(-EINVAL, process_madvise_range(pidfd, p, len,
+						 MADV_GUARD_REMOVE));
 	ASSERT_EQ(1, write(go[1], "x", 1));
 	EXPECT_EQ(0, wait_child(pid));
 	close(pidfd);
@@ -3370,8 +3107,6 @@ struct stack_probe {
 	void *addr;
 };
 
-static __thread struct stack_probe *stack_probe;
-
 /* Never reached: it only keeps the recursion below formally finite. */
 static volatile unsigned long recurse_limit = ULONG_MAX;
 
@@ -3386,23 +3121,23 @@ static int __attribute__((noinline)) recurse(unsigned long depth)
 	return recurse(depth + 1) + frame[sizeof(frame) - 1];
 }
 
+static void overflow(void *arg)
+{
+	recurse(0);
+}
+
 static void *overflow_thread(void *arg)
 {
-	struct stack_probe *sp = stack_probe = arg;
+	struct stack_probe *sp = arg;
 	stack_t alt = { .ss_size = 4 * SIGSTKSZ };
 
 	alt.ss_sp = malloc(alt.ss_size);
 	if (!alt.ss_sp || sigaltstack(&alt, NULL))
 		return NULL;
-	if (sigsetjmp(probe_env, 1)) {
-		sp->sig = probe_signo;
-		sp->code = probe_code;
-		sp->addr = probe_addr;
-	} else {
-		probe_armed = 1;
-		recurse(0);
-	}
-	probe_armed = 0;
+	/* The SIGSEGV is handled on the alternate stack: ours is full. */
+	sp->sig = probe_call(overflow, NULL);
+	sp->code = last_fault.code;
+	sp->addr = last_fault.addr;
 	alt.ss_flags = SS_DISABLE;
 	sigaltstack(&alt, NULL);
 	free(alt.ss_sp);
@@ -3497,43 +3232,6 @@ TEST_F(guard, mseal_rules)
 /* ---------------------------------------------------------------------
  * What the machine offers, probed once before the tests fork.
  */
-static void probe_guards(void)
-{
-	struct page_region region;
-	struct pm_scan_arg scan = {
-		.size = sizeof(scan),
-		.vec = (uintptr_t)&region,
-		.vec_len = 1,
-		.category_anyof_mask = PAGE_IS_GUARD,
-		.return_mask = PAGE_IS_GUARD,
-	};
-	uint64_t entry;
-	char *p;
-	int fd;
-
-	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	if (madvise(p, page_size, MADV_GUARD_INSTALL)) {
-		snprintf(guard_unsupported, sizeof(guard_unsupported), "%s",
-			 errno == EINVAL ? "EINVAL" : strerror(errno));
-		munmap(p, page_size);
-		return;
-	}
-	guard_supported = true;
-	pagemap_has_guard_bit = read_pagemap(p, 1, &entry) &&
-				(entry & PM_GUARD_REGION);
-
-	scan.start = (uintptr_t)p;
-	scan.end = (uintptr_t)p + page_size;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	pagemap_scan_has_guard = fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &scan) == 1;
-	if (fd >= 0)
-		close(fd);
-	munmap(p, page_size);
-}
-
 /* Does a read fault on anonymous memory map the shared zeropage? */
 static void probe_zeropage(void)
 {
@@ -3548,21 +3246,6 @@ static void probe_zeropage(void)
 	anon_zeropage = scan_pattern(p, 1, PAGE_IS_PFNZERO, false, seen) == 1 ||
 			(page_nodes(p, 1, &status) && status == -EFAULT);
 	munmap(p, page_size);
-}
-
-static void probe_file_dir(void)
-{
-	const char *dir = getenv("PTMARK_EXT4");
-	struct statfs fs;
-
-	snprintf(file_dir, sizeof(file_dir), "%s", dir ? dir : "/var/tmp");
-	if (statfs(file_dir, &fs))
-		snprintf(file_dir_problem, sizeof(file_dir_problem),
-			 "no ext4 directory: %s: %s", file_dir, strerror(errno));
-	else if (fs.f_type != EXT4_SUPER_MAGIC)
-		snprintf(file_dir_problem, sizeof(file_dir_problem),
-			 "no ext4 directory: %s has fs magic %#lx (set PTMARK_EXT4)",
-			 file_dir, (unsigned long)fs.f_type);
 }
 
 static void probe_environment(void)
@@ -3580,34 +3263,36 @@ static void probe_environment(void)
 	thp_available = text && !strstr(text, "[never]");
 	free(text);
 
-	text = read_text_file("/proc/swaps");
-	swap_active = text && strchr(text, '\n') && strchr(text, '\n')[1];
-	free(text);
-
-	probe_guards();
+	probe_kernel(&kernel);
 	probe_zeropage();
-	probe_file_dir();
+	file_dir = ptmark_ext4_dir(file_dir_problem, sizeof(file_dir_problem));
+}
+
+/* Which guard tests run is the probe's call: the module must agree. */
+TEST(probe_agrees_with_module)
+{
+	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
 }
 
 int main(int argc, char **argv)
 {
 	probe_environment();
-	if (!guard_supported) {
+	if (kernel.guard) {
 		ksft_print_msg("kernel lacks MADV_GUARD_INSTALL (%s)\n",
-			       guard_unsupported);
+			       guard_unsupported());
 	} else {
 		ksft_print_msg("pagemap PM_GUARD_REGION: %s; PAGEMAP_SCAN PAGE_IS_GUARD: %s\n",
-			       pagemap_has_guard_bit ? "yes" :
+			       kernel.pagemap_guard ? "yes" :
 			       "no, pagemap checks see guards only as absent pages",
-			       pagemap_scan_has_guard ? "yes" : "no");
+			       kernel.scan_guard ? "yes" : "no");
 	}
-	if (file_dir_problem[0])
+	if (!file_dir)
 		ksft_print_msg("ext4 backings skip: %s\n", file_dir_problem);
 	else
 		ksft_print_msg("ext4 backings use %s (ext4)\n", file_dir);
 	ksft_print_msg("THP %s, swap %s, PMD %zu kB, anonymous read faults %s\n",
 		       thp_available ? "available" : "unavailable",
-		       swap_active ? "active" : "off", pmd_size >> 10,
+		       swap_active() ? "active" : "off", pmd_size >> 10,
 		       anon_zeropage ? "map the zeropage" :
 		       "allocate pages (no shared zeropage)");
 	return test_harness_run(argc, argv);

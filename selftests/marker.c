@@ -18,9 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,19 +28,12 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
-
-
-/* /proc/pid/pagemap: the flag bits above the pfn. */
-#define PM_FLAGS_MASK		(~0ULL << 55)
-#define PM_UFFD_WP		(1ULL << 57)
-#define PM_GUARD_REGION		(1ULL << 58)
 
 #define TAINT_USER_BIT		6
 
@@ -61,60 +52,6 @@ static size_t psize;
 static void __attribute__((constructor)) init_page_size(void)
 {
 	psize = sysconf(_SC_PAGESIZE);
-}
-
-static int pidfd_open(pid_t pid)
-{
-	return syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* -- touching pages that may be guarded ----------------------------------- */
-
-static __thread sigjmp_buf probe_env;
-static __thread volatile sig_atomic_t probe_armed;
-static __thread void *volatile probe_fault_addr;
-
-static void probe_handler(int sig, siginfo_t *info, void *ctx)
-{
-	if (!probe_armed) {
-		/* Not ours: die of it, as the process would have. */
-		signal(sig, SIG_DFL);
-		return;
-	}
-	probe_armed = 0;
-	probe_fault_addr = info->si_addr;
-	siglongjmp(probe_env, sig);
-}
-
-static int install_probe_handler(void)
-{
-	struct sigaction sa = {
-		.sa_sigaction = probe_handler,
-		.sa_flags = SA_SIGINFO,
-	};
-
-	if (sigaction(SIGSEGV, &sa, NULL) || sigaction(SIGBUS, &sa, NULL))
-		return -errno;
-	return 0;
-}
-
-/*
- * Read (or with @write, write @*val to) the byte at @p.  Returns 0, or
- * the signal the access raised; probe_fault_addr says where.
- */
-static int probe(volatile char *p, char *val, bool write)
-{
-	int sig = sigsetjmp(probe_env, 1);
-
-	if (sig)
-		return sig;
-	probe_armed = 1;
-	if (write)
-		*p = *val;
-	else
-		*val = *p;
-	probe_armed = 0;
-	return 0;
 }
 
 /* -- backings ------------------------------------------------------------- */
@@ -143,6 +80,12 @@ static bool backing_writable(enum backing b)
 	return b != BACKING_FILE_RDONLY;
 }
 
+static bool backing_on_ext4(enum backing b)
+{
+	return b == BACKING_FILE_SHARED || b == BACKING_FILE_PRIVATE ||
+	       b == BACKING_FILE_RDONLY;
+}
+
 /* Page @i before any guard: what the test wrote, or the file's data. */
 static char data_byte(enum backing b, size_t i)
 {
@@ -165,27 +108,18 @@ static char refault_byte(enum backing b, size_t i)
 
 /*
  * A file of @nr pages, page i filled with file_byte(i): a memfd, or an
- * unlinked file on the ext4 mount.  The fd, or -errno; -ENOENT when there
- * is no ext4 mount.
+ * unlinked file in ptmark_ext4_dir().  The fd, or -errno.
  */
 static int make_file(enum backing b, size_t nr)
 {
-	const char *dir = getenv("PTMARK_EXT4");
-	char path[256];
 	char *buf;
 	int fd, ro;
 	size_t i;
 
-	if (b == BACKING_SHMEM) {
+	if (b == BACKING_SHMEM)
 		fd = memfd_create("ptmark-marker", MFD_CLOEXEC);
-	} else {
-		if (!dir)
-			return -ENOENT;
-		snprintf(path, sizeof(path), "%s/ptmark-marker-XXXXXX", dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
+	else
+		fd = ptmark_ext4_tmpfile(0);
 	if (fd < 0)
 		return -errno;
 
@@ -212,7 +146,7 @@ static int make_file(enum backing b, size_t nr)
 
 /*
  * Map @nr pages of backing @b, at @fixed if not NULL; the address, or
- * NULL with errno set (ENOENT: no ext4 mount).
+ * NULL with errno set.
  */
 static char *map_backing_at(enum backing b, size_t nr, char *fixed)
 {
@@ -323,26 +257,6 @@ static char *map_hugetlb(size_t *len)
 
 /* -- scans and pictures --------------------------------------------------- */
 
-/* A dense scan of @nr pages at @addr in our mm, or that of @pidfd >= 0. */
-static int scan_pages(int fd, int pidfd, const void *addr, size_t nr,
-		      struct ptmark_record *recs)
-{
-	struct ptmark_scan scan = {
-		.size = sizeof(scan),
-		.flags = PTMARK_SCAN_DENSE |
-			 (pidfd >= 0 ? PTMARK_SCAN_PIDFD : 0),
-		.pidfd = pidfd,
-		.nr_records = nr,
-		.start = (uintptr_t)addr,
-		.len = nr * psize,
-		.records = (uintptr_t)recs,
-	};
-
-	if (ioctl(fd, PTMARK_IOC_SCAN, &scan))
-		return -errno;
-	return scan.nr_records == nr ? 0 : -EIO;
-}
-
 static void picture_of(const struct ptmark_record *recs, size_t nr,
 		       char *pic)
 {
@@ -362,7 +276,7 @@ static int scan_picture(int fd, int pidfd, const void *addr, size_t nr,
 
 	if (nr > MAX_PICTURE)
 		return -E2BIG;
-	ret = scan_pages(fd, pidfd, addr, nr, recs);
+	ret = ptmark_scan_dense_of(fd, pidfd, addr, nr, recs);
 	if (!ret)
 		picture_of(recs, nr, pic);
 	return ret;
@@ -406,7 +320,7 @@ static int scan_maps(int fd, char *const maps[], size_t n, size_t nr,
 	if (nr > NR_PAGES)
 		return -E2BIG;
 	for (m = 0; m < n; m++) {
-		ret = scan_pages(fd, -1, maps[m], nr, recs[m]);
+		ret = ptmark_scan_dense_of(fd, -1, maps[m], nr, recs[m]);
 		if (ret)
 			return ret;
 	}
@@ -502,24 +416,16 @@ static int scan_maps_in_child(int fd, char *const maps[], size_t n,
 	return got == want ? 0 : -EIO;
 }
 
+/* The pagemap entries of @nr pages at @addr with the pfns masked out. */
 static int pagemap_flags(const void *addr, size_t nr, uint64_t *flags)
 {
-	off_t off = (uintptr_t)addr / psize * sizeof(uint64_t);
-	ssize_t want = nr * sizeof(uint64_t);
 	size_t i;
-	int fd;
+	int ret;
 
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, flags, want, off) != want) {
-		close(fd);
-		return -EIO;
-	}
-	close(fd);
-	for (i = 0; i < nr; i++)
+	ret = pagemap_read(addr, nr, flags);
+	for (i = 0; !ret && i < nr; i++)
 		flags[i] &= PM_FLAGS_MASK;
-	return 0;
+	return ret;
 }
 
 /*
@@ -556,66 +462,6 @@ static void expect_pagemaps_alike(struct __test_metadata *_metadata,
 	}
 }
 
-/* -- userfaultfd ----------------------------------------------------------- */
-
-/*
- * A non-blocking userfaultfd with @features; -EOPNOTSUPP when the kernel
- * lacks one of them, else -errno.
- */
-static int uffd_open(__u64 features)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd, err;
-
-	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		err = errno;
-		close(fd);
-		return err == EINVAL ? -EOPNOTSUPP : -err;
-	}
-	if ((api.features & features) != features) {
-		close(fd);
-		return -EOPNOTSUPP;
-	}
-	return fd;
-}
-
-static int uffd_register(int uffd, void *addr, size_t len, __u64 mode)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = mode,
-	};
-
-	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
-}
-
-/* Write-protect, or unprotect (and wake the faulting threads). */
-static int uffd_protect(int uffd, void *addr, size_t len, bool protect)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
-}
-
-/* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
-static int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
-{
-	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
-	int ret = poll(&pfd, 1, timeout_ms);
-
-	if (ret <= 0)
-		return ret ? -errno : 0;
-	if (read(uffd, msg, sizeof(*msg)) != sizeof(*msg))
-		return errno == EAGAIN ? 0 : -EIO;
-	return 1;
-}
-
 /* -- guard installers ----------------------------------------------------- */
 
 enum installer { BY_MADVISE, BY_PROCESS_MADVISE, BY_PTMARK, NR_INSTALLERS };
@@ -632,7 +478,6 @@ static const char *const installer_name[NR_INSTALLERS] = {
 static long guard_by(enum installer how, void *addr, size_t len, bool install)
 {
 	int advice = install ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
-	struct iovec iov = { .iov_base = addr, .iov_len = len };
 	long ret;
 	int pidfd;
 
@@ -640,14 +485,10 @@ static long guard_by(enum installer how, void *addr, size_t len, bool install)
 	case BY_MADVISE:
 		return madvise(addr, len, advice) ? -errno : 0;
 	case BY_PROCESS_MADVISE:
-		pidfd = pidfd_open(getpid());
+		pidfd = pidfd_of(getpid());
 		if (pidfd < 0)
 			return -errno;
-		ret = syscall(SYS_process_madvise, pidfd, &iov, 1, advice, 0);
-		if (ret < 0)
-			ret = -errno;
-		else
-			ret = ret == (long)len ? 0 : -EIO;
+		ret = process_madvise_range(pidfd, addr, len, advice);
 		close(pidfd);
 		return ret;
 	default:
@@ -714,6 +555,18 @@ static bool have(const struct ptmark_info *info, __u64 feature)
 			SKIP(return, "no PTMARK_FEAT_GUARD_FILE: kernel lacks guards in file-backed memory"); \
 	} while (0)
 
+/*
+ * The skips here go by the module's features word: it must say what the
+ * kernel does, as userspace probes it.
+ */
+TEST(probe_agrees_with_module)
+{
+	struct kernel_probe kernel;
+
+	probe_kernel(&kernel);
+	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
+}
+
 /* -- guards: ptmark against madvise and process_madvise ------------------- */
 
 FIXTURE(guard_diff) {
@@ -753,10 +606,10 @@ FIXTURE_SETUP(guard_diff)
 	PTMARK_REQUIRE_DEVICE(self->fd);
 	ASSERT_EQ(0, ptmark_get_info(self->fd, &self->info));
 	REQUIRE_GUARD_IOCTL(&self->info, variant->backing);
-	ASSERT_EQ(0, install_probe_handler());
+	ASSERT_EQ(0, probe_handlers_install());
+	if (backing_on_ext4(variant->backing))
+		PTMARK_REQUIRE_EXT4();
 	err = map_apart(variant->backing, NR_PAGES, NR_INSTALLERS, self->map);
-	if (err == -ENOENT)
-		SKIP(return, "PTMARK_EXT4 not set: no ext4 mount");
 	ASSERT_EQ(0, err);
 	for (i = 0; i < NR_INSTALLERS; i++)
 		populate(variant->backing, self->map[i], NR_PAGES);
@@ -804,7 +657,7 @@ static void expect_behaviour(struct __test_metadata *_metadata,
 					      data_byte(b, i);
 
 			if (picture[i] != 'G') {
-				EXPECT_EQ(0, probe(page, &val, false));
+				EXPECT_EQ(0, probe_read(page, &val));
 				EXPECT_TRUE(page_is(page, want))
 					TH_LOG("%s page %zu holds %#x, not %#x",
 					       installer_name[m], i,
@@ -812,17 +665,17 @@ static void expect_behaviour(struct __test_metadata *_metadata,
 					       (unsigned char)want);
 				continue;
 			}
-			EXPECT_EQ(SIGSEGV, probe(page, &val, false))
+			EXPECT_EQ(SIGSEGV, probe_read(page, &val))
 				TH_LOG("%s page %zu read", installer_name[m],
 				       i);
-			EXPECT_EQ(page, probe_fault_addr);
+			EXPECT_EQ(page, last_fault.addr);
 			if (!backing_writable(b))
 				continue;
 			val = 1;
-			EXPECT_EQ(SIGSEGV, probe(page + psize - 1, &val, true))
+			EXPECT_EQ(SIGSEGV, probe_write(page + psize - 1, val))
 				TH_LOG("%s page %zu write", installer_name[m],
 				       i);
-			EXPECT_EQ(page + psize - 1, probe_fault_addr);
+			EXPECT_EQ(page + psize - 1, last_fault.addr);
 		}
 	}
 }
@@ -1003,7 +856,7 @@ TEST_F(guard, pfnmap_refused)
 	if (p == MAP_FAILED)
 		SKIP(return, "no VM_PFNMAP source: mmap of %s: %s",
 		     PTMARK_DEVICE, strerror(errno));
-	ASSERT_EQ(0, scan_pages(self->fd, -1, p, 1, &rec));
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 1, &rec));
 	ASSERT_TRUE(rec.vma_flags & PTMARK_VMA_PFNMAP);
 	EXPECT_EQ(-EINVAL, guard_by(BY_MADVISE, p, 2 * psize, true));
 	EXPECT_EQ(-EINVAL, guard_by(BY_PTMARK, p, 2 * psize, true));
@@ -1067,7 +920,7 @@ TEST_F(guard, prot_none_anon_matches_madvise)
 	int k;
 
 	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
-	ASSERT_EQ(0, install_probe_handler());
+	ASSERT_EQ(0, probe_handlers_install());
 	ASSERT_EQ(0, map_apart(BACKING_ANON, 4, 2, p));
 	for (k = 0; k < 2; k++) {
 		ASSERT_EQ(0, mprotect(p[k], 4 * psize, PROT_NONE));
@@ -1079,7 +932,7 @@ TEST_F(guard, prot_none_anon_matches_madvise)
 
 	for (k = 0; k < 2; k++) {
 		ASSERT_EQ(0, mprotect(p[k], 4 * psize, PROT_READ));
-		EXPECT_EQ(SIGSEGV, probe(p[k] + psize, &val, false))
+		EXPECT_EQ(SIGSEGV, probe_read(p[k] + psize, &val))
 			TH_LOG("%s", pair_name[k]);
 		EXPECT_EQ(guard_report(pair[k], 4),
 			  guard_by(pair[k], p[k], 4 * psize, false));
@@ -1144,7 +997,7 @@ TEST_F(guard, pidfd_installs_into_child)
 		/* The guard the parent put here must kill us. */
 		_exit(*(volatile char *)(p + 2 * psize) == mem_byte(2) ? 3 : 4);
 	}
-	pidfd = pidfd_open(pid);
+	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
 
 	EXPECT_EQ(0, ptmark_marker_fd(self->fd, pidfd, p + 2 * psize, 2 * psize,
@@ -1216,11 +1069,11 @@ FIXTURE_SETUP(uffd_wp)
 	if (self->uffd == -EOPNOTSUPP)
 		SKIP(return, "userfaultfd lacks %s", variant->feature_names);
 	ASSERT_LE(0, self->uffd);
-	ASSERT_EQ(0, install_probe_handler());
+	ASSERT_EQ(0, probe_handlers_install());
+	if (backing_on_ext4(variant->backing))
+		PTMARK_REQUIRE_EXT4();
 	for (i = 0; i < 2; i++) {
 		self->map[i] = map_backing(variant->backing, NR_PAGES);
-		if (!self->map[i] && errno == ENOENT)
-			SKIP(return, "PTMARK_EXT4 not set: no ext4 mount");
 		ASSERT_NE(NULL, self->map[i]);
 		ASSERT_EQ(0, uffd_register(self->uffd, self->map[i],
 					   NR_PAGES * psize,
@@ -1254,9 +1107,10 @@ static void make_wp_markers(struct __test_metadata *_metadata,
 		for (i = 0; i < NR_PAGES; i++)
 			(void)*(volatile char *)(self->map[m] + i * psize);
 	for (i = 0; (run = next_run(wp_picture, 'W', &i)); i += run)
-		ASSERT_EQ(0, uffd_protect(self->uffd,
-					  self->map[BY_KERNEL] + i * psize,
-					  run * psize, true));
+		ASSERT_EQ(0, uffd_writeprotect(self->uffd,
+					       self->map[BY_KERNEL] + i * psize,
+					       run * psize,
+					       UFFDIO_WRITEPROTECT_MODE_WP));
 	for (m = 0; m < 2; m++)
 		ASSERT_EQ(0, madvise(self->map[m], NR_PAGES * psize,
 				     MADV_DONTNEED));
@@ -1284,9 +1138,9 @@ TEST_F(uffd_wp, markers_match_kernel)
 			      'W', PM_UFFD_WP);
 
 	for (m = 0; m < 2; m++) {
-		EXPECT_EQ(0, probe(self->map[m], &val, false));
+		EXPECT_EQ(0, probe_read(self->map[m], &val));
 		EXPECT_EQ(file_byte(0), val);
-		ASSERT_EQ(0, scan_pages(self->fd, -1, self->map[m], 1, &rec));
+		ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, self->map[m], 1, &rec));
 		EXPECT_EQ(PTMARK_BIT_UFFD_WP,
 			  rec.bits & (PTMARK_BIT_UFFD_WP | PTMARK_BIT_WRITE))
 			TH_LOG("%s: bits %#x after a read fault",
@@ -1343,7 +1197,7 @@ TEST_F(uffd_wp, write_faults_like_kernel)
 				  UFFD_PAGEFAULT_FLAG_WRITE,
 				  msg[m].arg.pagefault.flags);
 			EXPECT_EQ((uintptr_t)p, msg[m].arg.pagefault.address);
-			EXPECT_EQ(0, uffd_protect(self->uffd, p, psize, false));
+			EXPECT_EQ(0, uffd_writeprotect(self->uffd, p, psize, 0));
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 10;
@@ -1388,7 +1242,7 @@ TEST_F(uffd_wp, present_pages_left_alone)
 	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(nr_none, ptmark_marker(-1, p, NR_PAGES * psize,
 						 PTMARK_MARKER_UFFD_WP, 0));
-		ASSERT_EQ(0, scan_pages(self->fd, -1, p, NR_PAGES, recs));
+		ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, NR_PAGES, recs));
 		picture_of(recs, NR_PAGES, pic);
 		EXPECT_STREQ(want, pic);
 	}
@@ -1682,7 +1536,7 @@ TEST_F(args, pidfd_errors)
 	ASSERT_LE(0, pid);
 	if (pid == 0)
 		_exit(0);
-	pidfd = pidfd_open(pid);
+	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
 	ASSERT_EQ(0, waitid(P_PIDFD, pidfd, &info, WEXITED | WNOWAIT));
 	EXPECT_EQ(-ESRCH, ptmark_marker_fd(self->fd, pidfd, self->p, psize, wp, 0,
@@ -1703,17 +1557,7 @@ TEST_F(args, pidfd_errors)
 /* Reload ptmark.ko with @params; nothing may hold the device open. */
 static int reload_ptmark(const char *ko, const char *params)
 {
-	int fd, ret = 0;
-
-	if (syscall(SYS_delete_module, "ptmark", O_NONBLOCK))
-		return -errno;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (syscall(SYS_finit_module, fd, params, 0))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return ptmark_module_unload() ?: ptmark_module_load(ko, params);
 }
 
 static unsigned long kernel_taint(void)
@@ -1882,7 +1726,7 @@ TEST_F(inject, every_combination_into_anon)
 	p = map_used_anon(8);
 	ASSERT_NE(NULL, p);
 	inject_combinations(_metadata, self->fd, &self->info, p);
-	ASSERT_EQ(0, scan_pages(self->fd, -1, p, 8, recs));
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 8, recs));
 	EXPECT_EQ(PTMARK_KIND_NONE, recs[0].kind);
 	for (m = 1; m <= ALL_MARKERS; m++) {
 		if ((m & PTMARK_MARKER_POISONED) &&
@@ -1896,7 +1740,7 @@ TEST_F(inject, every_combination_into_anon)
 				 PTMARK_MARKER_F_INJECT | PTMARK_MARKER_F_REMOVE,
 				 &done));
 	EXPECT_EQ(have(&self->info, PTMARK_FEAT_POISON_MARKER) ? 7 : 3, done);
-	ASSERT_EQ(0, scan_pages(self->fd, -1, p, 8, recs));
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 8, recs));
 	for (m = 0; m < 8; m++)
 		EXPECT_EQ(PTMARK_KIND_NONE, recs[m].kind) TH_LOG("page %u", m);
 	munmap(p, 8 * psize);
@@ -1910,7 +1754,7 @@ TEST_F(inject, guard_segfaults_until_removed)
 	int i;
 
 	REQUIRE_INJECT(self);
-	ASSERT_EQ(0, install_probe_handler());
+	ASSERT_EQ(0, probe_handlers_install());
 	p = map_used_anon(4);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
@@ -1918,8 +1762,8 @@ TEST_F(inject, guard_segfaults_until_removed)
 				 &done));
 	EXPECT_EQ(4, done);
 	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(SIGSEGV, probe(p + i * psize, &val, false));
-		EXPECT_EQ(p + i * psize, probe_fault_addr);
+		EXPECT_EQ(SIGSEGV, probe_read(p + i * psize, &val));
+		EXPECT_EQ(p + i * psize, last_fault.addr);
 	}
 	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
 				 PTMARK_MARKER_GUARD,
@@ -1927,7 +1771,7 @@ TEST_F(inject, guard_segfaults_until_removed)
 				 &done));
 	EXPECT_EQ(4, done);
 	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(0, probe(p + i * psize, &val, false));
+		EXPECT_EQ(0, probe_read(p + i * psize, &val));
 		EXPECT_EQ(0, val);
 	}
 	munmap(p, 4 * psize);
@@ -2057,7 +1901,7 @@ static void *fault_own_pages(void *arg)
 
 			if (race_role(i) != f->role)
 				continue;
-			if (probe(page, &val, true) || probe(page, &got, false)) {
+			if (probe_write(page, val) || probe_read(page, &got)) {
 				f->signals++;
 				return NULL;
 			}
@@ -2065,7 +1909,7 @@ static void *fault_own_pages(void *arg)
 			if (f->rounds % 8 != 7)
 				continue;
 			madvise(page, psize, MADV_DONTNEED);
-			if (probe(page, &got, false)) {
+			if (probe_read(page, &got)) {
 				f->signals++;
 				return NULL;
 			}
@@ -2091,14 +1935,14 @@ static void *touch_guarded_pages(void *arg)
 
 			if (race_role(i) != 'G')
 				continue;
-			switch (probe(page, &got, false)) {
+			switch (probe_read(page, &got)) {
 			case 0:
 				t->reads++;
 				t->bad += got != race_fresh_byte(r->backing, i);
 				break;
 			case SIGSEGV:
 				t->segvs++;
-				t->bad += probe_fault_addr != page;
+				t->bad += last_fault.addr != page;
 				break;
 			default:
 				t->bad++;
@@ -2133,7 +1977,7 @@ FIXTURE_SETUP(race)
 	PTMARK_REQUIRE_DEVICE(self->fd);
 	ASSERT_EQ(0, ptmark_get_info(self->fd, &info));
 	REQUIRE_GUARD_IOCTL(&info, variant->backing);
-	ASSERT_EQ(0, install_probe_handler());
+	ASSERT_EQ(0, probe_handlers_install());
 	self->race.backing = variant->backing;
 	self->race.p = map_backing(variant->backing, RACE_PAGES);
 	ASSERT_NE(NULL, self->race.p);

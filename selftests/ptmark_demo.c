@@ -24,9 +24,6 @@
 
 
 #define NR_PAGES	16
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
-#define PM_GUARD	(1ULL << 58)
 
 /* Pages to guard: a pair, a single page, and the last four. */
 static const int guarded[] = { 2, 3, 8, 12, 13, 14, 15 };
@@ -37,17 +34,16 @@ static void show(const char *what, char *p)
 {
 	char picture[NR_PAGES + 1] = { 0 };
 	uint64_t pm[NR_PAGES];
-	int fd, i;
+	int err, i;
 
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0 || pread(fd, pm, sizeof(pm),
-			    (uintptr_t)p / page_size * sizeof(pm[0])) != sizeof(pm)) {
-		printf("%-6s pagemap unreadable: %s\n", what, strerror(errno));
+	err = pagemap_read(p, NR_PAGES, pm);
+	if (err) {
+		printf("%-6s pagemap unreadable: %s\n", what, strerror(-err));
 		return;
 	}
-	close(fd);
 	for (i = 0; i < NR_PAGES; i++)
-		picture[i] = pm[i] & PM_GUARD ? 'G' : pm[i] & PM_PRESENT ? 'P' :
+		picture[i] = pm[i] & PM_GUARD_REGION ? 'G' :
+			     pm[i] & PM_PRESENT ? 'P' :
 			     pm[i] & PM_SWAP ? 'S' : '.';
 	printf("%-6s %012lx-%012lx  %s\n", what, (unsigned long)p,
 	       (unsigned long)p + NR_PAGES * page_size, picture);

@@ -4,16 +4,26 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <linux/magic.h>
+#include <linux/mount.h>
 #include <linux/userfaultfd.h>
 #include <unistd.h>
 
 #include "ptmark_lib.h"
+
+/* ---- the module --------------------------------------------------------- */
 
 int ptmark_open(void)
 {
@@ -29,93 +39,67 @@ int ptmark_get_info(int fd, struct ptmark_info *info)
 	return ioctl(fd, PTMARK_IOC_INFO, info) ? -errno : 0;
 }
 
-int reopen_fd(int fd, int flags)
-{
-	char path[32];
+const struct ptmark_feature ptmark_features[] = {
+	{ PTMARK_FEAT_GUARD,		"guard" },
+	{ PTMARK_FEAT_GUARD_FILE,	"guard_file" },
+	{ PTMARK_FEAT_UFFD_WP,		"uffd_wp" },
+	{ PTMARK_FEAT_UFFD_WP_MARKER,	"uffd_wp_marker" },
+	{ PTMARK_FEAT_POISON_MARKER,	"poison_marker" },
+	{ PTMARK_FEAT_PAGEMAP_SCAN,	"pagemap_scan" },
+	{ PTMARK_FEAT_PAGEMAP_GUARD,	"pagemap_guard" },
+	{ PTMARK_FEAT_SOFT_DIRTY,	"soft_dirty" },
+	{ PTMARK_FEAT_THP,		"thp" },
+	{ PTMARK_FEAT_MIGRATION,	"migration" },
+	{ PTMARK_FEAT_AS_UNMOVABLE,	"as_unmovable" },
+	{ PTMARK_FEAT_AS_INACCESSIBLE,	"as_inaccessible" },
+	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
+	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
+	{ PTMARK_FEAT_INJECT,		"inject" },
+};
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return open(path, flags | O_CLOEXEC);
+const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);
+
+static const char *feature_name(__u64 bit)
+{
+	size_t i;
+
+	for (i = 0; i < ptmark_nr_features; i++)
+		if (ptmark_features[i].bit == bit)
+			return ptmark_features[i].name;
+	return "?";
 }
 
-char *read_text_file(const char *path)
+int ptmark_module_load(const char *ko, const char *params)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	ssize_t n;
-	int fd;
+	int fd = open(ko, O_RDONLY | O_CLOEXEC);
+	int ret = 0;
 
-	if (!buf)
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(buf);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += n;
-		if (cap - len - 1 == 0) {
-			char *bigger = realloc(buf, cap * 2);
-
-			if (!bigger) {
-				n = -1;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-	}
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, params, 0))
+		ret = -errno;
 	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
+	return ret;
 }
 
-bool text_lookup(const char *text, const char *name, char *value,
-		 size_t value_len)
+int ptmark_module_unload(void)
 {
-	size_t name_len = strlen(name);
-	const char *line = text;
-
-	while (line && *line) {
-		const char *end = strchrnul(line, '\n');
-
-		if (!strncmp(line, name, name_len) && line[name_len] == ' ') {
-			size_t n = end - (line + name_len + 1);
-
-			if (n >= value_len)
-				n = value_len - 1;
-			memcpy(value, line + name_len + 1, n);
-			value[n] = '\0';
-			return true;
-		}
-		line = *end ? end + 1 : NULL;
-	}
-	return false;
+	return syscall(SYS_delete_module, "ptmark", O_NONBLOCK) ? -errno : 0;
 }
 
 long long ptmark_stat(const char *name)
 {
-	char *text = read_text_file(PTMARK_DEBUGFS "/stats");
-	char value[32];
-	long long ret = -1;
-
-	if (!text)
-		return -1;
-	if (text_lookup(text, name, value, sizeof(value)))
-		ret = strtoll(value, NULL, 10);
-	free(text);
-	return ret;
+	return text_file_value(PTMARK_DEBUGFS "/stats", name);
 }
 
-int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
-		      struct ptmark_record *recs)
+int ptmark_scan_dense_of(int fd, int pidfd, const void *addr, size_t nr_pages,
+			 struct ptmark_record *recs)
 {
 	struct ptmark_scan scan = {
 		.size = sizeof(scan),
-		.flags = PTMARK_SCAN_DENSE,
+		.flags = PTMARK_SCAN_DENSE |
+			 (pidfd >= 0 ? PTMARK_SCAN_PIDFD : 0),
+		.pidfd = pidfd,
 		.nr_records = nr_pages,
 		.start = (uintptr_t)addr,
 		.len = nr_pages * sysconf(_SC_PAGESIZE),
@@ -127,6 +111,12 @@ int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
 	if (scan.nr_records != nr_pages || scan.next != scan.start + scan.len)
 		return -EIO;
 	return 0;
+}
+
+int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
+		      struct ptmark_record *recs)
+{
+	return ptmark_scan_dense_of(fd, -1, addr, nr_pages, recs);
 }
 
 char ptmark_record_char(const struct ptmark_record *r)
@@ -211,6 +201,358 @@ long ptmark_guard(const void *addr, size_t len, bool install)
 			     install ? 0 : PTMARK_MARKER_F_REMOVE);
 }
 
+/* ---- files and /proc ---------------------------------------------------- */
+
+int reopen_fd(int fd, int flags)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+char *read_text_file(const char *path)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	if (!buf)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (!bigger) {
+				n = -1;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+bool text_lookup(const char *text, const char *name, char *value,
+		 size_t value_len)
+{
+	size_t name_len = strlen(name);
+	const char *line = text;
+
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+
+		if (!strncmp(line, name, name_len) && line[name_len] == ' ') {
+			size_t n = end - (line + name_len + 1);
+
+			if (n >= value_len)
+				n = value_len - 1;
+			memcpy(value, line + name_len + 1, n);
+			value[n] = '\0';
+			return true;
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+long long text_file_value(const char *path, const char *name)
+{
+	char *text = read_text_file(path);
+	long long ret = -1;
+	char value[64];
+
+	if (text && text_lookup(text, name, value, sizeof(value)))
+		ret = strtoll(value, NULL, 10);
+	free(text);
+	return ret;
+}
+
+int write_text_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = strlen(text), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : n == len ? 0 : -EIO;
+}
+
+bool swap_active(void)
+{
+	char *text = read_text_file("/proc/swaps");
+	char *nl = text ? strchr(text, '\n') : NULL;
+	/* The first line is the column header. */
+	bool active = nl && nl[1];
+
+	free(text);
+	return active;
+}
+
+/* Is this line of /proc/self/{maps,smaps} a VMA header? */
+static bool vma_header(const char *line, unsigned long *start,
+		       unsigned long *end)
+{
+	/* Field lines ("Rss:", "AnonHugePages:") never parse as a range. */
+	return sscanf(line, "%lx-%lx ", start, end) == 2;
+}
+
+char *text_next_line(char *line)
+{
+	char *nl = strchr(line, '\n');
+
+	return nl && nl[1] ? nl + 1 : NULL;
+}
+
+int vmas_in_range(const void *addr, size_t len)
+{
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	char *text = read_text_file("/proc/self/maps");
+	unsigned long start, end;
+	char *line;
+	int count = 0;
+
+	if (!text)
+		return -1;
+	for (line = text; line; line = text_next_line(line))
+		if (vma_header(line, &start, &end) && start < hi && end > lo)
+			count++;
+	free(text);
+	return count;
+}
+
+char *smaps_block(const void *addr)
+{
+	char *text = read_text_file("/proc/self/smaps");
+	unsigned long start, end;
+	char *line, *stop, *block = NULL;
+
+	if (!text)
+		return NULL;
+	for (line = text; line; line = text_next_line(line)) {
+		if (!vma_header(line, &start, &end) ||
+		    (uintptr_t)addr < start || (uintptr_t)addr >= end)
+			continue;
+		for (stop = text_next_line(line); stop; stop = text_next_line(stop))
+			if (vma_header(stop, &start, &end))
+				break;
+		block = stop ? strndup(line, stop - line) : strdup(line);
+		break;
+	}
+	free(text);
+	return block;
+}
+
+long smaps_kb(const void *addr, const char *name)
+{
+	char *block = smaps_block(addr), *at;
+	long kb = -1;
+
+	if (!block)
+		return -1;
+	at = strstr(block, name);
+	if (at)
+		kb = strtol(at + strlen(name), NULL, 10);
+	free(block);
+	return kb;
+}
+
+bool smaps_has_vmflag(const void *addr, const char *flag)
+{
+	char *block = smaps_block(addr), *at, *tok, *save;
+	bool found = false;
+
+	if (!block)
+		return false;
+	at = strstr(block, "VmFlags:");
+	if (at)
+		for (tok = strtok_r(at + 8, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save))
+			if (!strcmp(tok, flag))
+				found = true;
+	free(block);
+	return found;
+}
+
+double monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- pagemap ------------------------------------------------------------ */
+
+int pagemap_pread(int fd, const void *addr, size_t nr, uint64_t *out)
+{
+	off_t off = (uintptr_t)addr / sysconf(_SC_PAGESIZE) * sizeof(*out);
+	ssize_t want = nr * sizeof(*out), got;
+
+	got = pread(fd, out, want, off);
+	if (got < 0)
+		return -errno;
+	return got == want ? 0 : -EIO;
+}
+
+int pagemap_read(const void *addr, size_t nr, uint64_t *out)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = pagemap_pread(fd, addr, nr, out);
+	close(fd);
+	return ret;
+}
+
+long pagemap_scan_self(struct pm_scan_arg *arg)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, PAGEMAP_SCAN, arg);
+	if (ret < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+void *mmap_aligned(size_t len, size_t align, int prot)
+{
+	char *raw = mmap(NULL, len + align, prot,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *aligned;
+
+	if (raw == MAP_FAILED)
+		return raw;
+	aligned = (char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+	if (aligned > raw)
+		munmap(raw, aligned - raw);
+	munmap(aligned + len, raw + align - aligned);
+	return aligned;
+}
+
+/* Say why a step of making the huge tmpfs failed; -1 for the caller. */
+static int huge_tmpfs_failed(const char *step, char *why, size_t len)
+{
+	int err = errno;
+
+	snprintf(why, len, "huge tmpfs: %s: %s%s", step, strerror(err),
+		 err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+	errno = err;
+	return -1;
+}
+
+int ptmark_huge_tmpfs_fd(char *why, size_t len)
+{
+	int fsfd, mntfd, fd;
+
+	fsfd = syscall(__NR_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return huge_tmpfs_failed("fsopen(tmpfs)", why, len);
+	if (syscall(__NR_fsconfig, fsfd, FSCONFIG_SET_STRING, "huge", "always",
+		    0)) {
+		close(fsfd);
+		return huge_tmpfs_failed("fsconfig(huge=always)", why, len);
+	}
+	if (syscall(__NR_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
+		close(fsfd);
+		return huge_tmpfs_failed("fsconfig(create)", why, len);
+	}
+	mntfd = syscall(__NR_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+	close(fsfd);
+	if (mntfd < 0)
+		return huge_tmpfs_failed("fsmount", why, len);
+	/* The open file keeps the detached mount alive after mntfd goes. */
+	fd = openat(mntfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	close(mntfd);
+	if (fd < 0)
+		return huge_tmpfs_failed("O_TMPFILE", why, len);
+	return fd;
+}
+
+/* $PTMARK_EXT4, else a directory that is ext4 where the suite runs natively. */
+static const char *ext4_dir_name(void)
+{
+	const char *dir = getenv("PTMARK_EXT4");
+
+	return dir && *dir ? dir : "/var/tmp";
+}
+
+const char *ptmark_ext4_dir(char *why, size_t len)
+{
+	const char *dir = ext4_dir_name();
+	struct statfs fs;
+
+	if (statfs(dir, &fs)) {
+		snprintf(why, len, "no ext4 directory: %s: %s (set PTMARK_EXT4)",
+			 dir, strerror(errno));
+		return NULL;
+	}
+	if (fs.f_type != EXT4_SUPER_MAGIC) {
+		snprintf(why, len,
+			 "no ext4 directory: %s: fs magic %#lx, not ext4 (set PTMARK_EXT4)",
+			 dir, (unsigned long)fs.f_type);
+		return NULL;
+	}
+	return dir;
+}
+
+int ptmark_ext4_tmpfile(int flags)
+{
+	char why[PTMARK_WHY_LEN];
+	const char *dir = ptmark_ext4_dir(why, sizeof(why));
+
+	if (!dir) {
+		errno = ENOENT;
+		return -1;
+	}
+	return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+int pidfd_of(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+int process_madvise_range(int pidfd, void *addr, size_t len, int advice)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = len };
+	ssize_t done = syscall(SYS_process_madvise, pidfd, &iov, 1, advice, 0);
+
+	if (done < 0)
+		return -errno;
+	return (size_t)done == len ? 0 : -EIO;
+}
+
+/* ---- userfaultfd -------------------------------------------------------- */
+
 int uffd_new_fd(void)
 {
 	int fd, dev, err;
@@ -227,4 +569,336 @@ int uffd_new_fd(void)
 	err = errno;
 	close(dev);
 	return fd < 0 ? -err : fd;
+}
+
+int uffd_open(__u64 features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = uffd_new_fd();
+	int err;
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		/* Features the kernel does not know are EINVAL. */
+		err = errno == EINVAL ? EOPNOTSUPP : errno;
+		close(fd);
+		return -err;
+	}
+	if ((api.features & features) != features) {
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	return fd;
+}
+
+int uffd_register(int uffd, const void *addr, size_t len, __u64 mode)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+int uffd_writeprotect(int uffd, const void *addr, size_t len, __u64 mode)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	int ret = poll(&pfd, 1, timeout_ms);
+
+	if (ret <= 0)
+		return ret ? -errno : 0;
+	if (read(uffd, msg, sizeof(*msg)) != sizeof(*msg))
+		return errno == EAGAIN ? 0 : -EIO;
+	return 1;
+}
+
+/* The features UFFDIO_API offers into *features: 0, or -errno. */
+static int uffd_available(__u64 *features)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = uffd_new_fd();
+	int ret = 0;
+
+	*features = 0;
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api))
+		ret = -errno;
+	else
+		*features = api.features;
+	close(fd);
+	return ret;
+}
+
+/* ---- touching memory that may fault ------------------------------------- */
+
+/* Per thread, so that concurrent threads each catch their own faults. */
+__thread struct probe_fault last_fault;
+static __thread sigjmp_buf probe_env;
+static __thread volatile sig_atomic_t probe_armed;
+
+static void probe_handler(int signo, siginfo_t *info, void *uctx)
+{
+	if (!probe_armed) {
+		signal(signo, SIG_DFL);
+		return;
+	}
+	probe_armed = 0;
+	last_fault.signo = signo;
+	last_fault.code = info->si_code;
+	last_fault.addr = info->si_addr;
+	siglongjmp(probe_env, 1);
+}
+
+int probe_handlers_install(void)
+{
+	struct sigaction sa = {
+		.sa_sigaction = probe_handler,
+		.sa_flags = SA_SIGINFO | SA_ONSTACK,
+	};
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) || sigaction(SIGBUS, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+int probe_call(void (*fn)(void *arg), void *arg)
+{
+	memset(&last_fault, 0, sizeof(last_fault));
+	if (sigsetjmp(probe_env, 1))
+		return last_fault.signo;
+	probe_armed = 1;
+	fn(arg);
+	probe_armed = 0;
+	return 0;
+}
+
+struct probe_access {
+	volatile char *p;
+	char *val;
+};
+
+static void read_byte(void *arg)
+{
+	struct probe_access *a = arg;
+
+	*a->val = *a->p;
+}
+
+static void write_byte(void *arg)
+{
+	struct probe_access *a = arg;
+
+	*a->p = *a->val;
+}
+
+int probe_read(const volatile char *p, char *val)
+{
+	struct probe_access a = { .p = (volatile char *)p, .val = val };
+
+	return probe_call(read_byte, &a);
+}
+
+int probe_write(volatile char *p, char val)
+{
+	struct probe_access a = { .p = p, .val = &val };
+
+	return probe_call(write_byte, &a);
+}
+
+bool probe_hit_guard(const void *p)
+{
+	return last_fault.signo == SIGSEGV && last_fault.code == SEGV_MAPERR &&
+	       last_fault.addr == p;
+}
+
+/* ---- what the kernel offers --------------------------------------------- */
+
+/* Does PAGEMAP_SCAN put the page at @p in @category? */
+static bool pagemap_scan_page_is(const void *p, __u64 category)
+{
+	struct page_region region;
+	struct pm_scan_arg scan = {
+		.size = sizeof(scan),
+		.start = (uintptr_t)p,
+		.end = (uintptr_t)p + sysconf(_SC_PAGESIZE),
+		.vec = (uintptr_t)&region,
+		.vec_len = 1,
+		.category_anyof_mask = category,
+		.return_mask = category,
+	};
+
+	return pagemap_scan_self(&scan) == 1 && (region.categories & category);
+}
+
+/* MADV_GUARD_INSTALL on a one-page mapping of @fd (-1: anonymous). */
+static int probe_guard_install(int fd, bool *pm_bit, bool *scan_cat)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t entry;
+	char *p;
+	int ret;
+
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		 fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ret = madvise(p, page, MADV_GUARD_INSTALL) ? -errno : 0;
+	if (!ret && pm_bit) {
+		*pm_bit = !pagemap_read(p, 1, &entry) &&
+			  (entry & PM_GUARD_REGION);
+		*scan_cat = pagemap_scan_page_is(p, PAGE_IS_GUARD);
+	}
+	munmap(p, page);
+	return ret;
+}
+
+/* A new anonymous page, written once; NULL if it cannot be mapped. */
+static char *written_anon_page(void)
+{
+	char *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	p[0] = 1;
+	return p;
+}
+
+/* Does PAGEMAP_SCAN report a page we wrote present? */
+static bool probe_pagemap_scan(void)
+{
+	char *p = written_anon_page();
+	bool ok;
+
+	if (!p)
+		return false;
+	ok = pagemap_scan_page_is(p, PAGE_IS_PRESENT);
+	munmap(p, sysconf(_SC_PAGESIZE));
+	return ok;
+}
+
+/*
+ * A new anonymous page is soft-dirty (and so is its new VMA) exactly when
+ * the kernel tracks soft-dirty bits at all.
+ */
+static bool probe_soft_dirty(void)
+{
+	char *p = written_anon_page();
+	uint64_t entry;
+	bool dirty;
+
+	if (!p)
+		return false;
+	dirty = !pagemap_read(p, 1, &entry) && (entry & PM_SOFT_DIRTY);
+	munmap(p, sysconf(_SC_PAGESIZE));
+	return dirty;
+}
+
+void probe_kernel(struct kernel_probe *k)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd;
+
+	memset(k, 0, sizeof(*k));
+	k->guard = probe_guard_install(-1, &k->pagemap_guard, &k->scan_guard);
+	fd = memfd_create("ptmark-probe", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, page))
+		k->guard_file = -errno;
+	else
+		k->guard_file = probe_guard_install(fd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	k->pagemap_scan = probe_pagemap_scan();
+	k->soft_dirty = probe_soft_dirty();
+	k->uffd = uffd_available(&k->uffd_features);
+	k->thp = access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+	fd = memfd_create("ptmark-probe", MFD_CLOEXEC | MFD_HUGETLB);
+	k->hugetlb = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* One thing userspace saw that a PTMARK_FEAT_* bit promises. */
+struct observation {
+	__u64 feature;
+	const char *what;
+	bool seen;
+};
+
+int probe_disagreements(const struct kernel_probe *k, char *why, size_t len)
+{
+	/* No userfaultfd at all (ENOSYS) says no; EPERM would say nothing. */
+	bool uffd_told = !k->uffd || k->uffd == -ENOSYS;
+	const struct observation seen[] = {
+		{ PTMARK_FEAT_GUARD, "MADV_GUARD_INSTALL on anonymous memory",
+		  !k->guard },
+		{ PTMARK_FEAT_GUARD_FILE, "MADV_GUARD_INSTALL on a memfd",
+		  !k->guard_file },
+		{ PTMARK_FEAT_PAGEMAP_GUARD, "pagemap PM_GUARD_REGION",
+		  k->pagemap_guard },
+		{ PTMARK_FEAT_PAGEMAP_GUARD, "PAGEMAP_SCAN PAGE_IS_GUARD",
+		  k->scan_guard },
+		{ PTMARK_FEAT_PAGEMAP_SCAN, "PAGEMAP_SCAN", k->pagemap_scan },
+		{ PTMARK_FEAT_SOFT_DIRTY, "pagemap PM_SOFT_DIRTY",
+		  k->soft_dirty },
+		{ PTMARK_FEAT_UFFD_WP, "UFFD_FEATURE_PAGEFAULT_FLAG_WP",
+		  k->uffd_features & UFFD_FEATURE_PAGEFAULT_FLAG_WP },
+		{ PTMARK_FEAT_UFFD_WP_MARKER, "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
+		  k->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM },
+		{ PTMARK_FEAT_THP, "/sys/kernel/mm/transparent_hugepage",
+		  k->thp },
+		{ PTMARK_FEAT_HUGETLB, "MFD_HUGETLB memfd", k->hugetlb },
+	};
+	struct ptmark_info info;
+	size_t i, used = 0;
+	int fd, ret, bad = 0;
+
+	fd = ptmark_open();
+	if (fd < 0)
+		return -ENODEV;
+	ret = ptmark_get_info(fd, &info);
+	close(fd);
+	if (ret) {
+		snprintf(why, len, "PTMARK_IOC_INFO: %s", strerror(-ret));
+		return 1;
+	}
+	why[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(seen); i++) {
+		bool module = info.features & seen[i].feature;
+
+		if (!uffd_told && (seen[i].feature == PTMARK_FEAT_UFFD_WP ||
+				   seen[i].feature == PTMARK_FEAT_UFFD_WP_MARKER))
+			continue;
+		if (module == seen[i].seen)
+			continue;
+		bad++;
+		if (used < len)
+			used += snprintf(why + used, len - used,
+					 "%s%s: module %s, %s %s", bad > 1 ? "; " : "",
+					 feature_name(seen[i].feature),
+					 module ? "yes" : "no", seen[i].what,
+					 seen[i].seen ? "yes" : "no");
+	}
+	return bad;
+}
+
+void tap_reason_clean(char *reason)
+{
+	for (; *reason; reason++)
+		if (*reason == '#' || *reason == '\n' || *reason == '\r')
+			*reason = ' ';
 }

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/magic.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,7 +31,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,16 +42,6 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
 #endif
-
-/* /proc/pid/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-#define PM_SOFT_DIRTY		(1ULL << 55)
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_UFFD_WP		(1ULL << 57)
-#define PM_GUARD_REGION		(1ULL << 58)
-#define PM_FILE			(1ULL << 61)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
 
 #define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
 #define THP_ZERO_PAGE	"/sys/kernel/mm/transparent_hugepage/use_zero_page"
@@ -97,23 +85,10 @@ static void env_init(struct __test_metadata *_metadata)
 	env.thp_restore[0] = '\0';
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 static void env_fini(void)
 {
 	if (env.thp_restore[0])
-		write_file(THP_ENABLED, env.thp_restore);
+		write_text_file(THP_ENABLED, env.thp_restore);
 	if (env.pagemap > 0)
 		close(env.pagemap);
 	if (env.fd > 0)
@@ -139,15 +114,9 @@ static char *map_small_pages(struct __test_metadata *_metadata, size_t nr)
 /* A private anonymous range of @len bytes starting on a PMD boundary. */
 static char *map_pmd_aligned(struct __test_metadata *_metadata, size_t len)
 {
-	char *raw, *p;
+	char *p = mmap_aligned(len, env.pmd, PROT_READ | PROT_WRITE);
 
-	raw = mmap(NULL, len + env.pmd, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, raw);
-	p = (char *)(((uintptr_t)raw + env.pmd - 1) & ~(env.pmd - 1));
-	if (p > raw)
-		munmap(raw, p - raw);
-	munmap(p + len, raw + env.pmd - p);
+	ASSERT_NE(MAP_FAILED, p);
 	return p;
 }
 
@@ -424,9 +393,7 @@ static struct ptmark_record *scan_vs_pagemap(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, do_scan(&s));
 	ASSERT_EQ(nr, s.nr_records);
 	ASSERT_EQ(s.start + s.len, s.next);
-	ASSERT_EQ(nr * sizeof(*pm),
-		  pread(pagemap, pm, nr * sizeof(*pm),
-			(uintptr_t)addr / env.page * sizeof(*pm)));
+	ASSERT_EQ(0, pagemap_pread(pagemap, addr, nr, pm));
 
 	for (i = 0; i < nr; i++) {
 		const struct ptmark_record *r = &recs[i];
@@ -537,16 +504,6 @@ static void expect_consecutive_pfns(struct __test_metadata *_metadata,
 
 /* ---- the machine -------------------------------------------------------- */
 
-static bool swap_active(void)
-{
-	char *text = read_text_file("/proc/swaps");
-	bool active = text && strchr(text, '\n') &&
-		      strchr(text, '\n')[1] != '\0';
-
-	free(text);
-	return active;
-}
-
 /*
  * Make sure MADV_HUGEPAGE regions get THPs: switch the global mode from
  * "never" to "madvise" (the fixture puts it back).  False if THP is off.
@@ -560,33 +517,12 @@ static bool thp_allowed(void)
 		return false;
 	if (!strstr(mode, "[never]")) {
 		ok = true;
-	} else if (!write_file(THP_ENABLED, "madvise")) {
+	} else if (!write_text_file(THP_ENABLED, "madvise")) {
 		snprintf(env.thp_restore, sizeof(env.thp_restore), "never");
 		ok = true;
 	}
 	free(mode);
 	return ok;
-}
-
-/* AnonHugePages of the VMA at @addr in /proc/self/smaps, in KiB. */
-static long smaps_anon_huge_kb(const void *addr)
-{
-	char *text = read_text_file("/proc/self/smaps"), *line;
-	unsigned long start, end;
-	bool in_vma = false;
-	long kb = -1;
-
-	for (line = text; line && *line; line = strchr(line, '\n') + 1) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in_vma = (uintptr_t)addr >= start &&
-				 (uintptr_t)addr < end;
-		else if (in_vma && !strncmp(line, "AnonHugePages:", 14))
-			kb = strtol(line + 14, NULL, 10);
-		if (!strchr(line, '\n'))
-			break;
-	}
-	free(text);
-	return kb;
 }
 
 /* Keep this thread on the CPU it runs on, so LRU batches drain locally. */
@@ -597,51 +533,6 @@ static void stay_on_this_cpu(void)
 	CPU_ZERO(&set);
 	CPU_SET(sched_getcpu(), &set);
 	sched_setaffinity(0, sizeof(set), &set);
-}
-
-static int pidfd_open(pid_t pid)
-{
-	return syscall(__NR_pidfd_open, pid, 0);
-}
-
-/* ---- userfaultfd -------------------------------------------------------- */
-
-/* A userfaultfd with @features, or -errno (also when a feature is absent). */
-static int uffd_open(uint64_t features)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (uffd < 0)
-		return -errno;
-	if (ioctl(uffd, UFFDIO_API, &api) ||
-	    (api.features & features) != features) {
-		int err = errno ?: EOPNOTSUPP;
-
-		close(uffd);
-		return -err;
-	}
-	return uffd;
-}
-
-static int uffd_register(int uffd, void *addr, size_t len, uint64_t mode)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = mode,
-	};
-
-	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
-}
-
-static int uffd_writeprotect(int uffd, void *addr, size_t len)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
 }
 
 /* ---- the fixture of most tests ------------------------------------------ */
@@ -658,6 +549,18 @@ FIXTURE_SETUP(scan)
 FIXTURE_TEARDOWN(scan)
 {
 	env_fini();
+}
+
+/*
+ * The skips here go by the module's features word, and pagemap_disagreement()
+ * by its pagemap_guard bit: it must say what the kernel does.
+ */
+TEST(probe_agrees_with_module)
+{
+	struct kernel_probe kernel;
+
+	probe_kernel(&kernel);
+	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
 }
 
 /* ---- page states, each held against pagemap ---------------------------- */
@@ -699,9 +602,9 @@ TEST_F(scan, thp_is_pmd_mapped)
 	p = map_pmd_aligned(_metadata, env.pmd);
 	ASSERT_EQ(0, madvise(p, env.pmd, MADV_HUGEPAGE));
 	memset(p, 1, env.pmd);
-	if (smaps_anon_huge_kb(p) * 1024 != (long)env.pmd)
+	if (smaps_kb(p, "AnonHugePages:") * 1024 != (long)env.pmd)
 		SKIP(return, "the kernel did not allocate a THP (smaps AnonHugePages %ld kB)",
-		     smaps_anon_huge_kb(p));
+		     smaps_kb(p, "AnonHugePages:"));
 
 	recs = scan_self(_metadata, p, nr);
 	expect_pages(_metadata, recs, 0, nr, &(struct page_state){
@@ -759,8 +662,7 @@ TEST_F(scan, swapped_out_pages)
 	size_t i, tries;
 	char *p;
 
-	if (!swap_active())
-		SKIP(return, "no swap device in /proc/swaps");
+	PTMARK_REQUIRE_SWAP();
 	/* MADV_PAGEOUT drains only this CPU's batch of new LRU pages. */
 	stay_on_this_cpu();
 	p = map_small_pages(_metadata, nr);
@@ -771,8 +673,7 @@ TEST_F(scan, swapped_out_pages)
 	for (tries = 0; tries < 10; tries++) {
 		if (madvise(p, nr * env.page, MADV_PAGEOUT))
 			SKIP(return, "MADV_PAGEOUT: %s", strerror(errno));
-		ASSERT_EQ(sizeof(pm), pread(env.pagemap, pm, sizeof(pm),
-					    (uintptr_t)p / env.page * 8));
+		ASSERT_EQ(0, pagemap_pread(env.pagemap, p, nr, pm));
 		for (i = 0; i < written && (pm[i] & PM_SWAP); i++)
 			;
 		if (i == written)
@@ -875,7 +776,7 @@ TEST_F(scan, soft_dirty_after_clear_refs)
 	p = map_small_pages(_metadata, 4);
 	for (i = 0; i < 4; i++)
 		write_page(p, i);
-	ASSERT_EQ(0, write_file("/proc/self/clear_refs", "4"));
+	ASSERT_EQ(0, write_text_file("/proc/self/clear_refs", "4"));
 	write_page(p, 1);
 
 	recs = scan_self(_metadata, p, 4);
@@ -922,7 +823,8 @@ TEST_F(scan, uffd_wp_markers_on_shmem)
 	write_page(p, 0);
 	write_page(p, 1);
 	ASSERT_EQ(0, uffd_register(uffd, p, len, UFFDIO_REGISTER_MODE_WP));
-	ASSERT_EQ(0, uffd_writeprotect(uffd, p, len));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p, len,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
 
 	recs = scan_self(_metadata, p, nr);
 	expect_pages(_metadata, recs, 0, 2, &protected_page);
@@ -969,7 +871,8 @@ TEST_F(scan, uffd_wp_markers_on_unpopulated_anon)
 	write_page(p, 0);
 	ASSERT_EQ(0, uffd_register(uffd, p, 4 * env.page,
 				   UFFDIO_REGISTER_MODE_WP));
-	ASSERT_EQ(0, uffd_writeprotect(uffd, p, 4 * env.page));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p, 4 * env.page,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
 
 	recs = scan_self(_metadata, p, 4);
 	expect_pages(_metadata, recs, 0, 1, &(struct page_state){
@@ -988,7 +891,7 @@ FIXTURE(backed) {
 };
 
 FIXTURE_VARIANT(backed) {
-	bool ext4;	/* a file on $PTMARK_EXT4, else a memfd */
+	bool ext4;	/* a file in ptmark_ext4_dir(), else a memfd */
 	bool shared;	/* MAP_SHARED, else MAP_PRIVATE */
 };
 
@@ -999,23 +902,6 @@ FIXTURE_VARIANT_ADD(backed, ext4_private) { .ext4 = true, .shared = false };
 
 #define BACKED_PAGES	4
 
-/* An unlinked file on the ext4 mount $PTMARK_EXT4 names; -1 if none. */
-static int open_ext4_file(void)
-{
-	const char *dir = getenv("PTMARK_EXT4");
-	char path[256];
-	struct statfs fs;
-	int fd;
-
-	if (!dir || statfs(dir, &fs) || fs.f_type != EXT4_SUPER_MAGIC)
-		return -1;
-	snprintf(path, sizeof(path), "%s/ptmark-scan-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
 FIXTURE_SETUP(backed)
 {
 	char *data;
@@ -1024,9 +910,9 @@ FIXTURE_SETUP(backed)
 	PTMARK_REQUIRE_DEVICE(env.fd);
 	env_init(_metadata);
 	if (variant->ext4) {
-		self->file = open_ext4_file();
-		if (self->file < 0)
-			SKIP(return, "no ext4 directory in $PTMARK_EXT4");
+		PTMARK_REQUIRE_EXT4();
+		self->file = ptmark_ext4_tmpfile(0);
+		ASSERT_LE(0, self->file);
 	} else {
 		self->file = memfd_create("ptmark-scan", MFD_CLOEXEC);
 		ASSERT_LE(0, self->file);
@@ -1577,6 +1463,7 @@ TEST_F(scan, vma_flags_reflect_each_vma)
 {
 	uint64_t soft_dirty = have(PTMARK_FEAT_SOFT_DIRTY) ?
 			      PTMARK_VMA_SOFTDIRTY : 0;
+	char why[PTMARK_WHY_LEN];
 	size_t i, checked = 0;
 
 	for (i = 0; i < ARRAY_SIZE(vma_cases); i++) {
@@ -1586,11 +1473,12 @@ TEST_F(scan, vma_flags_reflect_each_vma)
 		void *p;
 
 		if (c->ext4) {
-			file = open_ext4_file();
-			if (file < 0) {
-				TH_LOG("%s: no ext4 directory here", c->name);
+			if (!ptmark_ext4_dir(why, sizeof(why))) {
+				TH_LOG("%s: %s", c->name, why);
 				continue;
 			}
+			file = ptmark_ext4_tmpfile(0);
+			ASSERT_LE(0, file) TH_LOG("%s", c->name);
 		} else if (c->memfd) {
 			file = memfd_create("ptmark-vma", MFD_CLOEXEC);
 			ASSERT_LE(0, file);
@@ -1653,7 +1541,7 @@ TEST_F(scan, pidfd_scans_another_process)
 	}
 	close(done[0]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));
-	pidfd = pidfd_open(pid);
+	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	pagemap = open(path, O_RDONLY | O_CLOEXEC);
@@ -1716,7 +1604,7 @@ TEST_F(scan, pidfd_of_another_process_needs_ptrace_cap)
 		_exit(read(ready[0], &c, 1) < 0);
 	}
 	close(ready[0]);
-	pidfd = pidfd_open(target);
+	pidfd = pidfd_of(target);
 	ASSERT_LE(0, pidfd);
 
 	/* Root may. */
@@ -1732,7 +1620,7 @@ TEST_F(scan, pidfd_of_another_process_needs_ptrace_cap)
 		if (setresgid(65534, 65534, 65534) ||
 		    setresuid(65534, 65534, 65534))
 			_exit(2);
-		self = pidfd_open(getpid());
+		self = pidfd_of(getpid());
 		rep->self_plain = scan_errno(0, (uintptr_t)p, env.page, &rec, 1);
 		s = scan_req(PTMARK_SCAN_PIDFD, self, (uintptr_t)p, env.page,
 			     &rec, 1);
@@ -1768,7 +1656,7 @@ TEST_F(scan, pidfd_of_exited_process_is_esrch)
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(0);
-	pidfd = pidfd_open(pid);
+	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
 	/* Wait for the exit but leave the zombie. */
 	ASSERT_EQ(0, waitid(P_PID, pid, &info, WEXITED | WNOWAIT));
@@ -1887,7 +1775,7 @@ static const char * const kind_names[PTMARK_KIND_COUNT] = {
 
 static int write_target(const char *text)
 {
-	return write_file(PTMARK_DEBUGFS "/target", text);
+	return write_text_file(PTMARK_DEBUGFS "/target", text);
 }
 
 /* The rest of the line after @prefix at the start of a line, or NULL. */

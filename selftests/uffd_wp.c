@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <linux/magic.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -42,7 +41,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,16 +48,6 @@
 
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY	1
-#endif
-
-/* /proc/pid/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_UFFD_WP		(1ULL << 57)
-#define PM_GUARD_REGION		(1ULL << 58)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
 
 /* PAGEMAP_SCAN categories every kernel with the ioctl knows. */
 #define SCAN_CATEGORIES		(PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN |	\
@@ -79,13 +67,7 @@
 
 /* What the running kernel and machine offer; probed once in main(). */
 static size_t page_size;
-static __u64 uffd_available;		/* UFFD_FEATURE_* of this kernel */
-static int uffd_errno;			/* why userfaultfd cannot be used */
-static bool swap_active;
-static bool pagemap_scan_works;
-static bool guard_anon, guard_file;	/* MADV_GUARD_INSTALL on anon, file */
-static char ext4_dir[256];
-static char ext4_problem[320];
+static struct kernel_probe kernel;
 
 enum backing { SHMEM, HUGETLB, EXT4, ANON };
 
@@ -132,18 +114,6 @@ FIXTURE_VARIANT_ADD(uffd_wp, anon) { .backing = ANON };
 
 typedef FIXTURE_DATA(uffd_wp) uffd_wp_t;
 
-/*
- * A known kernel defect reproduced: report XFAIL with the reason (the
- * harness turns a later fix into XPASS) and leave the test.
- */
-#define KNOWN_KERNEL_BUG(fmt, ...) do {					\
-	snprintf(_metadata->results->reason,				\
-		 sizeof(_metadata->results->reason), fmt, ##__VA_ARGS__); \
-	TH_LOG("known kernel bug: %s", _metadata->results->reason);	\
-	_metadata->exit_code = KSFT_XFAIL;				\
-	return;								\
-} while (0)
-
 /* ---------------------------------------------------------------------
  * userfaultfd
  */
@@ -161,23 +131,6 @@ static const struct {
 };
 
 
-/* A userfaultfd with exactly @features enabled, or -errno. */
-static int uffd_open(__u64 features)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd = uffd_new_fd();
-
-	if (fd < 0)
-		return fd;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* Name of the first of @want this kernel lacks, NULL if it has them all. */
 static const char *uffd_missing(__u64 want)
 {
@@ -185,9 +138,9 @@ static const char *uffd_missing(__u64 want)
 
 	for (i = 0; i < ARRAY_SIZE(uffd_feature_names); i++)
 		if ((want & uffd_feature_names[i].bit) &&
-		    !(uffd_available & uffd_feature_names[i].bit))
+		    !(kernel.uffd_features & uffd_feature_names[i].bit))
 			return uffd_feature_names[i].name;
-	return (want & ~uffd_available) ? "(unnamed)" : NULL;
+	return (want & ~kernel.uffd_features) ? "(unnamed)" : NULL;
 }
 
 static int uffd_register_wp(int uffd, const void *addr, size_t len)
@@ -209,34 +162,11 @@ static int uffd_unregister(int uffd, const void *addr, size_t len)
 	return ioctl(uffd, UFFDIO_UNREGISTER, &range) ? -errno : 0;
 }
 
-/* Write-protect, or resolve (which wakes waiting faults unless @dontwake). */
-static int uffd_protect(int uffd, const void *addr, size_t len, bool protect,
-			bool dontwake)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = (protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
-			(dontwake ? UFFDIO_WRITEPROTECT_MODE_DONTWAKE : 0),
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
-}
-
 static int uffd_wake(int uffd, const void *addr, size_t len)
 {
 	struct uffdio_range range = { .start = (uintptr_t)addr, .len = len };
 
 	return ioctl(uffd, UFFDIO_WAKE, &range) ? -errno : 0;
-}
-
-/* The next message within @timeout_ms; false when none came. */
-static bool uffd_next_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
-
-	if (poll(&pfd, 1, timeout_ms) != 1)
-		return false;
-	return read(uffd, msg, sizeof(*msg)) == sizeof(*msg);
 }
 
 static const char *msg_text(const struct uffd_msg *msg, char *buf, size_t len)
@@ -424,40 +354,6 @@ static char pagemap_lens(char state)
 	}
 }
 
-/* PTMARK_IOC_SCAN of our own pages, one record a page. */
-static int scan_pages(int ptmark, const char *addr, size_t pages,
-		      struct ptmark_record *recs)
-{
-	struct ptmark_scan scan = {
-		.size = sizeof(scan),
-		.flags = PTMARK_SCAN_DENSE,
-		.nr_records = pages,
-		.start = (uintptr_t)addr,
-		.len = pages * page_size,
-		.records = (uintptr_t)recs,
-	};
-
-	if (ioctl(ptmark, PTMARK_IOC_SCAN, &scan))
-		return -errno;
-	if (scan.nr_records != pages || scan.next != scan.start + scan.len)
-		return -EIO;
-	return 0;
-}
-
-static int read_pagemap(const char *addr, size_t pages, uint64_t *pme)
-{
-	ssize_t want = pages * sizeof(*pme);
-	int fd, err = 0;
-
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, pme, want, (uintptr_t)addr / page_size * sizeof(*pme)) != want)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
 /* The state of each of @n units from @addr into @out, NUL-terminated. */
 static int read_unit_states(uffd_wp_t *self, const char *addr, size_t n,
 			    char *out)
@@ -469,11 +365,11 @@ static int read_unit_states(uffd_wp_t *self, const char *addr, size_t n,
 
 	if (self->ptmark >= 0) {
 		recs = calloc(pages, sizeof(*recs));
-		err = recs ? scan_pages(self->ptmark, addr, pages, recs) :
-			     -ENOMEM;
+		err = recs ? ptmark_scan_dense(self->ptmark, addr, pages,
+					       recs) : -ENOMEM;
 	} else {
 		pme = calloc(pages, sizeof(*pme));
-		err = pme ? read_pagemap(addr, pages, pme) : -ENOMEM;
+		err = pme ? pagemap_read(addr, pages, pme) : -ENOMEM;
 	}
 	for (i = 0; !err && i < pages; i++) {
 		char c = recs ? record_state(&recs[i]) : pagemap_state(pme[i]);
@@ -546,7 +442,7 @@ static int vma_registered(uffd_wp_t *self, const char *addr)
 
 	if (self->ptmark < 0)
 		return -ENODEV;
-	err = scan_pages(self->ptmark, addr, 1, &rec);
+	err = ptmark_scan_dense(self->ptmark, addr, 1, &rec);
 	if (err)
 		return err;
 	return !!(rec.vma_flags & PTMARK_VMA_UFFD_WP);
@@ -578,16 +474,12 @@ static int pagemap_scan_pages(const char *addr, size_t pages, uint64_t *cats)
 	};
 	long n, i;
 	uint64_t a;
-	int fd;
 
 	if (!regions)
 		return -ENOMEM;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : ioctl(fd, PAGEMAP_SCAN, &arg);
-	if (n < 0) {
-		n = -errno;
+	n = pagemap_scan_self(&arg);
+	if (n < 0)
 		goto out;
-	}
 	if (arg.walk_end != arg.end) {
 		n = -EIO;
 		goto out;
@@ -598,8 +490,6 @@ static int pagemap_scan_pages(const char *addr, size_t pages, uint64_t *cats)
 			cats[(a - arg.start) / page_size] = regions[i].categories;
 	n = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(regions);
 	return n;
 }
@@ -640,8 +530,8 @@ static void use_uffd(struct __test_metadata *_metadata, uffd_wp_t *self,
 	const char *missing;
 	int err;
 
-	if (uffd_errno)
-		SKIP(return, "no userfaultfd: %s", strerror(uffd_errno));
+	if (kernel.uffd)
+		SKIP(return, "no userfaultfd: %s", strerror(-kernel.uffd));
 	missing = uffd_missing(want);
 	if (missing)
 		SKIP(return, "kernel lacks UFFD_FEATURE_%s", missing);
@@ -658,20 +548,11 @@ static void use_uffd(struct __test_metadata *_metadata, uffd_wp_t *self,
 		       strerror(-err));
 }
 
-static size_t free_huge_pages(void)
-{
-	char *text = read_text_file("/proc/meminfo");
-	char *line = text ? strstr(text, "HugePages_Free:") : NULL;
-	size_t n = line ? strtoul(line + strlen("HugePages_Free:"), NULL, 10) : 0;
-
-	free(text);
-	return n;
-}
-
 /* Create the backing file (none for anon) and size the region's units. */
 static void open_backing(struct __test_metadata *_metadata, uffd_wp_t *self,
 			 enum backing backing)
 {
+	long long free_huge;
 	struct stat st;
 
 	self->unit = page_size;
@@ -688,16 +569,17 @@ static void open_backing(struct __test_metadata *_metadata, uffd_wp_t *self,
 		ASSERT_EQ(0, fstat(self->fd, &st));
 		self->unit = st.st_blksize;
 		self->nr = NR_HUGE_UNITS;
-		if (free_huge_pages() < self->nr)
-			SKIP(return, "%zu free huge pages needed, %zu free",
-			     self->nr, free_huge_pages());
+		free_huge = text_file_value("/proc/meminfo", "HugePages_Free:");
+		if (free_huge < (long long)self->nr)
+			SKIP(return, "%zu free huge pages needed, %lld free",
+			     self->nr, free_huge < 0 ? 0 : free_huge);
 		break;
 	case EXT4:
-		if (ext4_problem[0])
-			SKIP(return, "%s", ext4_problem);
-		self->fd = open(ext4_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		PTMARK_REQUIRE_EXT4();
+		self->fd = ptmark_ext4_tmpfile(0);
 		ASSERT_LE(0, self->fd)
-			TH_LOG("O_TMPFILE in %s: %s", ext4_dir, strerror(errno));
+			TH_LOG("O_TMPFILE in the ext4 directory: %s",
+			       strerror(errno));
 		break;
 	case ANON:
 		break;
@@ -752,8 +634,9 @@ FIXTURE_TEARDOWN(uffd_wp)
 static void protect_units(struct __test_metadata *_metadata, uffd_wp_t *self,
 			  size_t first, size_t n, bool protect)
 {
-	ASSERT_EQ(0, uffd_protect(self->uffd, unit_ptr(self, first),
-				  n * self->unit, protect, false));
+	ASSERT_EQ(0, uffd_writeprotect(self->uffd, unit_ptr(self, first),
+				       n * self->unit,
+				       protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0));
 }
 
 static void zap_units(struct __test_metadata *_metadata, uffd_wp_t *self,
@@ -800,7 +683,7 @@ static void assert_read_quiet(struct __test_metadata *_metadata,
 	char text[96];
 
 	ASSERT_EQ(value, *(volatile char *)(unit_ptr(self, unit) + off));
-	ASSERT_FALSE(uffd_next_msg(self->uffd, &msg, 0))
+	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg))
 		TH_LOG("read of unit %zu raised %s", unit,
 		       msg_text(&msg, text, sizeof(text)));
 }
@@ -969,9 +852,9 @@ static void assert_write_free(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, store_start(&s, child, unit_addr + off, unit, off, value));
 	done = store_done_within(&s, WAIT_MS);
-	got = uffd_next_msg(uffd, &msg, 0);
+	got = uffd_read_msg(uffd, 0, &msg) == 1;
 	if (!done) {	/* let it finish before failing */
-		uffd_protect(uffd, unit_addr, self->unit, false, false);
+		uffd_writeprotect(uffd, unit_addr, self->unit, 0);
 		store_done_within(&s, WAIT_MS);
 	}
 	ASSERT_EQ(value, store_result(&s, unit_addr + off));
@@ -1013,7 +896,7 @@ static void assert_write_trapped(struct __test_metadata *_metadata,
 		}
 		assert_write_free(_metadata, self, uffd, base, child, unit, off,
 				  value);
-		if (pagemap_scan_works && !child) {
+		if (kernel.pagemap_scan && !child) {
 			ASSERT_EQ(0, pagemap_scan_pages(unit_addr, 1, &cat));
 			ASSERT_TRUE(cat & PAGE_IS_WRITTEN)
 				TH_LOG("categories %#llx", (unsigned long long)cat);
@@ -1022,11 +905,11 @@ static void assert_write_trapped(struct __test_metadata *_metadata,
 	}
 
 	ASSERT_EQ(0, store_start(&s, child, unit_addr + off, unit, off, value));
-	got = uffd_next_msg(uffd, &msg, WAIT_MS);
+	got = uffd_read_msg(uffd, WAIT_MS, &msg) == 1;
 	if (!got) {
 		bool done = store_done_within(&s, 0);
 
-		uffd_protect(uffd, unit_addr, self->unit, false, false);
+		uffd_writeprotect(uffd, unit_addr, self->unit, 0);
 		store_done_within(&s, WAIT_MS);
 		store_result(&s, unit_addr + off);
 		ASSERT_TRUE(got)
@@ -1039,11 +922,11 @@ static void assert_write_trapped(struct __test_metadata *_metadata,
 	if (!child)
 		ASSERT_EQ(old, *(volatile char *)(unit_addr + off));
 
-	ASSERT_EQ(0, uffd_protect(uffd, unit_addr, self->unit, false, false));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, unit_addr, self->unit, 0));
 	ASSERT_TRUE(store_done_within(&s, WAIT_MS))
 		TH_LOG("write to unit %zu still blocked after resolving", unit);
 	ASSERT_EQ(value, store_result(&s, unit_addr + off));
-	ASSERT_FALSE(uffd_next_msg(uffd, &msg, 0))
+	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg))
 		TH_LOG("second message %s", msg_text(&msg, text, sizeof(text)));
 }
 
@@ -1096,7 +979,7 @@ static void *event_reader_main(void *arg)
 {
 	struct event_reader *r = arg;
 
-	r->got = uffd_next_msg(r->uffd, &r->msg, 5 * WAIT_MS);
+	r->got = uffd_read_msg(r->uffd, 5 * WAIT_MS, &r->msg) == 1;
 	return NULL;
 }
 
@@ -1203,15 +1086,6 @@ static void *fault_reader_main(void *arg)
 	return NULL;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 +
-	       (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * 2b. Hole punches racing read faults.  A fault between a punch's unmap
  * and its removal of the folio maps the folio again, read-only with the
@@ -1228,15 +1102,15 @@ TEST_F_TIMEOUT(uffd_wp, hole_punch_races_read_faults, 60)
 	struct fault_reader fr = { .self = self };
 	char seen[NR_UNITS + 1] = "";
 	unsigned int rounds = 0;
-	struct timespec t0;
+	double t0;
 	bool kept = true;
 
 	if (!self->b->file)
 		SKIP(return, "anonymous memory has no file to punch");
 	protect_units(_metadata, self, 0, self->nr, true);
 	ASSERT_EQ(0, pthread_create(&fr.thread, NULL, fault_reader_main, &fr));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (; kept && ms_since(&t0) < RACE_MS; rounds++) {
+	t0 = monotonic_ms();
+	for (; kept && monotonic_ms() - t0 < RACE_MS; rounds++) {
 		punch_units(_metadata, self, 1, 2);
 		ASSERT_EQ(0, read_unit_states(self, self->mem, self->nr, seen));
 		kept = strspn(seen + 1, "WR") >= 2;
@@ -1250,9 +1124,11 @@ TEST_F_TIMEOUT(uffd_wp, hole_punch_races_read_faults, 60)
 	 * few hundred punches: reported as the kernel bug it is, not passed.
 	 */
 	if (!kept)
-		KNOWN_KERNEL_BUG("punch %u racing read faults left units 1-2 of %s as '%.2s' (%s): uffd-wp marker dropped, protection lost",
-				 rounds, self->b->name, seen + 1, seen);
+		KERNEL_BUG("uffdwp-punch-race",
+			   "punch %u racing read faults left units 1-2 of %s as '%.2s' (%s): uffd-wp marker dropped, protection lost",
+			   rounds, self->b->name, seen + 1, seen);
 	WRITE_TRAPPED(1, 0, 'z');
+	KERNEL_BUG_NOT_SEEN("uffdwp-punch-race");
 }
 
 /*
@@ -1270,8 +1146,8 @@ TEST_F(uffd_wp, reclaim_keeps_protection)
 
 	if (self->b->huge)
 		SKIP(return, "hugetlb pages are never reclaimed");
-	if (!self->b->async && !swap_active)
-		SKIP(return, "no active swap device (/proc/swaps)");
+	if (!self->b->async)
+		PTMARK_REQUIRE_SWAP();
 	protect_units(_metadata, self, 0, self->nr, true);
 	for (tries = 0; tries < 3; tries++) {
 		ASSERT_EQ(0, madvise(self->mem, self->len, MADV_PAGEOUT));
@@ -1411,7 +1287,7 @@ TEST_F(uffd_wp, fork_without_event)
 			  'C');
 	assert_write_free(_metadata, self, self->uffd, self->mem, &c, 1, off,
 			  'D');
-	ASSERT_FALSE(uffd_next_msg(self->uffd, &msg, 0));
+	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg));
 	ASSERT_UNITS("WR", 'W', "parent after the child's writes");
 	/* Shared memory shows the child's data, private memory does not. */
 	READ_QUIET(0, self->b->file ? 'C' : 0);
@@ -1448,7 +1324,7 @@ TEST_F(uffd_wp, fork_with_event)
 			     kept_fill(self, 0), 'E');
 	assert_write_trapped(_metadata, self, child_uffd, self->mem, &c, 1, off,
 			     kept_fill(self, 1), 'F');
-	ASSERT_FALSE(uffd_next_msg(self->uffd, &msg, 0));
+	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg));
 	assert_child(_metadata, self, &c, "ww", 'W', true,
 		     "child after its writes");
 	ASSERT_UNITS("WR", 'W', "parent after the child's writes");
@@ -1519,7 +1395,7 @@ TEST_F(uffd_wp, mremap_without_event)
 
 	PREPARE_MIX(0);
 	move_region(_metadata, self);
-	ASSERT_FALSE(uffd_next_msg(self->uffd, &msg, 0));
+	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg));
 	ASSERT_UNITS(".p", '.', "moved");
 	assert_registered(_metadata, vma_registered(self, self->mem), false);
 	WRITE_FREE(0, 'O');
@@ -1534,19 +1410,13 @@ TEST_F(uffd_wp, mremap_without_event)
  */
 static bool guard_usable(struct __test_metadata *_metadata, uffd_wp_t *self)
 {
-	bool anon = guard_anon, file = guard_file;
-
-	if (self->ptmark >= 0) {
-		anon = self->ptmark_features & PTMARK_FEAT_GUARD;
-		file = self->ptmark_features & PTMARK_FEAT_GUARD_FILE;
-	}
 	if (self->b->huge) {
 		/* is_valid_guard_vma() refuses VM_HUGETLB. */
 		ASSERT_EQ(-1, madvise(self->mem, self->unit, MADV_GUARD_INSTALL));
 		ASSERT_EQ(EINVAL, errno);
 		SKIP(return false, "guard regions refuse hugetlb VMAs (EINVAL asserted)");
 	}
-	if (!(self->b->file ? file : anon))
+	if (self->b->file ? kernel.guard_file : kernel.guard)
 		SKIP(return false, "kernel lacks MADV_GUARD_INSTALL on %s memory",
 		     self->b->file ? "file" : "anonymous");
 	return true;
@@ -1657,8 +1527,9 @@ TEST_F(uffd_wp, guard_over_wp_marker)
 	if (atomic_load(&g.state) == 2) {
 		/* The loop itself loses nothing: both units are markers. */
 		ASSERT_UNITS("WW", 'W', "after the interrupted guard install");
-		KNOWN_KERNEL_BUG("MADV_GUARD_INSTALL over uffd-wp protected %s pages never returns: the zap keeps the marker, madvise_guard_install() restarts forever (interrupted after %d ms)",
-				 self->b->name, WAIT_MS);
+		KERNEL_BUG("guard-uffdwp-restart",
+			   "MADV_GUARD_INSTALL over uffd-wp protected %s pages never returns: the zap keeps the marker, madvise_guard_install() restarts forever (interrupted after %d ms)",
+			   self->b->name, WAIT_MS);
 	}
 	/* A kernel that returns has guarded both units or refused. */
 	if (g.ret == 0) {
@@ -1667,6 +1538,7 @@ TEST_F(uffd_wp, guard_over_wp_marker)
 		TH_LOG("MADV_GUARD_INSTALL refused: %s", strerror(g.err));
 		ASSERT_UNITS("WR", 'W', "after the refused guard install");
 	}
+	KERNEL_BUG_NOT_SEEN("guard-uffdwp-restart");
 }
 
 /*
@@ -1700,10 +1572,12 @@ TEST_F(uffd_wp, protect_over_guard)
 	 * a write there would go unreported.  Reported, not passed.
 	 */
 	if (seen[1] == '.')
-		KNOWN_KERNEL_BUG("WP over a guard, then MADV_GUARD_REMOVE, left unit 1 of %s a none PTE in a protected range: protection lost (%s)",
-				 self->b->name, seen);
+		KERNEL_BUG("guard-remove-uffdwp-gap",
+			   "WP over a guard, then MADV_GUARD_REMOVE, left unit 1 of %s a none PTE in a protected range: protection lost (%s)",
+			   self->b->name, seen);
 	WRITE_TRAPPED(1, fill_of(1), 'm');
 	ASSERT_UNITS("ww", 'R', "at the end");
+	KERNEL_BUG_NOT_SEEN("guard-remove-uffdwp-gap");
 }
 
 /*
@@ -1741,7 +1615,8 @@ TEST_F(uffd_wp, ioctl_markers_match_kernel)
 	for (i = 0; i < 2; i++) {
 		size_t p;
 
-		ASSERT_EQ(0, scan_pages(self->ptmark, self->mem, pages, recs));
+		ASSERT_EQ(0, ptmark_scan_dense(self->ptmark, self->mem, pages,
+					       recs));
 		for (p = 0; p < pages / 2; p++) {
 			const struct ptmark_record *k = &recs[p];
 			const struct ptmark_record *m = &recs[p + pages / 2];
@@ -1824,14 +1699,13 @@ TEST_F(uffd_wp, pagemap_agrees)
 	char want[NR_UNITS + 1] = "WRw.", seen[NR_UNITS + 1];
 	uint64_t *pme, *cats;
 	struct pm_scan_arg arg;
-	int fd;
 
 	USE_UFFD(marker_features(self));
 	make_markers(_metadata, self, 0, self->nr);
 	READ_QUIET(1, kept_fill(self, 1));
 	WRITE_TRAPPED(2, kept_fill(self, 2), 'r');
 	protect_units(_metadata, self, 3, 1, false);
-	if (!self->b->file && swap_active) {
+	if (!self->b->file && swap_active()) {
 		WRITE_TRAPPED(4, 0, 's');
 		protect_units(_metadata, self, 4, 1, true);
 		ASSERT_EQ(0, madvise(unit_ptr(self, 4), self->unit, MADV_PAGEOUT));
@@ -1847,8 +1721,8 @@ TEST_F(uffd_wp, pagemap_agrees)
 	cats = calloc(pages, sizeof(*cats));
 	ASSERT_NE(NULL, pme);
 	ASSERT_NE(NULL, cats);
-	ASSERT_EQ(0, read_pagemap(self->mem, pages, pme));
-	if (pagemap_scan_works)
+	ASSERT_EQ(0, pagemap_read(self->mem, pages, pme));
+	if (kernel.pagemap_scan)
 		ASSERT_EQ(0, pagemap_scan_pages(self->mem, pages, cats));
 	for (p = 0; p < pages; p++) {
 		char state = seen[p / self->pages_per_unit];
@@ -1861,14 +1735,14 @@ TEST_F(uffd_wp, pagemap_agrees)
 		ASSERT_EQ(pagemap_lens(state), pagemap_state(pme[p]))
 			TH_LOG("page %zu (%c): pagemap %#llx", p, state,
 			       (unsigned long long)pme[p]);
-		if (pagemap_scan_works)
+		if (kernel.pagemap_scan)
 			ASSERT_EQ(categories_of(self, state) & mask, cats[p] & mask)
 				TH_LOG("page %zu (%c): PAGEMAP_SCAN %#llx", p, state,
 				       (unsigned long long)cats[p]);
 	}
 	free(pme);
 	free(cats);
-	if (!pagemap_scan_works)
+	if (!kernel.pagemap_scan)
 		SKIP(return, "no PAGEMAP_SCAN (pagemap checked)");
 
 	/* Re-protect what was written, through PAGEMAP_SCAN, on units 0-2. */
@@ -1880,16 +1754,11 @@ TEST_F(uffd_wp, pagemap_agrees)
 		.category_mask = PAGE_IS_WRITTEN,
 		.return_mask = PAGE_IS_WRITTEN,
 	};
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
 	if (!self->b->async) {
-		ASSERT_EQ(-1, ioctl(fd, PAGEMAP_SCAN, &arg));
-		ASSERT_EQ(EPERM, errno);
-		close(fd);
+		ASSERT_EQ(-EPERM, pagemap_scan_self(&arg));
 		return;
 	}
-	ASSERT_LE(0, ioctl(fd, PAGEMAP_SCAN, &arg));
-	close(fd);
+	ASSERT_LE(0, pagemap_scan_self(&arg));
 	want[2] = 'R';
 	ASSERT_UNITS(want, 'W', "written unit re-protected by PAGEMAP_SCAN");
 	WRITE_TRAPPED(2, 'r', 't');
@@ -1960,7 +1829,7 @@ static void *race_handler_main(void *arg)
 	size_t unit;
 
 	while (!atomic_load(&r->handler_stop)) {
-		if (!uffd_next_msg(self->uffd, &msg, 10))
+		if (uffd_read_msg(self->uffd, 10, &msg) != 1)
 			continue;
 		unit = (msg.arg.pagefault.address - (uintptr_t)self->mem) /
 		       self->unit;
@@ -1976,8 +1845,8 @@ static void *race_handler_main(void *arg)
 		atomic_fetch_add(&r->messages, 1);
 		pthread_mutex_lock(&r->lock);
 		atomic_store(&r->resolved_in[unit], atomic_load(&r->epoch));
-		if (uffd_protect(self->uffd, unit_ptr(self, unit), self->unit,
-				 false, false))
+		if (uffd_writeprotect(self->uffd, unit_ptr(self, unit),
+				      self->unit, 0))
 			atomic_fetch_add(&r->ioctl_errors, 1);
 		pthread_mutex_unlock(&r->lock);
 	}
@@ -1990,7 +1859,8 @@ static void race_toggle(struct race *r, bool zap)
 	uffd_wp_t *self = r->self;
 
 	pthread_mutex_lock(&r->lock);
-	if (uffd_protect(self->uffd, self->mem, self->len, true, false))
+	if (uffd_writeprotect(self->uffd, self->mem, self->len,
+			      UFFDIO_WRITEPROTECT_MODE_WP))
 		atomic_fetch_add(&r->ioctl_errors, 1);
 	atomic_fetch_add(&r->epoch, 1);
 	pthread_mutex_unlock(&r->lock);
@@ -2000,7 +1870,8 @@ static void race_toggle(struct race *r, bool zap)
 	usleep(300);
 	pthread_mutex_lock(&r->lock);
 	atomic_fetch_add(&r->epoch, 1);
-	if (uffd_protect(self->uffd, self->mem, self->len, false, true))
+	if (uffd_writeprotect(self->uffd, self->mem, self->len,
+			      UFFDIO_WRITEPROTECT_MODE_DONTWAKE))
 		atomic_fetch_add(&r->ioctl_errors, 1);
 	pthread_mutex_unlock(&r->lock);
 	usleep(100);
@@ -2012,7 +1883,7 @@ TEST_F_TIMEOUT(uffd_wp, race_toggle_protection, 60)
 	struct race r = { .self = self };
 	unsigned int stuck = 0, rounds = 0;
 	pthread_t handler;
-	struct timespec t0;
+	double t0;
 	size_t i;
 
 	if (self->b->async)
@@ -2024,8 +1895,8 @@ TEST_F_TIMEOUT(uffd_wp, race_toggle_protection, 60)
 		ASSERT_EQ(0, pthread_create(&writers[i].thread, NULL,
 					    race_writer_main, &writers[i]));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (; ms_since(&t0) < RACE_MS; rounds++)
+	t0 = monotonic_ms();
+	for (; monotonic_ms() - t0 < RACE_MS; rounds++)
 		race_toggle(&r, self->b->file && rounds % 2);
 	atomic_store(&r.stop, true);
 
@@ -2061,103 +1932,35 @@ TEST_F_TIMEOUT(uffd_wp, race_toggle_protection, 60)
 /* ---------------------------------------------------------------------
  * The environment, probed once.
  */
-static void probe_uffd(void)
+/* Which backings and checks run is the probe's call: the module must agree. */
+TEST(probe_agrees_with_module)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd = uffd_new_fd();
-
-	if (fd < 0) {
-		uffd_errno = -fd;
-		return;
-	}
-	if (ioctl(fd, UFFDIO_API, &api))
-		uffd_errno = errno;
-	else
-		uffd_available = api.features;
-	close(fd);
-}
-
-static void probe_pagemap_scan(void)
-{
-	char *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t cat;
-
-	if (p == MAP_FAILED)
-		return;
-	p[0] = 1;
-	pagemap_scan_works = pagemap_scan_pages(p, 1, &cat) == 0 &&
-			     (cat & PAGE_IS_PRESENT);
-	munmap(p, page_size);
-}
-
-/* Does MADV_GUARD_INSTALL work on a mapping of @fd (-1: anonymous)? */
-static bool probe_guard(int fd)
-{
-	char *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-		       fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS,
-		       fd, 0);
-	bool ok;
-
-	if (p == MAP_FAILED)
-		return false;
-	ok = !madvise(p, page_size, MADV_GUARD_INSTALL);
-	munmap(p, page_size);
-	return ok;
-}
-
-static void probe_environment(void)
-{
-	const char *dir = getenv("PTMARK_EXT4");
-	struct statfs fs;
-	char *text;
-	int fd;
-
-	page_size = sysconf(_SC_PAGESIZE);
-	probe_uffd();
-	probe_pagemap_scan();
-
-	text = read_text_file("/proc/swaps");
-	swap_active = text && strchr(text, '\n') && strchr(text, '\n')[1];
-	free(text);
-
-	guard_anon = probe_guard(-1);
-	fd = memfd_create("uffd_wp_probe", MFD_CLOEXEC);
-	if (fd >= 0 && !ftruncate(fd, page_size))
-		guard_file = probe_guard(fd);
-	if (fd >= 0)
-		close(fd);
-
-	snprintf(ext4_dir, sizeof(ext4_dir), "%s", dir ? dir : "/var/tmp");
-	if (statfs(ext4_dir, &fs))
-		snprintf(ext4_problem, sizeof(ext4_problem),
-			 "no ext4 directory: %s: %s", ext4_dir, strerror(errno));
-	else if (fs.f_type != EXT4_SUPER_MAGIC)
-		snprintf(ext4_problem, sizeof(ext4_problem),
-			 "no ext4 directory: %s has fs magic %#lx (set PTMARK_EXT4)",
-			 ext4_dir, (unsigned long)fs.f_type);
+	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
 }
 
 int main(int argc, char **argv)
 {
+	char why[PTMARK_WHY_LEN];
 	int ptmark;
 
-	probe_environment();
+	page_size = sysconf(_SC_PAGESIZE);
+	probe_kernel(&kernel);
 	ptmark = ptmark_open();
 	if (ptmark < 0)
 		ksft_print_msg("ptmark.ko not loaded (%s): page states come from /proc/self/pagemap alone, which cannot tell markers from swap entries nor see write bits\n",
 			       strerror(-ptmark));
 	else
 		close(ptmark);
-	if (uffd_errno)
-		ksft_print_msg("no userfaultfd: %s\n", strerror(uffd_errno));
+	if (kernel.uffd)
+		ksft_print_msg("no userfaultfd: %s\n", strerror(-kernel.uffd));
 	else
 		ksft_print_msg("userfaultfd features %#llx; PAGEMAP_SCAN %s; swap %s; guards on anon %s, file %s\n",
-			       (unsigned long long)uffd_available,
-			       pagemap_scan_works ? "yes" : "no",
-			       swap_active ? "active" : "off",
-			       guard_anon ? "yes" : "no", guard_file ? "yes" : "no");
-	if (ext4_problem[0])
-		ksft_print_msg("ext4 variant skips: %s\n", ext4_problem);
+			       (unsigned long long)kernel.uffd_features,
+			       kernel.pagemap_scan ? "yes" : "no",
+			       swap_active() ? "active" : "off",
+			       kernel.guard ? "no" : "yes",
+			       kernel.guard_file ? "no" : "yes");
+	if (!ptmark_ext4_dir(why, sizeof(why)))
+		ksft_print_msg("ext4 variant skips: %s\n", why);
 	return test_harness_run(argc, argv);
 }

@@ -56,9 +56,6 @@
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB		0x0004U
 #endif
-#ifndef EXT4_SUPER_MAGIC
-#define EXT4_SUPER_MAGIC	0xEF53
-#endif
 
 /* Pages of the region each migration test moves. */
 #define NR_PAGES		64
@@ -295,31 +292,10 @@ static size_t same_pfns(const uint64_t *a, const uint64_t *b, size_t nr)
 	return same;
 }
 
-/* Value of counter @name in /proc/vmstat, or -1. */
+/* Counter @name of /proc/vmstat, or -1. */
 static long long vmstat(const char *name)
 {
-	char *text = read_text_file("/proc/vmstat");
-	char value[32];
-	long long ret = -1;
-
-	if (text && text_lookup(text, name, value, sizeof(value)))
-		ret = strtoll(value, NULL, 10);
-	free(text);
-	return ret;
-}
-
-/* Write "1" to @path (a compaction trigger); 0 or -errno. */
-static int write_one(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1\n", 2) != 2)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return text_file_value("/proc/vmstat", name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,17 +569,11 @@ TEST_F(unmovable, refuses_non_shmem)
 /* A regular file of a disk filesystem is refused (the module says why). */
 TEST_F(unmovable, refuses_ext4_file)
 {
-	const char *dir = getenv("PTMARK_EXT4");
-	char path[PATH_MAX];
-	struct statfs sfs;
 	int fd;
 
-	if (!dir || statfs(dir, &sfs) || sfs.f_type != EXT4_SUPER_MAGIC)
-		SKIP(return, "PTMARK_EXT4 does not name an ext4 directory");
-	snprintf(path, sizeof(path), "%s/ptmark-unmovable.XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
+	PTMARK_REQUIRE_EXT4();
+	fd = ptmark_ext4_tmpfile(0);
 	ASSERT_LE(0, fd);
-	unlink(path);
 	ASSERT_EQ(0, ftruncate(fd, page_size()));
 	EXPECT_TRUE(refused(self->dev, fd));
 	close(fd);
@@ -880,7 +850,8 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	ASSERT_EQ(0, region_pfns(self->dev, &control, control.pfns));
 
 	scanned = vmstat("compact_migrate_scanned");
-	ASSERT_EQ(0, write_one("/sys/devices/system/node/node0/compact"));
+	ASSERT_EQ(0, write_text_file("/sys/devices/system/node/node0/compact",
+				     "1\n"));
 	/* Proof that compaction ran at all. */
 	if (scanned >= 0)
 		EXPECT_LT(scanned, vmstat("compact_migrate_scanned"));
@@ -983,7 +954,7 @@ static bool stress_fault(struct stress *s, unsigned int *seed)
 
 static bool stress_compact(struct stress *s, unsigned int *seed)
 {
-	int ret = write_one("/proc/sys/vm/compact_memory");
+	int ret = write_text_file("/proc/sys/vm/compact_memory", "1\n");
 
 	if (ret)
 		stress_fail(s, "compact_memory", -ret);
