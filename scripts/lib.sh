@@ -184,6 +184,14 @@ build_selftests() {
 		"${@:-install}" >&2
 }
 
+# build_reproducers KDIR OUTPUT INSTALL_PATH: add the stand-alone kernel
+# bug reproducers, and their "reproducers" TAP program, to a selftests
+# install, built against KDIR's uapi headers.
+build_reproducers() {
+	make -s -C "$PTMARK_ROOT"/reproducers KHDR="$1/usr/include" \
+		OUTPUT="$2" INSTALL_PATH="$3" install >&2
+}
+
 # host_kvm_usable: 0 if QEMU can actually run a guest with KVM here.
 # /dev/kvm may exist yet fail when QEMU sets up the vCPU (MSRs), so try
 # it: a guest with no boot device spins in firmware until the timeout
