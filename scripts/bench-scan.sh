@@ -30,7 +30,8 @@ rc=0
 	--log "$work"/console.log > "$work"/out.txt || rc=$?
 
 sed -n 's/^# bench: \{0,1\}//p' "$work"/out.txt
-read -r passed failed skipped < <("$PTMARK_ROOT"/scripts/tap-count.sh "$work"/out.txt)
+read -r _ passed failed skipped < <("$PTMARK_ROOT"/scripts/verdict.sh \
+	--programs bench_scan "$work"/out.txt)
 step "bench_scan: $passed passed, $failed failed, $skipped skipped"
 if [ "$rc" != 0 ] || [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
 	grep -E '^(not ok|# .*(FAIL|fail|Totals))' "$work"/out.txt >&2 || true

@@ -4,12 +4,18 @@
 # `make check`: everything, on a machine that may have nothing installed.
 #
 #   deps -> dev kernel (cached) -> stock kernel -> ptmark.ko for both ->
-#   selftests -> native run on this machine's kernel -> VM on the dev
-#   kernel -> VM on stock 6.12 -> one line "N passed, N failed, N skipped"
+#   selftests and kernel-bug reproducers -> the verdict code's tests ->
+#   native run on this machine's kernel -> VM on the dev kernel -> VM on
+#   stock 6.12 -> one line "N passed, N failed, N skipped"
 #
-# Every test program's TAP totals are summed; each VM run adds one more
-# check of its own (booted, finished, rmmod succeeded, no kernel splat).
-# Logs: build/logs/.  Exit status non-zero on any failure.
+# Every log is judged by scripts/verdict.sh: each installed program must
+# run to its totals, every SKIP must be in the kernel's expected-skip list
+# (selftests/expected/<series>.skip), every XFAIL must name a bug in
+# Documentation/kernel-bugs.rst.  Each VM run adds one more check of its
+# own (finished, rmmod succeeded, the machine complete, no kernel splat),
+# and the verdict code's own tests run first.  The line before the
+# summary names the known kernel bugs caught.  Logs: build/logs/.  Exit
+# status non-zero on any failure.
 #
 # Environment: PTMARK_STOCK_SERIES (default "6.12"; "" skips stock runs),
 # PTMARK_TESTS (run only these programs).
@@ -21,12 +27,35 @@ LOGS=$PTMARK_ROOT/build/logs
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 t_start=$SECONDS
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 bugs=()
 
-add_counts() {
-	local p f s
-	read -r p f s < <("$PTMARK_ROOT"/scripts/tap-count.sh "$@")
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+# judge SERIES LIST LOG: add LOG's verdict to the totals, with SERIES's
+# expected skips ("-": none may skip) and the programs of the kselftest
+# list LIST (those PTMARK_TESTS names, if set).
+judge() {
+	local series=$1 list=$2 log=$3 expected=/dev/null progs out kind a b c
+	[ "$series" = - ] || expected=$PTMARK_ROOT/selftests/expected/$series.skip
+	progs=$(sed 's/^ptmark://' "$list" | xargs)
+	if [ -n "${PTMARK_TESTS:-}" ]; then
+		progs=$(for p in $progs; do
+			case " $PTMARK_TESTS " in *" $p "*) echo "$p" ;; esac
+		done | xargs)
+	fi
+	out=$("$PTMARK_ROOT"/scripts/verdict.sh --expected "$expected" \
+		--bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
+		--programs "$progs" "$log")
+	if ! grep -q '^counts ' <<< "$out"; then
+		echo "not ok - verdict on $log"
+		failed=$((failed + 1))
+		return
+	fi
+	while read -r kind a b c; do
+		case $kind in
+		counts)	passed=$((passed + a)) failed=$((failed + b))
+			skipped=$((skipped + c)) ;;
+		bug)	bugs+=("$a") ;;
+		esac
+	done <<< "$out"
 }
 
 # check NAME CMD...: one harness-level check, counted like a test.
@@ -43,7 +72,10 @@ check() {
 }
 
 finish() {
+	local ids
 	step "make check done in $((SECONDS - t_start))s"
+	ids=$(printf '%s\n' "${bugs[@]}" | awk 'NF && !seen[$0]++' | xargs)
+	echo "$(echo $ids | wc -w) known kernel bugs caught: ${ids:-none}"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 	exit $?
@@ -63,11 +95,13 @@ step "dev kernel"
 KDEV=$("$PTMARK_ROOT"/scripts/dev-kernel.sh) || fatal "dev kernel build"
 
 STOCK=()
+declare -A SERIES
 for series in ${PTMARK_STOCK_SERIES-6.12}; do
 	step "stock kernel $series"
 	rel=$("$PTMARK_ROOT"/scripts/stock-kernel.sh "$series") ||
 		fatal "stock kernel $series install"
 	STOCK+=("$rel")
+	SERIES[$rel]=$series
 done
 
 step "ptmark.ko for $(basename "$KDEV")"
@@ -86,17 +120,31 @@ build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$TESTS" ||
 	fatal "selftests build"
 build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$NATIVE" \
 	install-native || fatal "selftests build"
+for dest in "$TESTS" "$NATIVE"; do
+	build_reproducers "$KDEV" "$PTMARK_CACHE/reproducers-build" "$dest" ||
+		fatal "reproducers build"
+done
+
+step "the verdict code's own tests"
+{
+	echo "ptmark-run: begin test-verdict"
+	"$PTMARK_ROOT"/scripts/test-verdict.sh
+	echo "ptmark-run: end test-verdict rc=$?"
+} > "$LOGS"/verdict.log 2>&1
+grep -E '^(not ok|# Totals)' "$LOGS"/verdict.log
+echo "ptmark:test-verdict" > "$LOGS"/verdict.list
+judge - "$LOGS"/verdict.list "$LOGS"/verdict.log
 
 step "native run on $(uname -r)"
 "$NATIVE"/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
-add_counts "$LOGS"/native.log
+judge native "$NATIVE"/kselftest-list.txt "$LOGS"/native.log
 
 step "VM: dev kernel"
 check "VM on $(basename "$KDEV") ran clean" \
 	"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KDEV" --ko "$LOGS"/ko-dev/ptmark.ko \
 	--tests "$TESTS" --name dev --log "$LOGS"/vm-dev.log \
 	--only "${PTMARK_TESTS:-}"
-add_counts "$LOGS"/vm-dev.log
+judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
 
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
@@ -104,7 +152,7 @@ for rel in "${STOCK[@]}"; do
 		"$PTMARK_ROOT"/scripts/vm.sh --release "$rel" \
 		--ko "$LOGS/ko-$rel/ptmark.ko" --tests "$TESTS" \
 		--name "$rel" --log "$LOGS/vm-$rel.log" --only "${PTMARK_TESTS:-}"
-	add_counts "$LOGS/vm-$rel.log"
+	judge "${SERIES[$rel]}" "$TESTS"/kselftest-list.txt "$LOGS/vm-$rel.log"
 done
 
 finish
