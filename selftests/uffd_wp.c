@@ -315,7 +315,14 @@ static char record_state(const struct ptmark_record *r)
 	case PTMARK_KIND_MARKER:
 		if (r->marker == PTMARK_MARKER_UFFD_WP)
 			return 'W';
-		return r->marker == PTMARK_MARKER_GUARD ? 'G' : 'M';
+		/*
+		 * A guard faults with SIGSEGV whatever else its marker
+		 * carries; a kernel may keep a range's uffd-wp bit on it.
+		 */
+		if (r->marker == PTMARK_MARKER_GUARD ||
+		    r->marker == (PTMARK_MARKER_GUARD | PTMARK_MARKER_UFFD_WP))
+			return 'G';
+		return 'M';
 	case PTMARK_KIND_PRESENT:
 		if (r->bits & PTMARK_BIT_UFFD_WP)
 			return r->bits & PTMARK_BIT_WRITE ? 'X' : 'R';
@@ -1531,9 +1538,22 @@ TEST_F(uffd_wp, guard_over_wp_marker)
 			   "MADV_GUARD_INSTALL over uffd-wp protected %s pages never returns: the zap keeps the marker, madvise_guard_install() restarts forever (interrupted after %d ms)",
 			   self->b->name, WAIT_MS);
 	}
-	/* A kernel that returns has guarded both units or refused. */
+	/*
+	 * A kernel that returns has guarded both units or refused.  The
+	 * guards sit in a protected range of a file, where protection
+	 * outlives the page: removing them must leave both units protected.
+	 */
 	if (g.ret == 0) {
+		char seen[NR_UNITS + 1];
+
 		ASSERT_UNITS("GG", 'W', "guards over a marker and a protected page");
+		guard_units(_metadata, self, 0, 2, false);
+		ASSERT_EQ(0, read_unit_states(self, self->mem, self->nr, seen));
+		if (seen[0] == '.' || seen[1] == '.')
+			KERNEL_BUG("guard-remove-uffdwp-gap",
+				   "guards over uffd-wp protected %s pages, once removed, left '%.2s' (%s): protection lost",
+				   self->b->name, seen, seen);
+		ASSERT_UNITS("WW", 'W', "guards removed");
 	} else {
 		TH_LOG("MADV_GUARD_INSTALL refused: %s", strerror(g.err));
 		ASSERT_UNITS("WR", 'W', "after the refused guard install");
