@@ -11,7 +11,7 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves
-	cpio kmod xz-utils zstd rsync
+	cpio kmod xz-utils zstd rsync patch
 	qemu-system-x86 busybox-static e2fsprogs util-linux
 	liburing-dev libmnl-dev libnuma-dev numactl
 	sparse python3 perl debian-archive-keyring

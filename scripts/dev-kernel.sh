@@ -9,6 +9,11 @@
 # stderr.  Cache: $PTMARK_CACHE/kernels/dev-<version>-<config hash>/.
 #
 # Environment: PTMARK_KASAN=1 adds KASAN (slower build and guest).
+# PTMARK_KERNEL_PATCHES=DIR applies a patch series to the source first:
+# DIR/series in quilt's format (one patch name a line, in order), or else
+# every DIR/*.patch in name order, each with -p1.  The patched tree and its
+# build are cached apart, keyed by the patches' contents too; a patch that
+# does not apply stops the build, naming the file and the hunk.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -85,6 +90,44 @@ fetch_source() {
 	rm -f "$deb"
 }
 
+# patch_list DIR: the patches of DIR in the order they apply.
+patch_list() {
+	local dir=$1 name
+	if [ -f "$dir/series" ]; then
+		sed -e 's/#.*//' "$dir/series" | while read -r name _; do
+			[ -n "$name" ] || continue
+			[ -f "$dir/$name" ] ||
+				die "$dir/series names $name, which is not there"
+			echo "$dir/$name"
+		done
+	else
+		ls "$dir"/*.patch 2>/dev/null | sort
+	fi
+}
+
+# patched_source DIR: a copy of SRC_DIR (hard links, which patch breaks
+# where it writes) with DIR's series applied; SRC_DIR then names it.
+patched_source() {
+	local dir=$1 tree p out
+	tree=$SRC_DIR-p$PATCH_HASH
+	if [ ! -f "$tree/.patched" ]; then
+		rm -rf "$tree" "$tree.tmp"
+		cp -al "$SRC_DIR" "$tree.tmp"
+		while read -r p; do
+			step "applying $(basename "$p")"
+			if ! out=$(patch -d "$tree.tmp" -p1 --batch --forward \
+				   --no-backup-if-mismatch -r - < "$p" 2>&1); then
+				echo "$out" | grep -E 'FAILED|patching file|malformed|Only garbage|can.t find' >&2
+				rm -rf "$tree.tmp"
+				die "$p does not apply to $pkg $SRC_VERSION (hunks above)"
+			fi
+		done < <(patch_list "$dir")
+		touch "$tree.tmp/.patched"
+		mv "$tree.tmp" "$tree"
+	fi
+	SRC_DIR=$tree
+}
+
 # Every CONFIG_ line of the fragment must have survived olddefconfig:
 # a silently dropped option would make the kernel quietly less useful.
 check_config() {
@@ -121,8 +164,17 @@ cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
 if [ "${PTMARK_KASAN:-0}" = 1 ]; then
 	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"
 fi
-hash=$( (cat "$frag"; gcc --version | head -n1) | sha256sum | cut -c1-12)
-OUT=$PTMARK_CACHE/kernels/dev-${SRC_VERSION//[~+]/_}-$hash
+PATCH_HASH=
+if [ -n "${PTMARK_KERNEL_PATCHES:-}" ]; then
+	pdir=$(cd "$PTMARK_KERNEL_PATCHES" 2>/dev/null && pwd) ||
+		die "PTMARK_KERNEL_PATCHES=$PTMARK_KERNEL_PATCHES is not a directory"
+	[ -n "$(patch_list "$pdir")" ] || die "no series and no *.patch in $pdir"
+	PATCH_HASH=$(patch_list "$pdir" | xargs cat | sha256sum | cut -c1-12)
+	patched_source "$pdir"
+fi
+hash=$( (cat "$frag"; gcc --version | head -n1
+	 [ -z "$PATCH_HASH" ] || echo "$PATCH_HASH") | sha256sum | cut -c1-12)
+OUT=$PTMARK_CACHE/kernels/dev-${SRC_VERSION//[~+]/_}${PATCH_HASH:+-p$PATCH_HASH}-$hash
 
 if [ -f "$OUT/.ptmark-built" ]; then
 	step "dev kernel $SRC_VERSION (config $hash) cached"
