@@ -7,6 +7,7 @@
 #   make check        deps, dev kernel, both module builds, native tests,
 #                     VM runs on the dev and stock kernels, one summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
+#   make check-upstream  the kernel's own mm selftests in the same VM
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
 #   make style        checkpatch.pl --strict over the module
 #   make sparse       sparse over the module (C=2) against the dev kernel
@@ -25,6 +26,9 @@ check:
 
 run:
 	@$(SCRIPTS)/run.sh
+
+check-upstream:
+	@$(SCRIPTS)/check-upstream.sh
 
 deps:
 	@$(SCRIPTS)/deps.sh
@@ -46,4 +50,4 @@ clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
 		module/*.o module/.*.cmd .module-common.o
 
-.PHONY: all module check run deps dev-kernel vm style sparse clean
+.PHONY: all module check check-upstream run deps dev-kernel vm style sparse clean

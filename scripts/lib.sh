@@ -198,8 +198,9 @@ build_reproducers() {
 # kills it (124); an unusable KVM makes QEMU exit at once.
 host_kvm_usable() {
 	[ -w /dev/kvm ] || return 1
-	timeout 3 qemu-system-x86_64 -enable-kvm -cpu host -m 128 \
+	# The subshell keeps the shell's own "Aborted" report quiet too.
+	(timeout 3 qemu-system-x86_64 -enable-kvm -cpu host -m 128 \
 		-display none -nodefaults -serial none -monitor none \
-		-no-reboot >/dev/null 2>&1
+		-no-reboot) >/dev/null 2>&1
 	[ $? -eq 124 ]
 }

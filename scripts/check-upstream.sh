@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check-upstream`: the kernel's own mm selftests that meet what
+# ptmark exercises - guard-regions, uffd-unit-tests, cow, gup_longterm,
+# pagemap_ioctl, pfnmap and migration - built from the dev kernel's own
+# source tree (PTMARK_KERNEL_PATCHES applies here too) and run in the
+# same VM as make check, with ptmark.ko loaded.  Prints each program's
+# pass/fail/skip counts and a summary line; exits non-zero on any
+# failure, or if the VM run fails.  Logs: build/logs/upstream-mm/.
+
+set -euo pipefail
+. "$(dirname "$0")"/lib.sh
+
+PROGS=(guard-regions uffd-unit-tests cow gup_longterm pagemap_ioctl pfnmap migration)
+
+"$PTMARK_ROOT"/scripts/deps.sh
+kdev=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
+src=$(readlink -f "$kdev/source")
+mm=$src/tools/testing/selftests/mm
+work=$PTMARK_ROOT/build/logs/upstream-mm
+rm -rf "$work"
+mkdir -p "$work"/tests "$work"/inc
+
+step "ptmark.ko and the mm selftests from $(basename "$src")"
+"$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
+# What the selftests' check_config.sh would find: liburing is installed.
+echo '#define LOCAL_CONFIG_HAVE_LIBURING 1' > "$work"/inc/local_config.h_gen
+for p in "${PROGS[@]}"; do
+	extra=() libs=()
+	case $p in
+	uffd-unit-tests) extra=(uffd-common.c) ;;
+	cow | gup_longterm) libs=(-luring) ;;
+	migration) libs=(-lnuma) ;;
+	esac
+	# Static: the initramfs then needs no libraries for them.
+	(cd "$mm" && gcc -static -O2 -Wall -D_GNU_SOURCE= -U_FORTIFY_SOURCE \
+		-I"$work"/inc -I"$src" -isystem "$kdev"/usr/include \
+		-isystem "$src"/tools/include/uapi \
+		-I"$src"/tools/testing/selftests \
+		"$p".c vm_util.c hugepage_settings.c "${extra[@]}" \
+		-lrt -lpthread -lm "${libs[@]}" -o "$work/tests/$p") \
+		> "$work/build-$p.log" 2>&1 ||
+		die "building the mm selftest $p failed (log: $work/build-$p.log)"
+	echo "mm:$p"
+done > "$work"/tests/kselftest-list.txt
+cp "$PTMARK_ROOT"/selftests/run_tests.sh "$work"/tests/
+
+vm_ok=1
+"$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
+	--tests "$work"/tests --name upstream-mm --timeout 3600 \
+	--log "$work"/vm.log > "$work"/out.log || vm_ok=0
+
+# Their skips are theirs: count them, without ptmark's expected lists.
+rc=0
+awk -v want="${PROGS[*]}" '
+/^ptmark-run: begin / { prog = $3; seen[prog] = 1; got = 0 }
+# A program that skips as a whole says so in its plan.
+/^1\.\.0 # SKIP/ && prog != "" {
+	reason = $0
+	sub(/^1\.\.0 # SKIP */, "", reason)
+	printf "%-16s skipped as a whole: %s\n", prog, reason
+	ts++; got = 1
+}
+/^# Totals: / && prog != "" {
+	for (i = 3; i <= NF; i++) { split($i, kv, ":"); c[kv[1]] = kv[2] }
+	p = c["pass"] + c["xpass"]; f = c["fail"] + c["error"]
+	s = c["skip"] + c["xfail"]
+	printf "%-16s %5d passed %5d failed %5d skipped\n", prog, p, f, s
+	tp += p; tf += f; ts += s; got = 1
+}
+/^ptmark-run: end / {
+	if (!got) { printf "%-16s did not finish (%s)\n", prog, $4; tf++ }
+	prog = ""
+}
+END {
+	n = split(want, w, " ")
+	for (i = 1; i <= n; i++)
+		if (!(w[i] in seen)) { printf "%-16s never started\n", w[i]; tf++ }
+	printf "upstream mm selftests: %d passed, %d failed, %d skipped\n", tp, tf, ts
+	exit tf > 0
+}' "$work"/out.log || rc=1
+[ "$vm_ok" = 1 ] || { echo "upstream mm selftests: the VM run failed (see $work/vm.log)"; rc=1; }
+exit $rc
