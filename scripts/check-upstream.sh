@@ -5,7 +5,8 @@
 # ptmark exercises - guard-regions, uffd-unit-tests, cow, gup_longterm,
 # pagemap_ioctl, pfnmap and migration - built from the dev kernel's own
 # source tree (PTMARK_KERNEL_PATCHES applies here too) and run in the
-# same VM as make check, with ptmark.ko loaded.  Prints each program's
+# same VM as make check, with ptmark.ko loaded, but with four vCPUs
+# (migration wants a thread per node beside its main one).  Prints each program's
 # pass/fail/skip counts and a summary line; exits non-zero on any
 # failure, or if the VM run fails.  Logs: build/logs/upstream-mm/.
 
@@ -48,7 +49,7 @@ cp "$PTMARK_ROOT"/selftests/run_tests.sh "$work"/tests/
 
 vm_ok=1
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
-	--tests "$work"/tests --name upstream-mm --timeout 3600 \
+	--tests "$work"/tests --name upstream-mm --timeout 3600 --cpus 4 \
 	--log "$work"/vm.log > "$work"/out.log || vm_ok=0
 
 # Their skips are theirs: count them, without ptmark's expected lists.

@@ -198,9 +198,11 @@ build_reproducers() {
 # kills it (124); an unusable KVM makes QEMU exit at once.
 host_kvm_usable() {
 	[ -w /dev/kvm ] || return 1
-	# The subshell keeps the shell's own "Aborted" report quiet too.
-	(timeout 3 qemu-system-x86_64 -enable-kvm -cpu host -m 128 \
+	local rc
+	# Run in a command substitution, whose stderr also takes the shell's
+	# own "Aborted" report of QEMU's abort.
+	rc=$( (timeout 3 qemu-system-x86_64 -enable-kvm -cpu host -m 128 \
 		-display none -nodefaults -serial none -monitor none \
-		-no-reboot) >/dev/null 2>&1
-	[ $? -eq 124 ]
+		-no-reboot >/dev/null 2>&1; echo $?) 2>/dev/null)
+	[ "$rc" = 124 ]
 }

@@ -13,8 +13,9 @@
 #         [--mode tests|run|shell]     what the guest does (default tests)
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
+#         [--cpus N]                   vCPUs, an even number (default 2)
 #
-# The guest: 2 vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
+# The guest: N vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
 # disk and an ext4 disk (virtio-blk, found by serial), busybox init.
 # Serial output streams to stdout with '\r' removed, kernel messages only
 # to the log unless PTMARK_VM_VERBOSE=1; the exit status is non-zero on a
@@ -28,7 +29,7 @@
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
-KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm TIMEOUT=900 LOG=
+KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm TIMEOUT=900 LOG= CPUS=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) KDIR=$2 ;;
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--name) NAME=$2 ;;
 	--timeout) TIMEOUT=$2 ;;
 	--log) LOG=$2 ;;
+	--cpus) CPUS=$2 ;;
 	*) die "vm.sh: unknown argument $1" ;;
 	esac
 	shift 2
@@ -204,14 +206,17 @@ broken swap || disks+=(-drive file="$WORK"/swap.img,format=raw,if=none,id=swap
 	-device virtio-blk-pci,drive=swap,serial=ptmark-swap)
 broken ext4 || disks+=(-drive file="$WORK"/ext4.img,format=raw,if=none,id=ext4
 	-device virtio-blk-pci,drive=ext4,serial=ptmark-ext4)
+[[ $CPUS =~ ^[0-9]+$ ]] && [ $((CPUS % 2)) = 0 ] && [ "$CPUS" -gt 0 ] ||
+	die "vm.sh: --cpus takes an even number, not $CPUS"
+half=$((CPUS / 2))
 if broken numa; then
-	numa=(-smp 2,sockets=1,cores=2,threads=1)
+	numa=(-smp "$CPUS",sockets=1,cores="$CPUS",threads=1)
 else
-	numa=(-smp 2,sockets=2,cores=1,threads=1
+	numa=(-smp "$CPUS",sockets=2,cores="$half",threads=1
 	      -object memory-backend-ram,id=m0,size=1G
 	      -object memory-backend-ram,id=m1,size=1G
-	      -numa node,nodeid=0,cpus=0,memdev=m0
-	      -numa node,nodeid=1,cpus=1,memdev=m1)
+	      -numa node,nodeid=0,cpus=0-$((half - 1)),memdev=m0
+	      -numa node,nodeid=1,cpus=$half-$((CPUS - 1)),memdev=m1)
 fi
 
 step "vm $NAME: booting $(basename "$IMAGE") ($accel_name)"
