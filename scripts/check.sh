@@ -4,7 +4,7 @@
 # `make check`: everything, on a machine that may have nothing installed.
 #
 #   deps -> dev kernel (cached) -> stock kernel -> ptmark.ko for both ->
-#   selftests and kernel-bug reproducers -> the verdict code's tests ->
+#   selftests and kernel-bug reproducers -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel -> VM on
 #   stock 6.12 -> one line "N passed, N failed, N skipped"
 #
@@ -13,9 +13,9 @@
 # (selftests/expected/<series>.skip), every XFAIL must name a bug in
 # Documentation/kernel-bugs.rst.  Each VM run adds one more check of its
 # own (finished, rmmod succeeded, the machine complete, no kernel splat),
-# and the verdict code's own tests run first.  The line before the
-# summary names the known kernel bugs caught.  Logs: build/logs/.  Exit
-# status non-zero on any failure.
+# and the harness's own tests (verdicts, mirror detection) run first.
+# The line before the summary names the known kernel bugs caught.  Logs:
+# build/logs/.  Exit status non-zero on any failure.
 #
 # Environment: PTMARK_STOCK_SERIES (default "6.12"; "" skips stock runs),
 # PTMARK_TESTS (run only these programs).
@@ -125,15 +125,15 @@ for dest in "$TESTS" "$NATIVE"; do
 		fatal "reproducers build"
 done
 
-step "the verdict code's own tests"
-{
-	echo "ptmark-run: begin test-verdict"
-	"$PTMARK_ROOT"/scripts/test-verdict.sh
-	echo "ptmark-run: end test-verdict rc=$?"
-} > "$LOGS"/verdict.log 2>&1
-grep -E '^(not ok|# Totals)' "$LOGS"/verdict.log
-echo "ptmark:test-verdict" > "$LOGS"/verdict.list
-judge - "$LOGS"/verdict.list "$LOGS"/verdict.log
+step "the harness's own tests (verdicts, mirror)"
+for t in test-verdict test-mirror; do
+	echo "ptmark-run: begin $t"
+	"$PTMARK_ROOT/scripts/$t.sh"
+	echo "ptmark-run: end $t rc=$?"
+done > "$LOGS"/self.log 2>&1
+grep -E '^(not ok|# Totals)' "$LOGS"/self.log
+printf 'ptmark:%s\n' test-verdict test-mirror > "$LOGS"/self.list
+judge - "$LOGS"/self.list "$LOGS"/self.log
 
 step "native run on $(uname -r)"
 "$NATIVE"/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
