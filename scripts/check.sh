@@ -116,12 +116,12 @@ done
 
 step "selftests"
 TESTS=$LOGS/tests NATIVE=$LOGS/tests-native
-build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$TESTS" ||
+build_selftests "$KDEV" "$PTMARK_ROOT/build/selftests-build" "$TESTS" ||
 	fatal "selftests build"
-build_selftests "$KDEV" "$PTMARK_CACHE/selftests-build" "$NATIVE" \
+build_selftests "$KDEV" "$PTMARK_ROOT/build/selftests-build" "$NATIVE" \
 	install-native || fatal "selftests build"
 for dest in "$TESTS" "$NATIVE"; do
-	build_reproducers "$KDEV" "$PTMARK_CACHE/reproducers-build" "$dest" ||
+	build_reproducers "$KDEV" "$PTMARK_ROOT/build/reproducers-build" "$dest" ||
 		fatal "reproducers build"
 done
 

@@ -159,7 +159,10 @@ fi
 read -r pkg suite ver <<< "$src"
 fetch_source "$pkg" "$suite" "$ver"
 
-frag=$PTMARK_CACHE/dev-kernel.config
+# The fragment is this run's own: checkouts building side by side (one
+# of them with KASAN) must not see each other's.
+frag=$(mktemp "${TMPDIR:-/tmp}/ptmark-dev-kernel.XXXXXX.config")
+trap 'rm -f "$frag"' EXIT
 cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
 if [ "${PTMARK_KASAN:-0}" = 1 ]; then
 	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"

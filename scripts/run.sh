@@ -17,7 +17,7 @@ rm -rf "$work"
 mkdir -p "$work"
 step "ptmark.ko and tools"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
-build_selftests "$kdev" "$PTMARK_CACHE/selftests-build" "$work"/tests
+build_selftests "$kdev" "$PTMARK_ROOT/build/selftests-build" "$work"/tests
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
 	--tests "$work"/tests --mode run --name run --timeout 300 \
 	--log "$work"/console.log |
