@@ -223,18 +223,37 @@ struct ptmark_scan {
 	__u64 len;
 	__u64 records;
 	__u64 next;
+	__u32 bits_mask;
+	__u32 reserved;
 };
 
 #define PTMARK_SCAN_SIZE_VER0	48
+#define PTMARK_SCAN_SIZE_VER1	56	/* adds bits_mask */
 
 /* Flags of struct ptmark_marker. */
 #define PTMARK_MARKER_F_PIDFD		(1U << 0) /* target is @pidfd */
 #define PTMARK_MARKER_F_REMOVE		(1U << 1) /* remove instead of install */
 /* Skip the VMA rules; needs the "inject" module parameter. */
 #define PTMARK_MARKER_F_INJECT		(1U << 2)
+/* @start points to struct ptmark_range[@len]: many ranges in one call. */
+#define PTMARK_MARKER_F_VECTOR		(1U << 3)
 #define PTMARK_MARKER_FLAGS		(PTMARK_MARKER_F_PIDFD | \
 					 PTMARK_MARKER_F_REMOVE | \
-					 PTMARK_MARKER_F_INJECT)
+					 PTMARK_MARKER_F_INJECT | \
+					 PTMARK_MARKER_F_VECTOR)
+
+/* Most ranges one PTMARK_MARKER_F_VECTOR call takes (E2BIG beyond). */
+#define PTMARK_MARKER_VEC_MAX		(1U << 20)
+
+/**
+ * struct ptmark_range - one range of a PTMARK_MARKER_F_VECTOR call
+ * @start:	page-aligned start
+ * @len:	length, rounded up to whole pages; 0 does nothing
+ */
+struct ptmark_range {
+	__u64 start;
+	__u64 len;
+};
 
 /**
  * struct ptmark_marker - install or remove PTE markers on a range
@@ -248,6 +267,14 @@ struct ptmark_scan {
  * @len:	(in) length, rounded up to whole pages; 0 does nothing
  * @nr_pages:	(out) install: pages of the range that carry the marker
  *		afterwards; remove: markers removed
+ * @nr_ranges:	(out) with PTMARK_MARKER_F_VECTOR: ranges done completely
+ *		(the call stops at the first range that fails, whose index
+ *		this is then; @nr_pages counts its done part too)
+ *
+ * With PTMARK_MARKER_F_VECTOR, @start is a user pointer to an array of
+ * @len struct ptmark_range, each treated as one call would treat it, in
+ * order; the mmap lock is taken once per batch of ranges, not per range.
+ * The struct must then be at least PTMARK_MARKER_SIZE_VER1 bytes.
  *
  * Guard markers follow MADV_GUARD_INSTALL/REMOVE of the running kernel:
  * the same range and VMA rules (mseal() included), pages already mapped
@@ -264,9 +291,11 @@ struct ptmark_marker {
 	__u64 start;
 	__u64 len;
 	__u64 nr_pages;
+	__u64 nr_ranges;
 };
 
 #define PTMARK_MARKER_SIZE_VER0		40
+#define PTMARK_MARKER_SIZE_VER1		48	/* adds nr_ranges */
 
 /* Operations of PTMARK_IOC_UNMOVABLE. */
 #define PTMARK_UNMOVABLE_QUERY		0
