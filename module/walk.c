@@ -293,11 +293,22 @@ static void ptmark_classify_present(const struct ptmark_walk *w,
 		r->bits |= PTMARK_BIT_LARGE;
 }
 
+/*
+ * The fields of @r a classification sets; ptmark_emit() fills in the rest.
+ * Not a memset(): this runs for every mapped page.
+ */
+static inline void ptmark_record_reset(struct ptmark_record *r)
+{
+	r->pfn = 0;
+	r->marker = 0;
+	r->bits = 0;
+}
+
 static void ptmark_classify_pte(const struct ptmark_walk *w,
 				struct vm_area_struct *vma, pte_t pte,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (pte_none(pte)) {
 		r->kind = PTMARK_KIND_NONE;
 		return;
@@ -324,7 +335,7 @@ static void ptmark_classify_pmd(const struct ptmark_walk *w,
 				struct vm_area_struct *vma, pmd_t pmd,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (!pmd_present(pmd)) {
 		/* THP migration entry, or a hugetlb swap-format entry. */
 		ptmark_classify_swap_pte(__pte(pmd_val(pmd)), r);
@@ -349,7 +360,7 @@ static void ptmark_classify_pud(const struct ptmark_walk *w,
 				struct vm_area_struct *vma, pud_t pud,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (!pud_present(pud)) {
 		ptmark_classify_swap_pte(__pte(pud_val(pud)), r);
 		return;
@@ -464,8 +475,22 @@ static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
 
 	do {
 		next = pmd_addr_end(addr, end);
-		while (ptmark_walk_pmd_entry(w, vma, pmdp, addr, next))
-			atomic64_inc(&ptmark_stats.walk_retries);
+		/*
+		 * Runs of empty PMDs, most of a sparse reservation, are one
+		 * emit: the PMD table cannot go away under the mmap lock, so
+		 * its entries may be read without the RCU dance.
+		 */
+		if (pmd_none(pmdp_get_lockless(pmdp))) {
+			while (next != end &&
+			       pmd_none(pmdp_get_lockless(pmdp + 1))) {
+				pmdp++;
+				next = pmd_addr_end(next, end);
+			}
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+		} else {
+			while (ptmark_walk_pmd_entry(w, vma, pmdp, addr, next))
+				atomic64_inc(&ptmark_stats.walk_retries);
+		}
 		if (w->full)
 			return;
 		if (fatal_signal_pending(current)) {
