@@ -32,6 +32,8 @@
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/userfaultfd_k.h>
 
@@ -296,10 +298,11 @@ static int ptmark_marker_vma(struct vm_area_struct *vma, unsigned long start,
 	return ptmark_fill_range(vma, start, end, fill);
 }
 
-static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
-				unsigned long end,
-				const struct ptmark_marker_req *req,
-				unsigned long *nr_pages)
+/* One range, with the mmap lock held for write; adds to *nr_pages. */
+static int ptmark_marker_range_locked(struct mm_struct *mm,
+				      unsigned long start, unsigned long end,
+				      const struct ptmark_marker_req *req,
+				      unsigned long *nr_pages)
 {
 	struct ptmark_fill fill = {
 		.mm = mm,
@@ -311,9 +314,6 @@ static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
 	bool hole = false;
 	int err = 0;
 
-	err = mmap_write_lock_killable(mm);
-	if (err)
-		return err;
 	while (addr < end) {
 		vma = find_vma(mm, addr);
 		if (!vma || vma->vm_start >= end) {
@@ -329,11 +329,97 @@ static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
 			break;
 		addr = vma->vm_end;
 	}
-	mmap_write_unlock(mm);
 
-	*nr_pages = fill.done;
+	*nr_pages += fill.done;
 	if (!err && hole)
 		err = -ENOMEM;
+	return err;
+}
+
+static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
+				unsigned long end,
+				const struct ptmark_marker_req *req,
+				unsigned long *nr_pages)
+{
+	int err;
+
+	err = mmap_write_lock_killable(mm);
+	if (err)
+		return err;
+	err = ptmark_marker_range_locked(mm, start, end, req, nr_pages);
+	mmap_write_unlock(mm);
+	return err;
+}
+
+/*
+ * madvise()'s rules for one range: aligned start, length rounded up to
+ * pages, 0 a no-op, nothing past the address space.  Sets *end.
+ */
+static int ptmark_marker_check_range(struct mm_struct *mm, u64 start, u64 len,
+				     unsigned long *end)
+{
+	u64 alen = PAGE_ALIGN(len);
+
+	if (!PAGE_ALIGNED(start) || (len && !alen) || start + alen < start ||
+	    start + alen > mm->task_size)
+		return -EINVAL;
+	*end = start + alen;
+	return 0;
+}
+
+/* Ranges copied in, and walked under one mmap-lock hold. */
+#define PTMARK_VEC_BATCH	4096
+
+/*
+ * PTMARK_MARKER_F_VECTOR: @nr ranges from @uvec, in order.  Each batch is
+ * copied in before the mmap lock is taken, since a fault on the array may
+ * need that lock; within a batch the lock, and each VMA's write lock, are
+ * taken once.  Stops at the first range that fails: *nr_ranges ranges are
+ * done, and *nr_pages counts the failing one's done part too.
+ */
+static long ptmark_marker_vector(struct mm_struct *mm,
+				 const struct ptmark_range __user *uvec,
+				 u64 nr, const struct ptmark_marker_req *req,
+				 unsigned long *nr_pages, u64 *nr_ranges)
+{
+	struct ptmark_range *vec;
+	unsigned long end;
+	u64 done = 0;
+	u32 i, n;
+	long err = 0;
+
+	vec = kvmalloc_array(min_t(u64, nr, PTMARK_VEC_BATCH), sizeof(*vec),
+			     GFP_KERNEL);
+	if (!vec)
+		return -ENOMEM;
+
+	while (!err && done < nr) {
+		n = min_t(u64, nr - done, PTMARK_VEC_BATCH);
+		if (copy_from_user(vec, uvec + done, n * sizeof(*vec))) {
+			err = -EFAULT;
+			break;
+		}
+		err = mmap_write_lock_killable(mm);
+		if (err)
+			break;
+		for (i = 0; i < n && !err; i++) {
+			struct ptmark_range *r = &vec[i];
+
+			err = ptmark_marker_check_range(mm, r->start, r->len,
+							&end);
+			if (!err && r->len)
+				err = ptmark_marker_range_locked(mm, r->start,
+								 end, req,
+								 nr_pages);
+			if (!err)
+				done++;
+		}
+		mmap_write_unlock(mm);
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
+	}
+	kvfree(vec);
+	*nr_ranges = done;
 	return err;
 }
 
@@ -342,8 +428,9 @@ long ptmark_ioc_marker(void __user *uarg)
 	struct ptmark_marker_req req = { };
 	struct ptmark_marker args;
 	struct mm_struct *mm;
-	unsigned long nr_pages = 0;
-	u64 len;
+	unsigned long nr_pages = 0, end;
+	u64 nr_ranges = 0;
+	bool vector;
 	long ret;
 
 	ret = ptmark_copy_args(&args, sizeof(args), PTMARK_MARKER_SIZE_VER0,
@@ -352,12 +439,14 @@ long ptmark_ioc_marker(void __user *uarg)
 		return ret;
 	if (args.flags & ~PTMARK_MARKER_FLAGS)
 		return -EINVAL;
-	/* madvise()'s rules: aligned start, length rounded up, 0 is a no-op. */
-	if (!PAGE_ALIGNED(args.start))
-		return -EINVAL;
-	len = PAGE_ALIGN(args.len);
-	if ((args.len && !len) || args.start + len < args.start)
-		return -EINVAL;
+	vector = args.flags & PTMARK_MARKER_F_VECTOR;
+	if (vector) {
+		/* Only a caller that knows nr_ranges may ask for a vector. */
+		if (args.size < PTMARK_MARKER_SIZE_VER1)
+			return -EINVAL;
+		if (args.len > PTMARK_MARKER_VEC_MAX)
+			return -E2BIG;
+	}
 
 	req.marker = args.marker;
 	req.remove = args.flags & PTMARK_MARKER_F_REMOVE;
@@ -390,11 +479,12 @@ long ptmark_ioc_marker(void __user *uarg)
 		ptmark_get_mm_pidfd(args.pidfd) : ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
-	if (args.start + len > mm->task_size) {
-		ret = -EINVAL;
-		goto out;
+	if (!vector) {
+		ret = ptmark_marker_check_range(mm, args.start, args.len, &end);
+		if (ret)
+			goto out;
 	}
-	if (!len)
+	if (!args.len)
 		goto done;
 
 	if (req.inject) {
@@ -402,14 +492,20 @@ long ptmark_ioc_marker(void __user *uarg)
 		add_taint(TAINT_USER, LOCKDEP_STILL_OK);
 	}
 
-	ret = ptmark_marker_range(mm, args.start, args.start + len, &req,
-				  &nr_pages);
+	if (vector)
+		ret = ptmark_marker_vector(mm, u64_to_user_ptr(args.start),
+					   args.len, &req, &nr_pages,
+					   &nr_ranges);
+	else
+		ret = ptmark_marker_range(mm, args.start, end, &req,
+					  &nr_pages);
 	if (req.remove)
 		atomic64_add(nr_pages, &ptmark_stats.markers_removed);
 	else
 		atomic64_add(nr_pages, &ptmark_stats.markers_installed);
 done:
 	args.nr_pages = nr_pages;
+	args.nr_ranges = nr_ranges;
 	/* Like madvise(), an error still leaves what was done reported. */
 	if (ptmark_copy_out(uarg, &args, sizeof(args)) && !ret)
 		ret = -EFAULT;

@@ -46,9 +46,16 @@ struct ptmark_walk {
 	struct mm_struct *mm;
 	bool dense;		/* one record per page */
 	bool show_pfn;		/* caller may see pfns */
+	bool need_folio;	/* bits_mask has bits read from the folio */
+	u32 bits_mask;		/* PTMARK_BIT_* to report */
 	struct ptmark_record *recs;
-	unsigned int nr;	/* records in recs */
-	unsigned int cap;	/* room in recs */
+	/* PTMARK_SCAN_COMPACT: words instead of records. */
+	u32 *words;
+	u32 c_state;		/* the last state word */
+	unsigned int c_repeat;	/* index of its repeat word, or UINT_MAX */
+	bool c_open;		/* c_state may still be extended */
+	unsigned int nr;	/* records (or words) in recs (words) */
+	unsigned int cap;	/* room in recs (words) */
 	bool full;		/* a page did not fit: stop */
 	int err;
 	unsigned long next;	/* first address not yet recorded */

@@ -15,8 +15,42 @@
 #include "compat.h"
 #include "ptmark.h"
 
-/* Records walked per mmap-lock hold. */
+/* Records, or compact words, walked per mmap-lock hold. */
 #define PTMARK_SCAN_BATCH	4096
+#define PTMARK_SCAN_BATCH_WORDS	65536
+
+/*
+ * Compact words: every batch is flushed whole, and the next one starts
+ * with a state word, so that the caller's array never has to be read back.
+ */
+static long ptmark_scan_compact(struct ptmark_walk *w, unsigned long end,
+				u32 __user *uwords, u32 room, u32 *written)
+{
+	long ret;
+
+	w->words = kvmalloc_array(min_t(u32, room, PTMARK_SCAN_BATCH_WORDS),
+				  sizeof(*w->words), GFP_KERNEL);
+	if (!w->words)
+		return -ENOMEM;
+
+	ret = 0;
+	while (w->next < end && *written < room) {
+		w->nr = 0;
+		w->c_open = false;
+		w->cap = min_t(u32, room - *written, PTMARK_SCAN_BATCH_WORDS);
+		ret = ptmark_walk(w, end);
+		if (ret)
+			break;
+		if (copy_to_user(uwords + *written, w->words,
+				 w->nr * sizeof(*w->words))) {
+			ret = -EFAULT;
+			break;
+		}
+		*written += w->nr;
+	}
+	kvfree(w->words);
+	return ret;
+}
 
 long ptmark_ioc_scan(void __user *uarg)
 {
@@ -32,6 +66,11 @@ long ptmark_ioc_scan(void __user *uarg)
 	if (ret)
 		return ret;
 	if (args.flags & ~PTMARK_SCAN_FLAGS)
+		return -EINVAL;
+	if ((args.flags & PTMARK_SCAN_COMPACT) &&
+	    (args.flags & PTMARK_SCAN_DENSE))
+		return -EINVAL;
+	if ((args.bits_mask & ~PTMARK_BIT_ALL) || args.reserved)
 		return -EINVAL;
 	if (!args.nr_records || !args.len)
 		return -EINVAL;
@@ -54,7 +93,22 @@ long ptmark_ioc_scan(void __user *uarg)
 	w.mm = mm;
 	w.dense = args.flags & PTMARK_SCAN_DENSE;
 	w.show_pfn = capable(CAP_SYS_ADMIN);
+	w.bits_mask = args.bits_mask;
 	w.next = args.start;
+
+	if (args.flags & PTMARK_SCAN_COMPACT) {
+		u32 words = 0;
+
+		atomic64_inc(&ptmark_stats.scans);
+		ret = ptmark_scan_compact(&w, end, u64_to_user_ptr(args.records),
+					  args.nr_records, &words);
+		if (ret)
+			goto out_mm;
+		args.nr_records = words;
+		args.next = w.next;
+		ret = ptmark_copy_out(uarg, &args, sizeof(args));
+		goto out_mm;
+	}
 	w.recs = kvmalloc_array(min_t(u32, args.nr_records, PTMARK_SCAN_BATCH),
 				sizeof(*w.recs), GFP_KERNEL);
 	if (!w.recs) {

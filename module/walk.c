@@ -46,6 +46,61 @@ static bool ptmark_can_extend(const struct ptmark_walk *w,
 	return last->pfn && r->pfn == last->pfn + last->nr_pages;
 }
 
+/* The compact state word of @r: see PTMARK_C_* in the uapi. */
+static u32 ptmark_compact_state(const struct ptmark_walk *w,
+				const struct ptmark_record *r)
+{
+	u32 marker = r->marker & (PTMARK_MARKER_UFFD_WP |
+				  PTMARK_MARKER_POISONED |
+				  PTMARK_MARKER_GUARD);
+
+	if (r->marker & PTMARK_MARKER_UNKNOWN)
+		marker |= PTMARK_C_MARKER_UNKNOWN;
+	return (r->kind & 0xf) | marker << 4 | (r->bits & w->bits_mask) << 8;
+}
+
+/*
+ * ptmark_emit() for PTMARK_SCAN_COMPACT: a state word for the first page
+ * unless it continues the last one, then repeat words for the rest.
+ */
+static unsigned long ptmark_emit_compact(struct ptmark_walk *w,
+					 unsigned long addr, unsigned long nr,
+					 const struct ptmark_record *r)
+{
+	u32 state = ptmark_compact_state(w, r);
+	unsigned long done = 0, n;
+
+	if (!w->c_open || state != w->c_state) {
+		if (w->nr == w->cap) {
+			w->full = true;
+			goto out;
+		}
+		w->words[w->nr++] = state;
+		w->c_state = state;
+		w->c_repeat = UINT_MAX;
+		w->c_open = true;
+		done = 1;
+	}
+	while (done < nr) {
+		if (w->c_repeat == UINT_MAX ||
+		    PTMARK_C_COUNT(w->words[w->c_repeat]) == PTMARK_C_COUNT_MAX) {
+			if (w->nr == w->cap) {
+				w->full = true;
+				break;
+			}
+			w->c_repeat = w->nr;
+			w->words[w->nr++] = PTMARK_C_REPEAT;
+		}
+		n = min_t(unsigned long, nr - done, PTMARK_C_COUNT_MAX -
+			  PTMARK_C_COUNT(w->words[w->c_repeat]));
+		w->words[w->c_repeat] += n;
+		done += n;
+	}
+out:
+	w->next = addr + done * PAGE_SIZE;
+	return done;
+}
+
 /*
  * Record @nr pages from @addr in the state @r describes (its start,
  * nr_pages, vma_flags and as_flags are filled in here).  Returns the pages
@@ -57,8 +112,11 @@ static unsigned long ptmark_emit(struct ptmark_walk *w, unsigned long addr,
 	struct ptmark_record *rec;
 	unsigned long done = 0;
 
+	if (w->words)
+		return ptmark_emit_compact(w, addr, nr, r);
 	if (!w->show_pfn)
 		r->pfn = 0;
+	r->bits &= w->bits_mask;
 
 	if (w->nr && ptmark_can_extend(w, &w->recs[w->nr - 1], addr, r)) {
 		w->recs[w->nr - 1].nr_pages += nr;
@@ -168,7 +226,14 @@ enum ptmark_level { PTMARK_PTE, PTMARK_PMD, PTMARK_PUD };
  * A present leaf mapping @pfn.  The caller holds the lock of the table the
  * leaf is in, so a folio it maps stays mapped (and allocated) meanwhile.
  */
-static void ptmark_classify_present(struct vm_area_struct *vma,
+/* The bits only a look at the folio can tell. */
+#define PTMARK_FOLIO_BITS	(PTMARK_BIT_ANON | PTMARK_BIT_FILE | \
+				 PTMARK_BIT_EXCLUSIVE | \
+				 PTMARK_BIT_MAYBE_PINNED | PTMARK_BIT_LARGE | \
+				 PTMARK_BIT_HUGE_ZEROPAGE)
+
+static void ptmark_classify_present(const struct ptmark_walk *w,
+				    struct vm_area_struct *vma,
 				    unsigned long pfn, bool special,
 				    enum ptmark_level level,
 				    struct ptmark_record *r)
@@ -200,6 +265,9 @@ static void ptmark_classify_present(struct vm_area_struct *vma,
 		r->bits |= PTMARK_BIT_SPECIAL;
 		return;
 	}
+	/* Nothing asked for needs the folio: spare the cache misses. */
+	if (!w->need_folio)
+		return;
 
 	page = pfn_to_page(pfn);
 	folio = page_folio(page);
@@ -225,10 +293,22 @@ static void ptmark_classify_present(struct vm_area_struct *vma,
 		r->bits |= PTMARK_BIT_LARGE;
 }
 
-static void ptmark_classify_pte(struct vm_area_struct *vma, pte_t pte,
+/*
+ * The fields of @r a classification sets; ptmark_emit() fills in the rest.
+ * Not a memset(): this runs for every mapped page.
+ */
+static inline void ptmark_record_reset(struct ptmark_record *r)
+{
+	r->pfn = 0;
+	r->marker = 0;
+	r->bits = 0;
+}
+
+static void ptmark_classify_pte(const struct ptmark_walk *w,
+				struct vm_area_struct *vma, pte_t pte,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (pte_none(pte)) {
 		r->kind = PTMARK_KIND_NONE;
 		return;
@@ -247,14 +327,15 @@ static void ptmark_classify_pte(struct vm_area_struct *vma, pte_t pte,
 		r->bits |= PTMARK_BIT_SOFT_DIRTY;
 	if (ptmark_pte_uffd_wp(pte))
 		r->bits |= PTMARK_BIT_UFFD_WP;
-	ptmark_classify_present(vma, pte_pfn(pte), pte_special(pte),
+	ptmark_classify_present(w, vma, pte_pfn(pte), pte_special(pte),
 				PTMARK_PTE, r);
 }
 
-static void ptmark_classify_pmd(struct vm_area_struct *vma, pmd_t pmd,
+static void ptmark_classify_pmd(const struct ptmark_walk *w,
+				struct vm_area_struct *vma, pmd_t pmd,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (!pmd_present(pmd)) {
 		/* THP migration entry, or a hugetlb swap-format entry. */
 		ptmark_classify_swap_pte(__pte(pmd_val(pmd)), r);
@@ -270,14 +351,16 @@ static void ptmark_classify_pmd(struct vm_area_struct *vma, pmd_t pmd,
 		r->bits |= PTMARK_BIT_SOFT_DIRTY;
 	if (ptmark_pmd_uffd_wp(pmd))
 		r->bits |= PTMARK_BIT_UFFD_WP;
-	ptmark_classify_present(vma, pmd_pfn(pmd), ptmark_compat_pmd_special(pmd),
+	ptmark_classify_present(w, vma, pmd_pfn(pmd),
+				ptmark_compat_pmd_special(pmd),
 				PTMARK_PMD, r);
 }
 
-static void ptmark_classify_pud(struct vm_area_struct *vma, pud_t pud,
+static void ptmark_classify_pud(const struct ptmark_walk *w,
+				struct vm_area_struct *vma, pud_t pud,
 				struct ptmark_record *r)
 {
-	memset(r, 0, sizeof(*r));
+	ptmark_record_reset(r);
 	if (!pud_present(pud)) {
 		ptmark_classify_swap_pte(__pte(pud_val(pud)), r);
 		return;
@@ -288,7 +371,8 @@ static void ptmark_classify_pud(struct vm_area_struct *vma, pud_t pud,
 		r->bits |= PTMARK_BIT_DIRTY;
 	if (pud_young(pud))
 		r->bits |= PTMARK_BIT_YOUNG;
-	ptmark_classify_present(vma, pud_pfn(pud), ptmark_compat_pud_special(pud),
+	ptmark_classify_present(w, vma, pud_pfn(pud),
+				ptmark_compat_pud_special(pud),
 				PTMARK_PUD, r);
 }
 
@@ -320,7 +404,7 @@ static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
 			       pte_none(ptep_get(ptep + nr)))
 				nr++;
 		}
-		ptmark_classify_pte(vma, pte, &r);
+		ptmark_classify_pte(w, vma, pte, &r);
 		if (ptmark_emit(w, addr, nr, &r) != nr)
 			break;
 		ptep += nr;
@@ -358,7 +442,7 @@ static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
 			spin_unlock(ptl);
 			return true;
 		}
-		ptmark_classify_pmd(vma, pmdval, &r);
+		ptmark_classify_pmd(w, vma, pmdval, &r);
 		ptmark_emit_leaf(w, addr & PMD_MASK, addr, end, &r);
 		spin_unlock(ptl);
 		return false;
@@ -391,8 +475,22 @@ static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
 
 	do {
 		next = pmd_addr_end(addr, end);
-		while (ptmark_walk_pmd_entry(w, vma, pmdp, addr, next))
-			atomic64_inc(&ptmark_stats.walk_retries);
+		/*
+		 * Runs of empty PMDs, most of a sparse reservation, are one
+		 * emit: the PMD table cannot go away under the mmap lock, so
+		 * its entries may be read without the RCU dance.
+		 */
+		if (pmd_none(pmdp_get_lockless(pmdp))) {
+			while (next != end &&
+			       pmd_none(pmdp_get_lockless(pmdp + 1))) {
+				pmdp++;
+				next = pmd_addr_end(next, end);
+			}
+			ptmark_emit_kind(w, addr, next, PTMARK_KIND_NONE);
+		} else {
+			while (ptmark_walk_pmd_entry(w, vma, pmdp, addr, next))
+				atomic64_inc(&ptmark_stats.walk_retries);
+		}
 		if (w->full)
 			return;
 		if (fatal_signal_pending(current)) {
@@ -428,7 +526,7 @@ static void ptmark_walk_puds(struct ptmark_walk *w, struct vm_area_struct *vma,
 				ptmark_walk_pmds(w, vma, pudp, addr, next);
 				goto advance;
 			} else {
-				ptmark_classify_pud(vma, pud, &r);
+				ptmark_classify_pud(w, vma, pud, &r);
 				ptmark_emit_leaf(w, addr & PUD_MASK, addr, next,
 						 &r);
 			}
@@ -499,6 +597,10 @@ int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 	struct vm_area_struct *vma;
 	unsigned long from = w->next;
 	int err;
+
+	if (!w->bits_mask)
+		w->bits_mask = PTMARK_BIT_ALL;
+	w->need_folio = w->bits_mask & PTMARK_FOLIO_BITS;
 
 	err = mmap_read_lock_killable(w->mm);
 	if (err)

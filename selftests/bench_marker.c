@@ -14,6 +14,11 @@
  * write-locks the VMA, madvise() makes do with less, so strided calls are
  * where any difference shows.
  *
+ * Then the vectored case: every other page of the mapping (131072
+ * one-page ranges of 1 GiB) guarded and unguarded by one
+ * PTMARK_MARKER_F_VECTOR call, by process_madvise() with the same ranges
+ * (in vectors of UIO_MAXIOV, its limit), and by one madvise() a range.
+ *
  * TAP: one test, passing when every call did what it should; the figures
  * are "#" lines.  Skipped without ptmark.ko or without guard support.
  */
@@ -25,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -140,6 +147,107 @@ static void bench_case(const char *what, char *p, size_t len, size_t stride,
 		  median(ms[BY_MADVISE][1], runs));
 }
 
+/* process_madvise() takes at most this many ranges a call. */
+#define VEC_IOV_MAX	1024
+
+enum vec_installer { VEC_PTMARK, VEC_PROCESS_MADVISE, VEC_MADVISE, NR_VEC };
+
+static const char *const vec_name[NR_VEC] = {
+	"ptmark vector", "process_madvise", "madvise a range",
+};
+
+/* Guard or unguard every range of @vec (@iov the same ranges) by @how. */
+static void vec_apply(enum vec_installer how, const struct ptmark_range *vec,
+		      const struct iovec *iov, size_t n, int pidfd,
+		      bool install)
+{
+	int advice = install ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+	__u64 pages, ranges;
+	size_t i, k;
+	long ret;
+
+	switch (how) {
+	case VEC_PTMARK:
+		if (ptmark_marker_vec(ptmark_fd, vec, n, PTMARK_MARKER_GUARD,
+				      install ? 0 : PTMARK_MARKER_F_REMOVE,
+				      &pages, &ranges) ||
+		    pages != n || ranges != n)
+			goto fail;
+		return;
+	case VEC_PROCESS_MADVISE:
+		for (i = 0; i < n; i += k) {
+			k = n - i < VEC_IOV_MAX ? n - i : VEC_IOV_MAX;
+			ret = syscall(SYS_process_madvise, pidfd, iov + i, k,
+				      advice, 0);
+			if (ret != (long)(k * psize))
+				goto fail;
+		}
+		return;
+	default:
+		for (i = 0; i < n; i++)
+			if (madvise(iov[i].iov_base, iov[i].iov_len, advice))
+				goto fail;
+		return;
+	}
+fail:
+	if (!failed)
+		ksft_print_msg("%s %s failed: %s\n", vec_name[how],
+			       install ? "install" : "remove", strerror(errno));
+	failed = true;
+}
+
+static void bench_vector(char *p, size_t len, int runs)
+{
+	size_t n = len / psize / 2, i;
+	struct ptmark_range *vec = calloc(n, sizeof(*vec));
+	struct iovec *iov = calloc(n, sizeof(*iov));
+	double ms[NR_VEC][2][MAX_RUNS], t0;
+	int pidfd = pidfd_of(getpid());
+	int r, k, how;
+
+	if (!vec || !iov || pidfd < 0) {
+		ksft_print_msg("vector setup: %s\n", strerror(errno));
+		failed = true;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		vec[i].start = (uintptr_t)(p + 2 * i * psize);
+		vec[i].len = psize;
+		iov[i].iov_base = p + 2 * i * psize;
+		iov[i].iov_len = psize;
+	}
+	for (r = 0; r < runs; r++) {
+		for (k = 0; k < NR_VEC; k++) {
+			how = (r + k) % NR_VEC;
+			t0 = monotonic_ms();
+			vec_apply(how, vec, iov, n, pidfd, true);
+			ms[how][0][r] = monotonic_ms() - t0;
+			t0 = monotonic_ms();
+			vec_apply(how, vec, iov, n, pidfd, false);
+			ms[how][1][r] = monotonic_ms() - t0;
+		}
+	}
+	ksft_print_msg("%zu one-page ranges, every other page, median of %d runs\n",
+		       n, runs);
+	ksft_print_msg("%-7s %14s %16s %16s %10s %10s\n", "op", "vector ms",
+		       "process_madv ms", "madvise ms", "vec/pm", "vec/madv");
+	for (k = 0; k < 2; k++) {
+		double v = median(ms[VEC_PTMARK][k], runs);
+		double pm = median(ms[VEC_PROCESS_MADVISE][k], runs);
+		double ma = median(ms[VEC_MADVISE][k], runs);
+
+		ksft_print_msg("%-7s %14.1f %16.1f %16.1f %10.2f %10.2f\n",
+			       k ? "remove" : "install", v, pm, ma, v / pm,
+			       v / ma);
+	}
+	ksft_print_msg("issue targets: vec/pm <= 1.0, vec/madv <= 0.5\n");
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	free(vec);
+	free(iov);
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
@@ -202,6 +310,7 @@ int main(int argc, char **argv)
 	bench_case("populated, 1 call", p, len, len, true, runs);
 	bench_case("populated, 4 KiB strides", p, len, psize, true, runs);
 	ksft_print_msg("ratio = ioctl/madvise; issue target <= 1.2\n");
+	bench_vector(p, len, runs);
 
 	munmap(p, len);
 	close(ptmark_fd);

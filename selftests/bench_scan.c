@@ -4,7 +4,7 @@
  * the kernel's two other ways of reading them, /proc/self/pagemap and its
  * PAGEMAP_SCAN ioctl.
  *
- * Three ranges of this process, each read completely by each method REPS
+ * Five ranges of this process, each read completely by each method REPS
  * times (default 5), best time reported:
  *
  *   (a) 1 GiB of anonymous memory, every page written (less if the
@@ -12,13 +12,26 @@
  *   (b) a 64 GiB MAP_NORESERVE reservation with one page written per
  *       2 MiB, so mostly empty page tables;
  *   (c) as (a), then every other page guarded (skipped without guard
- *       regions).
+ *       regions);
+ *   (d) a 1 TiB MAP_NORESERVE reservation with one page written per
+ *       32 MiB: as many page tables as (b) over 16 times the range, so
+ *       what a scan costs beyond the tables shows (pagemap, whose output
+ *       grows with the range, reads it once);
+ *   (e) as (a) but MADV_HUGEPAGE, so mapped by PMD leaves where THP is
+ *       enabled (the THP pages found are printed).
  *
- * All memory is MADV_NOHUGEPAGE, so every page has its own entry.  The
- * methods, each told to report the state of every page:
+ * All memory but (e) is MADV_NOHUGEPAGE, so every page has its own
+ * entry.  The methods, each told to report the state of every page:
  *
  *   ptmark        PTMARK_IOC_SCAN, 65536 records per call, continuing
  *                 at .next; runs of equal pages merge, pfns shown (root);
+ *   compact       PTMARK_IOC_SCAN with PTMARK_SCAN_COMPACT, all bits,
+ *                 1 Mi words per call: four bytes a page where states
+ *                 alternate, eight a run;
+ *   compact/nf    the same with only the bits page tables tell, so the
+ *                 walk reads no struct page: the difference to "compact"
+ *                 is what folio lookups cost (not a rival to pagemap,
+ *                 which reports file and exclusive bits);
  *   pagemap       pread() of /proc/self/pagemap in 4 MiB chunks;
  *   PAGEMAP_SCAN  the ioctl with category_anyof_mask PRESENT | SWAPPED |
  *                 PFNZERO | GUARD (every page holding anything: the rest
@@ -53,16 +66,25 @@
 #define SPARSE_SIZE		(64 * GiB)
 #define SPARSE_STRIDE		(2 * MiB)
 #define PTMARK_BATCH		65536
+#define COMPACT_WORDS		(1 << 20)
+#define HUGE_SPARSE_SIZE	(1024 * GiB)
+#define HUGE_SPARSE_STRIDE	(32 * MiB)
 #define PAGEMAP_CHUNK		(4 * MiB)
 #define SCAN_REGIONS		65536
 /* Left to the kernel and everything else when sizing range (a). */
 #define MEM_RESERVE		(320 * MiB)
 
-enum method { PTMARK, PAGEMAP, PM_SCAN, NR_METHODS };
+enum method { PTMARK, COMPACT, NO_FOLIO, PAGEMAP, PM_SCAN, NR_METHODS };
 
 static const char * const method_names[NR_METHODS] = {
-	"ptmark", "pagemap", "PAGEMAP_SCAN",
+	"ptmark", "compact", "compact/nf", "pagemap", "PAGEMAP_SCAN",
 };
+
+/* The bits a page table alone tells: "compact/nf" reads no struct page. */
+#define NO_FOLIO_BITS	(PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY | \
+			 PTMARK_BIT_YOUNG | PTMARK_BIT_SOFT_DIRTY | \
+			 PTMARK_BIT_UFFD_WP | PTMARK_BIT_ZEROPAGE | \
+			 PTMARK_BIT_SPECIAL | PTMARK_BIT_PMD | PTMARK_BIT_PUD)
 
 /* One full read of a range: how long it took and what it found. */
 struct reading {
@@ -75,6 +97,7 @@ struct reading {
 static size_t page_size;
 static int ptmark_fd, pagemap_fd;
 static struct ptmark_record *records;
+static __u32 *words;
 static uint64_t *entries;
 static struct page_region *regions;
 /* PAGEMAP_SCAN categories this kernel knows (probed on first use). */
@@ -105,6 +128,42 @@ static int read_with_ptmark(uint64_t start, uint64_t end, struct reading *r)
 		for (i = 0; i < s.nr_records; i++)
 			if (records[i].kind == PTMARK_KIND_PRESENT)
 				r->present += records[i].nr_pages;
+		r->items += s.nr_records;
+		r->calls++;
+		cursor = s.next;
+	}
+	return 0;
+}
+
+static int read_with_compact(uint64_t start, uint64_t end, __u32 bits_mask,
+			     struct reading *r)
+{
+	uint64_t cursor = start;
+	bool present = false;
+	uint32_t i;
+
+	while (cursor < end) {
+		struct ptmark_scan s = {
+			.size = sizeof(s),
+			.flags = PTMARK_SCAN_COMPACT,
+			.nr_records = COMPACT_WORDS,
+			.start = cursor,
+			.len = end - cursor,
+			.records = (uintptr_t)words,
+			.bits_mask = bits_mask,
+		};
+
+		if (ioctl(ptmark_fd, PTMARK_IOC_SCAN, &s))
+			return -errno;
+		for (i = 0; i < s.nr_records; i++) {
+			if (!(words[i] & PTMARK_C_REPEAT)) {
+				present = PTMARK_C_KIND(words[i]) ==
+					  PTMARK_KIND_PRESENT;
+				r->present += present;
+			} else if (present) {
+				r->present += PTMARK_C_COUNT(words[i]);
+			}
+		}
 		r->items += s.nr_records;
 		r->calls++;
 		cursor = s.next;
@@ -207,6 +266,12 @@ static int read_range(enum method m, uint64_t start, uint64_t end,
 	case PTMARK:
 		ret = read_with_ptmark(start, end, r);
 		break;
+	case COMPACT:
+		ret = read_with_compact(start, end, 0, r);
+		break;
+	case NO_FOLIO:
+		ret = read_with_compact(start, end, NO_FOLIO_BITS, r);
+		break;
 	case PAGEMAP:
 		ret = read_with_pagemap(start, end, r);
 		break;
@@ -218,21 +283,33 @@ static int read_range(enum method m, uint64_t start, uint64_t end,
 	return ret;
 }
 
+static double faster(double a, double b)
+{
+	return a < b ? a : b;
+}
+
 /*
- * Read [start, end) by every method @reps times, print the best times
- * and the ratios, and pass the range's test if all methods agree on the
- * present pages.
+ * Read [start, end) by every method @reps times (pagemap only
+ * @pagemap_reps times), print the best times and the ratios, and pass the
+ * range's test if all methods agree on the present pages.
  */
 static void bench_range(const char *name, const char *what, char *start,
-			uint64_t len, int reps)
+			uint64_t len, int reps, int pagemap_reps)
 {
 	uint64_t s = (uintptr_t)start, e = s + len, pages = len / page_size;
 	struct reading best[NR_METHODS], r;
+	double kernel, ours;
 	bool agree = true;
 	int m, i, ret;
 
-	for (m = 0; m < NR_METHODS; m++) {
-		for (i = 0; i < reps; i++) {
+	/*
+	 * Methods take turns within each repetition, so that a busy host
+	 * slows them alike rather than whichever ran while it was busy.
+	 */
+	for (i = 0; i < reps; i++) {
+		for (m = 0; m < NR_METHODS; m++) {
+			if (m == PAGEMAP && i >= pagemap_reps)
+				continue;
 			ret = read_range(m, s, e, &r);
 			if (ret) {
 				ksft_test_result_fail("%s: %s: %s\n", name,
@@ -256,9 +333,16 @@ static void bench_range(const char *name, const char *what, char *start,
 			       (unsigned long long)best[m].present);
 		agree &= best[m].present == best[PTMARK].present;
 	}
-	ksft_print_msg("bench:   ptmark/pagemap %.2fx   ptmark/PAGEMAP_SCAN %.2fx (throughput)\n",
+	kernel = faster(best[PAGEMAP].seconds, best[PM_SCAN].seconds);
+	ours = faster(best[PTMARK].seconds, best[COMPACT].seconds);
+	ksft_print_msg("bench:   vs pagemap: ptmark %.2fx compact %.2fx   vs PAGEMAP_SCAN: ptmark %.2fx compact %.2fx\n",
 		       best[PAGEMAP].seconds / best[PTMARK].seconds,
-		       best[PM_SCAN].seconds / best[PTMARK].seconds);
+		       best[PAGEMAP].seconds / best[COMPACT].seconds,
+		       best[PM_SCAN].seconds / best[PTMARK].seconds,
+		       best[PM_SCAN].seconds / best[COMPACT].seconds);
+	ksft_print_msg("bench:   best ptmark format vs faster kernel method: %.2fx; folio lookups %.0f%% of compact\n",
+		       kernel / ours,
+		       100 * (1 - best[NO_FOLIO].seconds / best[COMPACT].seconds));
 	ksft_test_result(agree, "%s: methods agree on present pages\n", name);
 }
 
@@ -303,7 +387,7 @@ static void bench_dense(uint64_t len, int reps)
 	}
 	snprintf(what, sizeof(what), "%llu MiB anon, all written",
 		 (unsigned long long)(len / MiB));
-	bench_range("(a)", what, p, len, reps);
+	bench_range("(a)", what, p, len, reps, reps);
 	munmap(p, len);
 }
 
@@ -320,7 +404,7 @@ static void bench_sparse(int reps)
 	for (off = 0; off < SPARSE_SIZE; off += SPARSE_STRIDE)
 		p[off] = 1;
 	bench_range("(b)", "64 GiB NORESERVE, one page written per 2 MiB", p,
-		    SPARSE_SIZE, reps);
+		    SPARSE_SIZE, reps, reps);
 	munmap(p, SPARSE_SIZE);
 }
 
@@ -349,7 +433,43 @@ static void bench_guarded(uint64_t len, int reps, bool have_guard)
 	}
 	snprintf(what, sizeof(what), "%llu MiB anon, every other page guarded",
 		 (unsigned long long)(len / MiB));
-	bench_range("(c)", what, p, len, reps);
+	bench_range("(c)", what, p, len, reps, reps);
+	munmap(p, len);
+}
+
+static void bench_huge_sparse(int reps)
+{
+	uint64_t off;
+	char *p = mmap(NULL, HUGE_SPARSE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED ||
+	    madvise(p, HUGE_SPARSE_SIZE, MADV_NOHUGEPAGE)) {
+		ksft_test_result_fail("(d): %s\n", strerror(errno));
+		return;
+	}
+	for (off = 0; off < HUGE_SPARSE_SIZE; off += HUGE_SPARSE_STRIDE)
+		p[off] = 1;
+	bench_range("(d)", "1 TiB NORESERVE, one page written per 32 MiB", p,
+		    HUGE_SPARSE_SIZE, reps, 1);
+	munmap(p, HUGE_SPARSE_SIZE);
+}
+
+static void bench_thp(uint64_t len, int reps)
+{
+	char what[80];
+	char *p = mmap_aligned(len, SPARSE_STRIDE, PROT_READ | PROT_WRITE);
+	uint64_t thp;
+
+	if (p == MAP_FAILED || madvise(p, len, MADV_HUGEPAGE) ||
+	    madvise(p, len, MADV_POPULATE_WRITE)) {
+		ksft_test_result_fail("(e): %s\n", strerror(errno));
+		return;
+	}
+	thp = text_file_value("/proc/meminfo", "AnonHugePages:");
+	snprintf(what, sizeof(what), "%llu MiB anon, MADV_HUGEPAGE, written (AnonHugePages %llu kB)",
+		 (unsigned long long)(len / MiB), (unsigned long long)thp);
+	bench_range("(e)", what, p, len, reps, reps);
 	munmap(p, len);
 }
 
@@ -360,7 +480,7 @@ int main(int argc, char **argv)
 	uint64_t len;
 
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(5);
 	page_size = sysconf(_SC_PAGESIZE);
 	if (reps < 1)
 		ksft_exit_fail_msg("usage: %s [REPS >= 1]\n", argv[0]);
@@ -375,9 +495,10 @@ int main(int argc, char **argv)
 		ksft_exit_skip("kernel without PAGEMAP_SCAN\n");
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	records = calloc(PTMARK_BATCH, sizeof(*records));
+	words = calloc(COMPACT_WORDS, sizeof(*words));
 	entries = malloc(PAGEMAP_CHUNK);
 	regions = calloc(SCAN_REGIONS, sizeof(*regions));
-	if (pagemap_fd < 0 || !records || !entries || !regions)
+	if (pagemap_fd < 0 || !records || !words || !entries || !regions)
 		ksft_exit_fail_msg("setup: %s\n", strerror(errno));
 	if (probe_pagemap_scan((uintptr_t)records & ~(page_size - 1)))
 		ksft_exit_fail_msg("PAGEMAP_SCAN: %s\n", strerror(errno));
@@ -389,5 +510,7 @@ int main(int argc, char **argv)
 	bench_dense(len, reps);
 	bench_sparse(reps);
 	bench_guarded(len, reps, info.features & PTMARK_FEAT_GUARD);
+	bench_huge_sparse(reps);
+	bench_thp(len, reps);
 	ksft_finished();
 }

@@ -119,6 +119,90 @@ int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
 	return ptmark_scan_dense_of(fd, -1, addr, nr_pages, recs);
 }
 
+__u32 ptmark_compact_state_of(const struct ptmark_record *r, __u32 bits_mask)
+{
+	__u32 marker = r->marker & (PTMARK_MARKER_UFFD_WP |
+				    PTMARK_MARKER_POISONED |
+				    PTMARK_MARKER_GUARD);
+
+	if (r->marker & PTMARK_MARKER_UNKNOWN)
+		marker |= PTMARK_C_MARKER_UNKNOWN;
+	if (!bits_mask)
+		bits_mask = PTMARK_BIT_ALL;
+	return r->kind | marker << 4 | (r->bits & bits_mask) << 8;
+}
+
+/* Decode one call's @n words into @states, at most @max pages: pages or -EIO. */
+static long ptmark_compact_decode(const __u32 *w, size_t n, __u32 *states,
+				  size_t max)
+{
+	size_t i, done = 0;
+	__u64 count;
+
+	if (!n || (w[0] & PTMARK_C_REPEAT))
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		if (!(w[i] & PTMARK_C_REPEAT)) {
+			if (done == max)
+				return -EIO;
+			states[done++] = w[i];
+			continue;
+		}
+		count = PTMARK_C_COUNT(w[i]);
+		if (!count || count > max - done)
+			return -EIO;
+		while (count--) {
+			states[done] = states[done - 1];
+			done++;
+		}
+	}
+	return done;
+}
+
+int ptmark_scan_compact(int fd, const void *addr, size_t nr_pages,
+			__u32 bits_mask, size_t room, __u32 *states,
+			size_t *calls, size_t *words)
+{
+	size_t psize = sysconf(_SC_PAGESIZE), done = 0, ncalls = 0, nwords = 0;
+	__u32 *buf = malloc(room * sizeof(*buf));
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < nr_pages) {
+		struct ptmark_scan scan = {
+			.size = sizeof(scan),
+			.flags = PTMARK_SCAN_COMPACT,
+			.nr_records = room,
+			.start = (uintptr_t)addr + done * psize,
+			.len = (nr_pages - done) * psize,
+			.records = (uintptr_t)buf,
+			.bits_mask = bits_mask,
+		};
+		long got;
+
+		if (ioctl(fd, PTMARK_IOC_SCAN, &scan)) {
+			ret = -errno;
+			break;
+		}
+		ncalls++;
+		nwords += scan.nr_records;
+		got = ptmark_compact_decode(buf, scan.nr_records,
+					    states + done, nr_pages - done);
+		if (got <= 0 || scan.next != scan.start + got * psize) {
+			ret = -EIO;
+			break;
+		}
+		done += got;
+	}
+	free(buf);
+	if (calls)
+		*calls = ncalls;
+	if (words)
+		*words = nwords;
+	return ret;
+}
+
 char ptmark_record_char(const struct ptmark_record *r)
 {
 	switch (r->kind) {
@@ -178,6 +262,26 @@ int ptmark_marker_fd(int fd, int pidfd, const void *addr, size_t len,
 	int ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : 0;
 
 	*nr_pages = req.nr_pages;
+	return ret;
+}
+
+int ptmark_marker_vec(int fd, const struct ptmark_range *vec, size_t n,
+		      __u32 marker, __u32 flags, __u64 *nr_pages,
+		      __u64 *nr_ranges)
+{
+	struct ptmark_marker req = {
+		.size = sizeof(req),
+		.flags = flags | PTMARK_MARKER_F_VECTOR,
+		.marker = marker,
+		.start = (uintptr_t)vec,
+		.len = n,
+		.nr_pages = ~0ULL,
+		.nr_ranges = ~0ULL,
+	};
+	int ret = ioctl(fd, PTMARK_IOC_MARKER, &req) ? -errno : 0;
+
+	*nr_pages = req.nr_pages;
+	*nr_ranges = req.nr_ranges;
 	return ret;
 }
 

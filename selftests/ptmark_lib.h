@@ -95,6 +95,21 @@ int ptmark_scan_dense_of(int fd, int pidfd, const void *addr, size_t nr_pages,
 int ptmark_scan_dense(int fd, const void *addr, size_t nr_pages,
 		      struct ptmark_record *recs);
 
+/*
+ * PTMARK_IOC_SCAN in the compact format over nr_pages pages from addr of
+ * the caller, with @bits_mask, in calls of at most @room words, decoded:
+ * states[i] gets the state word of page i.  *calls and *words (either may
+ * be NULL) get the calls and words it took.  0, -errno of a call, or -EIO
+ * when the words break the format: a call not starting with a state word,
+ * words for more pages than the call's range, or .next not where they end.
+ */
+int ptmark_scan_compact(int fd, const void *addr, size_t nr_pages,
+			__u32 bits_mask, size_t room, __u32 *states,
+			size_t *calls, size_t *words);
+
+/* The compact state word of what @r describes, as @bits_mask reports it. */
+__u32 ptmark_compact_state_of(const struct ptmark_record *r, __u32 bits_mask);
+
 /* The character ptmark_page_map() uses for a record. */
 char ptmark_record_char(const struct ptmark_record *r);
 
@@ -114,6 +129,15 @@ int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
  */
 int ptmark_marker_fd(int fd, int pidfd, const void *addr, size_t len,
 		     __u32 marker, __u32 flags, __u64 *nr_pages);
+
+/*
+ * PTMARK_IOC_MARKER with PTMARK_MARKER_F_VECTOR over @n ranges of the
+ * caller: 0 or -errno, with what the module reported in *nr_pages and
+ * *nr_ranges either way (~0 where it wrote nothing back).
+ */
+int ptmark_marker_vec(int fd, const struct ptmark_range *vec, size_t n,
+		      __u32 marker, __u32 flags, __u64 *nr_pages,
+		      __u64 *nr_ranges);
 
 /*
  * PTMARK_IOC_MARKER on [addr, addr + len) of the caller (pidfd < 0) or of

@@ -1245,6 +1245,179 @@ TEST_F(scan, one_record_buffer_continues_exactly)
 	free(two.recs);
 }
 
+/* ---- the compact format --------------------------------------------------- */
+
+/*
+ * Compact words say of every page what a dense scan says of it, as far as
+ * the format carries (kind, marker, bits), whatever room each call has:
+ * a call ends on a whole page and the next starts with a state word.
+ */
+TEST_F(scan, compact_matches_dense_records)
+{
+	static const size_t rooms[] = { 1, 2, 3, 7, 4096 };
+	struct ptmark_record recs[16];
+	__u32 states[16];
+	size_t nr, i, r, calls;
+	char *p = map_mixed_range(_metadata, &nr);
+	int ret;
+
+	ASSERT_EQ(0, ptmark_scan_dense(env.fd, p, nr, recs));
+	for (r = 0; r < ARRAY_SIZE(rooms); r++) {
+		ret = ptmark_scan_compact(env.fd, p, nr, 0, rooms[r], states,
+					  &calls, NULL);
+		ASSERT_EQ(0, ret) TH_LOG("room %zu: %s", rooms[r],
+					 strerror(-ret));
+		if (rooms[r] == 1)
+			EXPECT_EQ(nr, calls);
+		for (i = 0; i < nr; i++)
+			EXPECT_EQ(ptmark_compact_state_of(&recs[i], 0),
+				  states[i])
+				TH_LOG("room %zu page %zu: kind %u marker %#x bits %#x, word %#x",
+				       rooms[r], i, recs[i].kind,
+				       recs[i].marker, recs[i].bits,
+				       states[i]);
+	}
+	munmap(p, nr * env.page);
+}
+
+/*
+ * What the words cost: a run of equal pages is two words however long it
+ * is, even across VMAs (the format has no VMA fields), and pages that
+ * alternate are one word each.
+ */
+TEST_F(scan, compact_runs_and_stripes)
+{
+	const size_t nr = 64;
+	__u32 states[64];
+	size_t i, calls, words;
+	char *p = map_small_pages(_metadata, nr);
+
+	/* Three VMAs, no entries: one state word and one repeat word. */
+	ASSERT_EQ(0, mprotect(page_addr(p, 16), 16 * env.page, PROT_READ));
+	ASSERT_EQ(0, ptmark_scan_compact(env.fd, p, nr, 0, 4096, states,
+					 &calls, &words));
+	EXPECT_EQ(1, calls);
+	EXPECT_EQ(2, words);
+	for (i = 0; i < nr; i++)
+		EXPECT_EQ(PTMARK_KIND_NONE, states[i]) TH_LOG("page %zu", i);
+
+	/* Every other page written: a state word a page, no repeats. */
+	ASSERT_EQ(0, mprotect(p, nr * env.page, PROT_READ | PROT_WRITE));
+	for (i = 0; i < nr; i += 2)
+		write_page(p, i);
+	ASSERT_EQ(0, ptmark_scan_compact(env.fd, p, nr, 0, 4096, states,
+					 &calls, &words));
+	EXPECT_EQ(nr, words);
+	for (i = 0; i < nr; i++)
+		EXPECT_EQ(i % 2 ? PTMARK_KIND_NONE : PTMARK_KIND_PRESENT,
+			  PTMARK_C_KIND(states[i])) TH_LOG("page %zu", i);
+	munmap(p, nr * env.page);
+}
+
+/*
+ * @bits_mask reports only the bits asked for, in records and words alike;
+ * a mask without the folio's bits still tells present pages, zeropages
+ * and markers apart.
+ */
+TEST_F(scan, bits_mask_reports_only_what_is_asked)
+{
+	const __u32 mask = PTMARK_BIT_WRITE | PTMARK_BIT_ZEROPAGE;
+	struct ptmark_record recs[16];
+	struct ptmark_scan s;
+	__u32 states[16];
+	size_t nr, i;
+	char *p = map_mixed_range(_metadata, &nr);
+
+	s = scan_req(PTMARK_SCAN_DENSE, -1, (uintptr_t)p, nr * env.page, recs,
+		     nr);
+	s.bits_mask = mask;
+	ASSERT_EQ(0, do_scan(&s));
+	ASSERT_EQ(nr, s.nr_records);
+	ASSERT_EQ(0, ptmark_scan_compact(env.fd, p, nr, mask, 4096, states,
+					 NULL, NULL));
+	for (i = 0; i < nr; i++) {
+		EXPECT_EQ(0, recs[i].bits & ~mask) TH_LOG("page %zu", i);
+		EXPECT_EQ(ptmark_compact_state_of(&recs[i], mask), states[i])
+			TH_LOG("page %zu", i);
+	}
+	/* Pages 0-2 written, 3-4 read (zeropage): only those bits show. */
+	EXPECT_EQ(PTMARK_BIT_WRITE, recs[0].bits);
+	EXPECT_EQ(PTMARK_BIT_ZEROPAGE, recs[3].bits);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, recs[3].kind);
+	munmap(p, nr * env.page);
+}
+
+TEST_F(scan, compact_bad_arguments)
+{
+	__u32 words[4];
+	char *p = map_small_pages(_metadata, 1);
+	struct ptmark_scan s;
+
+	s = scan_req(PTMARK_SCAN_COMPACT | PTMARK_SCAN_DENSE, -1,
+		     (uintptr_t)p, env.page, (void *)words, 4);
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, env.page,
+		     (void *)words, 4);
+	s.bits_mask = PTMARK_BIT_ALL + 1;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s.bits_mask = 0;
+	s.reserved = 1;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s.reserved = 0;
+	s.nr_records = 0;
+	EXPECT_EQ(-EINVAL, do_scan(&s));
+	s.nr_records = 4;
+	s.records = 16;
+	EXPECT_EQ(-EFAULT, do_scan(&s));
+	s.records = (uintptr_t)words;
+	EXPECT_EQ(0, do_scan(&s));
+	EXPECT_EQ(1, s.nr_records);
+	EXPECT_EQ((uintptr_t)p + env.page, s.next);
+	munmap(p, env.page);
+}
+
+/*
+ * The whole user address space is mostly one unmapped gap of more pages
+ * than one repeat word counts: the words still describe every page once,
+ * with full repeat words where a run is that long.
+ */
+TEST_F_TIMEOUT(scan, compact_whole_address_space, 120)
+{
+	const size_t room = 4096;
+	__u32 *w = malloc(room * sizeof(*w));
+	uint64_t cursor = 0, pages = 0;
+	bool full_repeat = false;
+	size_t i;
+
+	ASSERT_NE(NULL, w);
+	while (cursor < USER_SPACE_END) {
+		struct ptmark_scan s = scan_req(PTMARK_SCAN_COMPACT, -1, cursor,
+						USER_SPACE_END - cursor,
+						(void *)w, room);
+		uint64_t call_pages = 0;
+
+		ASSERT_EQ(0, do_scan(&s));
+		ASSERT_LT(0, s.nr_records);
+		ASSERT_EQ(0, w[0] & PTMARK_C_REPEAT);
+		for (i = 0; i < s.nr_records; i++) {
+			if (!(w[i] & PTMARK_C_REPEAT)) {
+				call_pages++;
+				continue;
+			}
+			ASSERT_LT(0, PTMARK_C_COUNT(w[i]));
+			call_pages += PTMARK_C_COUNT(w[i]);
+			full_repeat |= PTMARK_C_COUNT(w[i]) ==
+				       PTMARK_C_COUNT_MAX;
+		}
+		ASSERT_EQ(cursor + call_pages * env.page, s.next);
+		pages += call_pages;
+		cursor = s.next;
+	}
+	EXPECT_EQ(USER_SPACE_END / env.page, pages);
+	EXPECT_TRUE(full_repeat);
+	free(w);
+}
+
 /* Sixteen guard markers are one run, between the runs around them. */
 TEST_F(scan, guard_pages_merge_into_one_run)
 {

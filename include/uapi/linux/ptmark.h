@@ -162,7 +162,38 @@ struct ptmark_record {
 #define PTMARK_SCAN_PIDFD		(1U << 0)
 /* One record per page: no runs (tests compare page by page). */
 #define PTMARK_SCAN_DENSE		(1U << 1)
-#define PTMARK_SCAN_FLAGS		(PTMARK_SCAN_PIDFD | PTMARK_SCAN_DENSE)
+/* Compact words instead of records; see PTMARK_C_* below. */
+#define PTMARK_SCAN_COMPACT		(1U << 2)
+#define PTMARK_SCAN_FLAGS		(PTMARK_SCAN_PIDFD | PTMARK_SCAN_DENSE | \
+					 PTMARK_SCAN_COMPACT)
+
+/* Every PTMARK_BIT_* there is; what @bits_mask 0 stands for. */
+#define PTMARK_BIT_ALL			((1U << 15) - 1)
+
+/*
+ * The compact format (PTMARK_SCAN_COMPACT): @records points to __u32
+ * words and @nr_records counts words.  Pages are described in address
+ * order, every page of [@start, @next) exactly once, with no VMA fields and
+ * no pfns:
+ *
+ *  - a state word (bit 31 clear) describes the next page: its kind in bits
+ *    0-3, its marker in bits 4-7 (PTMARK_C_MARKER_*), its PTMARK_BIT_*
+ *    bits (as far as @bits_mask asks for them) in bits 8-22;
+ *  - a repeat word (bit 31 set) says that as many more pages as its low 31
+ *    bits count are in the state of the last state word.
+ *
+ * A page-sized stripe of alternating states costs four bytes a page, a
+ * run of equal pages eight bytes however long it is, and runs do cross
+ * VMA boundaries.  The first word of every call is a state word.
+ */
+#define PTMARK_C_REPEAT			(1U << 31)
+#define PTMARK_C_COUNT_MAX		(PTMARK_C_REPEAT - 1)
+#define PTMARK_C_KIND(w)		((w) & 0xfU)
+#define PTMARK_C_MARKER(w)		(((w) >> 4) & 0xfU)
+#define PTMARK_C_BITS(w)		(((w) >> 8) & PTMARK_BIT_ALL)
+#define PTMARK_C_COUNT(w)		((w) & PTMARK_C_COUNT_MAX)
+/* Marker bits of a state word: PTMARK_MARKER_* but UNKNOWN in bit 3. */
+#define PTMARK_C_MARKER_UNKNOWN		(1U << 3)
 
 /**
  * struct ptmark_scan - classify every page of a range
@@ -176,6 +207,12 @@ struct ptmark_record {
  * @records:	(in) user pointer to struct ptmark_record[@nr_records]
  * @next:	(out) first address not reported: @start + @len when the
  *		whole range fit, else where to continue
+ * @bits_mask:	(in) the PTMARK_BIT_* to report, in records and compact
+ *		words alike; 0 means PTMARK_BIT_ALL.  Leaving out bits lets
+ *		more pages merge into one run, and leaving out every bit
+ *		that needs the folio (ANON, FILE, EXCLUSIVE, MAYBE_PINNED,
+ *		LARGE, HUGE_ZEROPAGE) spares the walk looking at folios.
+ * @reserved:	(in) 0
  */
 struct ptmark_scan {
 	__u32 size;
@@ -186,18 +223,37 @@ struct ptmark_scan {
 	__u64 len;
 	__u64 records;
 	__u64 next;
+	__u32 bits_mask;
+	__u32 reserved;
 };
 
 #define PTMARK_SCAN_SIZE_VER0	48
+#define PTMARK_SCAN_SIZE_VER1	56	/* adds bits_mask */
 
 /* Flags of struct ptmark_marker. */
 #define PTMARK_MARKER_F_PIDFD		(1U << 0) /* target is @pidfd */
 #define PTMARK_MARKER_F_REMOVE		(1U << 1) /* remove instead of install */
 /* Skip the VMA rules; needs the "inject" module parameter. */
 #define PTMARK_MARKER_F_INJECT		(1U << 2)
+/* @start points to struct ptmark_range[@len]: many ranges in one call. */
+#define PTMARK_MARKER_F_VECTOR		(1U << 3)
 #define PTMARK_MARKER_FLAGS		(PTMARK_MARKER_F_PIDFD | \
 					 PTMARK_MARKER_F_REMOVE | \
-					 PTMARK_MARKER_F_INJECT)
+					 PTMARK_MARKER_F_INJECT | \
+					 PTMARK_MARKER_F_VECTOR)
+
+/* Most ranges one PTMARK_MARKER_F_VECTOR call takes (E2BIG beyond). */
+#define PTMARK_MARKER_VEC_MAX		(1U << 20)
+
+/**
+ * struct ptmark_range - one range of a PTMARK_MARKER_F_VECTOR call
+ * @start:	page-aligned start
+ * @len:	length, rounded up to whole pages; 0 does nothing
+ */
+struct ptmark_range {
+	__u64 start;
+	__u64 len;
+};
 
 /**
  * struct ptmark_marker - install or remove PTE markers on a range
@@ -211,6 +267,14 @@ struct ptmark_scan {
  * @len:	(in) length, rounded up to whole pages; 0 does nothing
  * @nr_pages:	(out) install: pages of the range that carry the marker
  *		afterwards; remove: markers removed
+ * @nr_ranges:	(out) with PTMARK_MARKER_F_VECTOR: ranges done completely
+ *		(the call stops at the first range that fails, whose index
+ *		this is then; @nr_pages counts its done part too)
+ *
+ * With PTMARK_MARKER_F_VECTOR, @start is a user pointer to an array of
+ * @len struct ptmark_range, each treated as one call would treat it, in
+ * order; the mmap lock is taken once per batch of ranges, not per range.
+ * The struct must then be at least PTMARK_MARKER_SIZE_VER1 bytes.
  *
  * Guard markers follow MADV_GUARD_INSTALL/REMOVE of the running kernel:
  * the same range and VMA rules (mseal() included), pages already mapped
@@ -227,9 +291,11 @@ struct ptmark_marker {
 	__u64 start;
 	__u64 len;
 	__u64 nr_pages;
+	__u64 nr_ranges;
 };
 
 #define PTMARK_MARKER_SIZE_VER0		40
+#define PTMARK_MARKER_SIZE_VER1		48	/* adds nr_ranges */
 
 /* Operations of PTMARK_IOC_UNMOVABLE. */
 #define PTMARK_UNMOVABLE_QUERY		0
