@@ -6,7 +6,6 @@
  * goes to userspace only after the lock is dropped: a fault on the user
  * buffer may need that very lock.
  */
-#include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -52,7 +51,7 @@ static long ptmark_scan_compact(struct ptmark_walk *w, unsigned long end,
 	return ret;
 }
 
-long ptmark_ioc_scan(void __user *uarg)
+long ptmark_ioc_scan(struct file *file, void __user *uarg)
 {
 	struct ptmark_walk w = { };
 	struct ptmark_record __user *urecs;
@@ -80,8 +79,9 @@ long ptmark_ioc_scan(void __user *uarg)
 		return -EINVAL;
 	urecs = u64_to_user_ptr(args.records);
 
-	mm = args.flags & PTMARK_SCAN_PIDFD ? ptmark_get_mm_pidfd(args.pidfd) :
-					      ptmark_get_mm_self();
+	mm = args.flags & PTMARK_SCAN_PIDFD ?
+		ptmark_get_mm_pidfd_as(file, args.pidfd, PTMARK_ACCESS_READ) :
+		ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
 	if (args.start + args.len > mm->task_size) {
@@ -92,7 +92,7 @@ long ptmark_ioc_scan(void __user *uarg)
 
 	w.mm = mm;
 	w.dense = args.flags & PTMARK_SCAN_DENSE;
-	w.show_pfn = capable(CAP_SYS_ADMIN);
+	w.show_pfn = ptmark_may_see_pfns(file);
 	w.bits_mask = args.bits_mask;
 	w.next = args.start;
 
