@@ -1882,6 +1882,125 @@ TEST_F(scan, debugfs_dumps_show_guards)
 	free(ptes);
 }
 
+/* Read a debugfs dump in full; NULL on failure.  *ms gets how long it took. */
+static char *read_dump(const char *name, double *ms)
+{
+	char path[64];
+	double t0 = monotonic_ms();
+	char *text;
+
+	snprintf(path, sizeof(path), PTMARK_DEBUGFS "/%s", name);
+	text = read_text_file(path);
+	*ms = monotonic_ms() - t0;
+	return text;
+}
+
+#define TIB		(1UL << 40)
+#define DUMP_MAX_MS	5000.0
+
+/*
+ * A 1 TiB PROT_NONE reservation is 2^28 pages: "map" would be a quarter
+ * of a gigabyte of characters.  Dumps stop at their documented page
+ * limit, in bounded time, and say where - for an explicit range and for
+ * the default one, the whole address space.
+ */
+TEST_F_TIMEOUT(scan, debugfs_huge_reservation_is_bounded, 120)
+{
+	static const char * const dumps[] = { "map", "ptes" };
+	char target[64], *p, *text, *head;
+	unsigned int i, whole;
+	double ms;
+
+	p = mmap(NULL, TIB, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (whole = 0; whole < 2; whole++) {
+		if (whole)
+			snprintf(target, sizeof(target), "%d", getpid());
+		else
+			snprintf(target, sizeof(target), "%d %lx-%lx", getpid(),
+				 (unsigned long)(uintptr_t)p,
+				 (unsigned long)(uintptr_t)p + TIB);
+		ASSERT_EQ(0, write_target(target));
+		for (i = 0; i < ARRAY_SIZE(dumps); i++) {
+			text = read_dump(dumps[i], &ms);
+			ASSERT_NE(NULL, text)
+				TH_LOG("%s of %s: %s", dumps[i], target,
+				       strerror(errno));
+			TH_LOG("%s of %s: %zu bytes in %.0f ms", dumps[i],
+			       target, strlen(text), ms);
+			EXPECT_GT(DUMP_MAX_MS, ms);
+			head = strchr(text, '\n');
+			ASSERT_NE(NULL, head);
+			*head = '\0';
+			EXPECT_NE(NULL, strstr(text, " limit 1048576 pages "))
+				TH_LOG("header: %s", text);
+			EXPECT_NE(NULL, strstr(head + 1, "\n# truncated at "));
+			EXPECT_GT(8UL << 20, strlen(head + 1));
+			free(text);
+		}
+	}
+	munmap(p, TIB);
+}
+
+/* The vma line's pgoff=, for the VMA starting at @p in a ptes dump. */
+static char *ptes_pgoff(const char *ptes, const void *p)
+{
+	char prefix[64];
+	const char *rest;
+
+	snprintf(prefix, sizeof(prefix), "vma %016lx-",
+		 (unsigned long)(uintptr_t)p);
+	rest = line_after(ptes, prefix);
+	rest = rest ? strstr(rest, " pgoff=") : NULL;
+	return rest ? strndup(rest + 7, strcspn(rest + 7, " \n")) : NULL;
+}
+
+/*
+ * The pgoff of a COW pfnmap is the pfn behind it: vma lines show pgoff
+ * only to a reader who opened the dump with CAP_SYS_ADMIN, like pfns.
+ */
+TEST_F(scan, debugfs_pgoff_needs_cap_sys_admin)
+{
+	char target[32], *p, *ptes, *pgoff;
+	int status;
+	pid_t pid;
+	double ms;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs CAP_SYS_ADMIN to begin with");
+	p = mmap(NULL, env.page, PROT_READ | PROT_WRITE, MAP_PRIVATE, env.fd,
+		 0);
+	ASSERT_NE(MAP_FAILED, p);
+	snprintf(target, sizeof(target), "%d", getpid());
+	ASSERT_EQ(0, write_target(target));
+	ptes = read_dump("ptes", &ms);
+	ASSERT_NE(NULL, ptes);
+	pgoff = ptes_pgoff(ptes, p);
+	ASSERT_NE(NULL, pgoff) TH_LOG("no vma line for %p in:\n%s", p, ptes);
+	EXPECT_STRNE("-", pgoff);
+	EXPECT_NE(0, strtoul(pgoff, NULL, 16)) TH_LOG("pgoff=%s", pgoff);
+	free(pgoff);
+	free(ptes);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ASSERT_EQ(0, drop_cap_sys_admin());
+		ptes = read_dump("ptes", &ms);
+		ASSERT_NE(NULL, ptes);
+		pgoff = ptes_pgoff(ptes, p);
+		ASSERT_NE(NULL, pgoff);
+		EXPECT_STREQ("-", pgoff) TH_LOG("module: pgoff shown without CAP_SYS_ADMIN");
+		EXPECT_EQ(NULL, strstr(ptes, " pfn="));
+		_exit(_metadata->exit_code == KSFT_PASS ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	munmap(p, env.page);
+}
+
 /* Malformed targets are refused and leave the last good one in place. */
 TEST_F(scan, debugfs_bad_target_is_einval)
 {
