@@ -10,9 +10,10 @@
  * the kernel itself leaves behind when it zaps a protected PTE.
  *
  * With the "inject" module parameter set, PTMARK_MARKER_F_INJECT writes
- * any combination of markers into none PTEs of any VMA but hugetlb ones,
- * so that mm developers can watch fault, zap, fork, mremap, pagemap and
- * reclaim meet markers where the kernel would never put them.  That can
+ * any combination of markers into none PTEs of any VMA but hugetlb and
+ * VM_SPECIAL (pfnmap, I/O, mixed-map, driver-fixed) ones, so that mm
+ * developers can watch fault, zap, fork, mremap, pagemap and reclaim meet
+ * markers where the kernel would never put them.  That can
  * break the kernel's assumptions by design, so it taints the kernel.
  *
  * The kernel's page walker is not available to modules; page tables are
@@ -241,8 +242,9 @@ struct ptmark_marker_req {
 static int ptmark_marker_vma_ok(struct vm_area_struct *vma,
 				const struct ptmark_marker_req *req)
 {
+	/* Not even injection writes into entries a driver owns. */
 	if (req->inject)
-		return is_vm_hugetlb_page(vma) ? -EINVAL : 0;
+		return vma->vm_flags & (VM_HUGETLB | VM_SPECIAL) ? -EINVAL : 0;
 
 	if (req->marker == PTMARK_MARKER_GUARD) {
 		vm_flags_t refused = VM_SPECIAL | VM_HUGETLB;

@@ -1942,6 +1942,26 @@ TEST_F(inject, hugetlb_refused)
 	munmap(p, len);
 }
 
+/* Nor does injection write into a driver's mapping (VM_PFNMAP | VM_IO). */
+TEST_F(inject, pfnmap_refused)
+{
+	struct ptmark_record rec;
+	__u64 done;
+	char *p;
+
+	REQUIRE_INJECT(self);
+	p = mmap(NULL, 2 * psize, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 1, &rec));
+	ASSERT_TRUE(rec.vma_flags & PTMARK_VMA_PFNMAP);
+	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, 2 * psize,
+					    PTMARK_MARKER_UFFD_WP,
+					    PTMARK_MARKER_F_INJECT, &done));
+	EXPECT_EQ(0, done);
+	munmap(p, 2 * psize);
+}
+
 /*
  * Markers left in place go away with the memory: copied by fork and torn
  * down at the child's exit, unmapped by the parent.  The VM runner fails
