@@ -178,11 +178,11 @@ static int ptmark_grow(struct ptmark_walk *w, unsigned long want)
 }
 
 /*
- * Where [start, end) of @mm holds PTMARK_DUMP_MAX_PAGES pages inside VMAs,
- * or @end if it holds fewer; *pages gets how many it holds up to there.
+ * Where [start, *end) of @mm holds PTMARK_DUMP_MAX_PAGES pages inside
+ * VMAs: *end is lowered to there, if it holds more.  That bounds the walk.
  */
 static int ptmark_dump_limit(struct mm_struct *mm, unsigned long start,
-			     unsigned long *end, unsigned long *pages)
+			     unsigned long *end)
 {
 	unsigned long left = PTMARK_DUMP_MAX_PAGES, from, to, nr;
 	struct vm_area_struct *vma;
@@ -199,14 +199,39 @@ static int ptmark_dump_limit(struct mm_struct *mm, unsigned long start,
 		nr = (to - from) >> PAGE_SHIFT;
 		if (nr >= left) {
 			*end = from + left * PAGE_SIZE;
-			left = 0;
 			break;
 		}
 		left -= nr;
 	}
 	mmap_read_unlock(mm);
-	*pages = PTMARK_DUMP_MAX_PAGES - left;
 	return 0;
+}
+
+/*
+ * Cut the records at PTMARK_DUMP_MAX_PAGES pages inside VMAs, which the
+ * walk may still exceed if VMAs grew after ptmark_dump_limit() looked.
+ */
+static void ptmark_snapshot_trim(struct ptmark_snapshot *snap)
+{
+	struct ptmark_record *r;
+	unsigned long i, room;
+
+	snap->pages = 0;
+	for (i = 0; i < snap->nr; i++) {
+		r = &snap->recs[i];
+		if (r->kind == PTMARK_KIND_VMA_HEADER ||
+		    r->kind == PTMARK_KIND_UNMAPPED)
+			continue;
+		room = PTMARK_DUMP_MAX_PAGES - snap->pages;
+		if (r->nr_pages > room) {
+			r->nr_pages = room;
+			snap->pages += room;
+			snap->next = r->start + room * PAGE_SIZE;
+			snap->nr = room ? i + 1 : i;
+			return;
+		}
+		snap->pages += r->nr_pages;
+	}
 }
 
 static int ptmark_snapshot_take(struct ptmark_snapshot *snap, bool admin)
@@ -239,7 +264,7 @@ static int ptmark_snapshot_take(struct ptmark_snapshot *snap, bool admin)
 
 	snap->show_pgoff = admin;
 	end = snap->end;
-	ret = ptmark_dump_limit(mm, snap->start, &end, &snap->pages);
+	ret = ptmark_dump_limit(mm, snap->start, &end);
 	if (ret)
 		goto out;
 
@@ -260,6 +285,7 @@ static int ptmark_snapshot_take(struct ptmark_snapshot *snap, bool admin)
 		snap->recs = w.recs;
 		snap->nr = w.nr;
 		snap->next = w.next;
+		ptmark_snapshot_trim(snap);
 		ret = 0;
 	} else {
 		kvfree(w.recs);
