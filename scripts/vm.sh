@@ -13,6 +13,8 @@
 #         [--mode tests|run|shell]     what the guest does (default tests)
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
+#                                      (--timeout defaults to
+#                                      $PTMARK_VM_TIMEOUT, else 900)
 #         [--cpus N]                   vCPUs, an even number (default 2)
 #
 # The guest: N vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
@@ -33,7 +35,8 @@
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
-KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm TIMEOUT=900 LOG= CPUS=2
+KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm LOG= CPUS=2
+TIMEOUT=${PTMARK_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) KDIR=$2 ;;
