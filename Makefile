@@ -8,6 +8,7 @@
 #                     VM runs on the dev and stock kernels, one summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
 #   make check-upstream  the kernel's own mm selftests in the same VM
+#   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
 #   make style        checkpatch.pl --strict over the module
 #   make sparse       sparse over the module (C=2) against the dev kernel
@@ -30,6 +31,9 @@ run:
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh
 
+fuzz:
+	@$(SCRIPTS)/fuzz.sh
+
 deps:
 	@$(SCRIPTS)/deps.sh
 
@@ -50,4 +54,4 @@ clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
 		module/*.o module/.*.cmd .module-common.o
 
-.PHONY: all module check check-upstream run deps dev-kernel vm style sparse clean
+.PHONY: all module check check-upstream fuzz run deps dev-kernel vm style sparse clean

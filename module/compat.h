@@ -283,19 +283,17 @@ static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
 }
 
 /*
- * Write-locking a VMA keeps page faults (which may take only the VMA lock)
- * out of it; __vma_start_write() is exported from 7.0 on (checked on 7.3;
- * 6.12 keeps it to itself).
+ * Keeping page faults out of a VMA while its page tables are edited.
+ * With per-VMA locks a fault may take only the VMA's lock, so the VMA is
+ * write-locked with vma_start_write().  Every driver's mmap handler
+ * reaches that inline through vm_flags_set(), so any kernel with per-VMA
+ * locks lets a module call it: inline over the VMA's rwsem in 6.12, over
+ * the exported __vma_start_write() in 7.x.  Without per-VMA locks every
+ * fault takes the mmap lock, which the callers here hold for write.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
-#define PTMARK_HAVE_VMA_START_WRITE	1
-#else
-#define PTMARK_HAVE_VMA_START_WRITE	0
-#endif
-
 static inline void ptmark_compat_vma_start_write(struct vm_area_struct *vma)
 {
-#if PTMARK_HAVE_VMA_START_WRITE
+#ifdef CONFIG_PER_VMA_LOCK
 	vma_start_write(vma);
 #endif
 }

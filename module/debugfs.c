@@ -11,7 +11,12 @@
  *   map	the same range one character per page, 64 to a line
  *
  * Documentation/ptmark.rst explains every field.  A dump is a snapshot
- * taken when the file is opened; reads then page through it.
+ * taken when the file is opened; reads then page through it.  A dump
+ * covers at most PTMARK_DUMP_MAX_PAGES pages inside VMAs (holes between
+ * them are one line each, whatever their size) and PTMARK_DUMP_MAX_RECORDS
+ * runs; its header line says so and a "# truncated at" line ends a dump
+ * that was cut short.  VMA offsets and pfns are shown only to a reader
+ * that opened the file with CAP_SYS_ADMIN.
  */
 #include <linux/capability.h>
 #include <linux/debugfs.h>
@@ -35,8 +40,11 @@ static pid_t ptmark_target_pid;
 static unsigned long ptmark_target_start, ptmark_target_end;
 
 /* A dump larger than this is cut short, with a line saying so. */
-#define PTMARK_DUMP_MAX_RECORDS	BIT(20)
-#define PTMARK_DUMP_BATCH	4096
+#define PTMARK_DUMP_MAX_PAGES	BIT(20)		/* 4 GiB of 4 KiB pages */
+#define PTMARK_DUMP_MAX_RECORDS	BIT(14)
+#define PTMARK_DUMP_BATCH	1024
+/* Output bytes a record can take, beyond the map's characters. */
+#define PTMARK_DUMP_LINE_MAX	384
 
 static int features_show(struct seq_file *m, void *v)
 {
@@ -148,6 +156,8 @@ struct ptmark_snapshot {
 	pid_t pid;
 	unsigned long start, end;	/* what was asked */
 	unsigned long next;		/* where the walk stopped */
+	unsigned long pages;		/* pages inside VMAs walked */
+	bool show_pgoff;		/* the reader may see vm_pgoff */
 	struct ptmark_record *recs;
 	unsigned long nr;
 };
@@ -167,13 +177,71 @@ static int ptmark_grow(struct ptmark_walk *w, unsigned long want)
 	return 0;
 }
 
-static int ptmark_snapshot_take(struct ptmark_snapshot *snap)
+/*
+ * Where [start, *end) of @mm holds PTMARK_DUMP_MAX_PAGES pages inside
+ * VMAs: *end is lowered to there, if it holds more.  That bounds the walk.
+ */
+static int ptmark_dump_limit(struct mm_struct *mm, unsigned long start,
+			     unsigned long *end)
+{
+	unsigned long left = PTMARK_DUMP_MAX_PAGES, from, to, nr;
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+	int err;
+
+	vma_iter_init(&vmi, mm, start);
+	err = mmap_read_lock_killable(mm);
+	if (err)
+		return err;
+	for_each_vma_range(vmi, vma, *end) {
+		from = max(vma->vm_start, start);
+		to = min(vma->vm_end, *end);
+		nr = (to - from) >> PAGE_SHIFT;
+		if (nr >= left) {
+			*end = from + left * PAGE_SIZE;
+			break;
+		}
+		left -= nr;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/*
+ * Cut the records at PTMARK_DUMP_MAX_PAGES pages inside VMAs, which the
+ * walk may still exceed if VMAs grew after ptmark_dump_limit() looked.
+ */
+static void ptmark_snapshot_trim(struct ptmark_snapshot *snap)
+{
+	struct ptmark_record *r;
+	unsigned long i, room;
+
+	snap->pages = 0;
+	for (i = 0; i < snap->nr; i++) {
+		r = &snap->recs[i];
+		if (r->kind == PTMARK_KIND_VMA_HEADER ||
+		    r->kind == PTMARK_KIND_UNMAPPED)
+			continue;
+		room = PTMARK_DUMP_MAX_PAGES - snap->pages;
+		if (r->nr_pages > room) {
+			r->nr_pages = room;
+			snap->pages += room;
+			snap->next = r->start + room * PAGE_SIZE;
+			snap->nr = room ? i + 1 : i;
+			return;
+		}
+		snap->pages += r->nr_pages;
+	}
+}
+
+static int ptmark_snapshot_take(struct ptmark_snapshot *snap, bool admin)
 {
 	struct ptmark_walk w = {
-		.show_pfn = capable(CAP_SYS_ADMIN),
+		.show_pfn = admin,
 		.vma_headers = true,
 		.last_header = -1UL,
 	};
+	unsigned long end;
 	struct mm_struct *mm;
 	int ret;
 
@@ -194,6 +262,12 @@ static int ptmark_snapshot_take(struct ptmark_snapshot *snap)
 	if (snap->start >= snap->end)
 		goto out;
 
+	snap->show_pgoff = admin;
+	end = snap->end;
+	ret = ptmark_dump_limit(mm, snap->start, &end);
+	if (ret)
+		goto out;
+
 	w.mm = mm;
 	w.next = snap->start;
 	do {
@@ -203,14 +277,15 @@ static int ptmark_snapshot_take(struct ptmark_snapshot *snap)
 		ret = ptmark_grow(&w, w.cap ? 2 * w.cap : PTMARK_DUMP_BATCH);
 		if (ret)
 			break;
-		ret = ptmark_walk(&w, snap->end);
-	} while (!ret && w.next < snap->end);
+		ret = ptmark_walk(&w, end);
+	} while (!ret && w.next < end);
 
 	/* A dump cut short still shows what it has. */
 	if (ret == -E2BIG || ret == 0) {
 		snap->recs = w.recs;
 		snap->nr = w.nr;
 		snap->next = w.next;
+		ptmark_snapshot_trim(snap);
 		ret = 0;
 	} else {
 		kvfree(w.recs);
@@ -276,16 +351,26 @@ static void ptmark_print_bits(struct seq_file *m, u64 bits,
 		seq_putc(m, '-');
 }
 
-static void ptmark_print_vma(struct seq_file *m, const struct ptmark_record *r)
+/*
+ * A VMA line.  Its pgoff is the pfn of the memory behind a COW pfnmap (the
+ * module's own among them), so like pfns it is shown to CAP_SYS_ADMIN only.
+ */
+static void ptmark_print_vma(struct seq_file *m,
+			     const struct ptmark_snapshot *snap,
+			     const struct ptmark_record *r)
 {
 	u64 f = r->vma_flags;
 
-	seq_printf(m, "vma %016llx-%016llx %c%c%c%c pgoff=%llx flags=",
+	seq_printf(m, "vma %016llx-%016llx %c%c%c%c ",
 		   r->start, r->start + r->nr_pages * PAGE_SIZE,
 		   f & PTMARK_VMA_READ ? 'r' : '-',
 		   f & PTMARK_VMA_WRITE ? 'w' : '-',
 		   f & PTMARK_VMA_EXEC ? 'x' : '-',
-		   f & PTMARK_VMA_SHARED ? 's' : 'p', r->pfn);
+		   f & PTMARK_VMA_SHARED ? 's' : 'p');
+	if (snap->show_pgoff)
+		seq_printf(m, "pgoff=%llx flags=", r->pfn);
+	else
+		seq_puts(m, "pgoff=- flags=");
 	ptmark_print_bits(m, f, ptmark_vma_names, ARRAY_SIZE(ptmark_vma_names));
 	seq_puts(m, " as=");
 	ptmark_print_bits(m, r->as_flags, ptmark_as_names,
@@ -317,16 +402,18 @@ static void ptmark_print_run(struct seq_file *m, const struct ptmark_record *r)
 static void ptmark_print_head(struct seq_file *m, const char *what,
 			      const struct ptmark_snapshot *snap)
 {
-	seq_printf(m, "# ptmark %s pid %d range %016lx-%016lx\n", what,
-		   snap->pid, snap->start, snap->end);
+	seq_printf(m, "# ptmark %s pid %d range %016lx-%016lx limit %lu pages %lu runs\n",
+		   what, snap->pid, snap->start, snap->end,
+		   PTMARK_DUMP_MAX_PAGES, PTMARK_DUMP_MAX_RECORDS);
 }
 
 static void ptmark_print_tail(struct seq_file *m,
 			      const struct ptmark_snapshot *snap)
 {
 	if (snap->next < snap->end)
-		seq_printf(m, "# truncated at %016lx: more than %lu records\n",
-			   snap->next, PTMARK_DUMP_MAX_RECORDS);
+		seq_printf(m, "# truncated at %016lx: the limit of %lu pages or %lu runs\n",
+			   snap->next, PTMARK_DUMP_MAX_PAGES,
+			   PTMARK_DUMP_MAX_RECORDS);
 }
 
 static int ptes_show(struct seq_file *m, void *v)
@@ -339,9 +426,10 @@ static int ptes_show(struct seq_file *m, void *v)
 		const struct ptmark_record *r = &snap->recs[i];
 
 		if (r->kind == PTMARK_KIND_VMA_HEADER)
-			ptmark_print_vma(m, r);
+			ptmark_print_vma(m, snap, r);
 		else
 			ptmark_print_run(m, r);
+		cond_resched();
 	}
 	ptmark_print_tail(m, snap);
 	return 0;
@@ -406,7 +494,7 @@ static int map_show(struct seq_file *m, void *v)
 			if (col)
 				seq_putc(m, '\n');
 			col = 0;
-			ptmark_print_vma(m, r);
+			ptmark_print_vma(m, snap, r);
 			continue;
 		}
 		if (r->kind == PTMARK_KIND_UNMAPPED) {
@@ -426,8 +514,10 @@ static int map_show(struct seq_file *m, void *v)
 			if (++col == PTMARK_MAP_WIDTH) {
 				seq_putc(m, '\n');
 				col = 0;
+				cond_resched();
 			}
 		}
+		cond_resched();
 	}
 	if (col)
 		seq_putc(m, '\n');
@@ -439,15 +529,22 @@ static int ptmark_dump_open(struct file *file,
 			    int (*show)(struct seq_file *, void *))
 {
 	struct ptmark_snapshot *snap;
+	size_t size;
 	int ret;
 
 	snap = kzalloc_obj(*snap, GFP_KERNEL);
 	if (!snap)
 		return -ENOMEM;
-	ret = ptmark_snapshot_take(snap);
-	if (!ret)
-		ret = single_open_size(file, show, snap,
-				       PAGE_SIZE + snap->nr * 128);
+	/* Whoever opened the file reads it: its credentials decide. */
+	ret = ptmark_snapshot_take(snap, file_ns_capable(file, &init_user_ns,
+							 CAP_SYS_ADMIN));
+	/* Records and pages are both bounded, and so is the text. */
+	if (!ret) {
+		size = PAGE_SIZE + snap->nr * PTMARK_DUMP_LINE_MAX;
+		if (show == map_show)
+			size += snap->pages + snap->pages / PTMARK_MAP_WIDTH * 20;
+		ret = single_open_size(file, show, snap, size);
+	}
 	if (ret) {
 		kvfree(snap->recs);
 		kfree(snap);

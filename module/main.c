@@ -68,7 +68,7 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_AS_INACCESSIBLE;
 	if (PTMARK_HAVE_HUGETLB)
 		f |= PTMARK_FEAT_HUGETLB;
-	if (PTMARK_HAVE_GUARD && PTMARK_HAVE_VMA_START_WRITE)
+	if (PTMARK_HAVE_GUARD)
 		f |= PTMARK_FEAT_GUARD_IOCTL;
 	if (ptmark_inject_allowed())
 		f |= PTMARK_FEAT_INJECT;

@@ -10,18 +10,19 @@
  * the kernel itself leaves behind when it zaps a protected PTE.
  *
  * With the "inject" module parameter set, PTMARK_MARKER_F_INJECT writes
- * any combination of markers into none PTEs of any VMA but hugetlb ones,
- * so that mm developers can watch fault, zap, fork, mremap, pagemap and
- * reclaim meet markers where the kernel would never put them.  That can
+ * any combination of markers into none PTEs of any VMA but hugetlb and
+ * VM_SPECIAL (pfnmap, I/O, mixed-map, driver-fixed) ones, so that mm
+ * developers can watch fault, zap, fork, mremap, pagemap and reclaim meet
+ * markers where the kernel would never put them.  That can
  * break the kernel's assumptions by design, so it taints the kernel.
  *
  * The kernel's page walker is not available to modules; page tables are
  * filled with apply_to_page_range(), which allocates missing tables but
  * cannot cope with a PMD leaf.  So this takes the mmap lock for write and
- * (where the kernel lets modules) write-locks each VMA, so that no fault,
- * and no khugepaged collapse, can map a huge page between the zap that
- * clears the range and the installation of the markers; leaves found in
- * the range are zapped (guard) or skipped (uffd-wp, remove) PMD by PMD.
+ * write-locks each VMA, so that no fault, and no khugepaged collapse, can
+ * map a huge page between the zap that clears the range and the
+ * installation of the markers; leaves found in the range are zapped
+ * (guard) or skipped (uffd-wp, remove) PMD by PMD.
  * That is a heavier lock than madvise() takes, and the price of doing the
  * same job from outside mm/.
  */
@@ -188,47 +189,48 @@ static int ptmark_guard_install(struct vm_area_struct *vma, unsigned long start,
 }
 
 /*
- * An anonymous VMA gets page tables only together with its anon_vma, and
- * anon_vma_prepare() is not exported: a forced write fault through GUP is
- * the exported way to give it one, and the page it maps is zapped at once.
- * A userfaultfd-armed VMA would hand that fault to userspace, which this
- * ioctl cannot wait for; with the mmap lock held for write and the VMA
- * write-locked nobody else can fault meanwhile, so the uffd flags are
- * lifted for the one fault and put back.
+ * An anonymous VMA gets page tables only together with its anon_vma (fork
+ * copies the tables of an anonymous VMA only if it has one), and neither
+ * anon_vma_prepare() nor madvise() is exported: a forced write fault
+ * through GUP is the exported way to give it one.
+ *
+ * That fault is refused (EOPNOTSUPP) in a VMA registered with userfaultfd:
+ * in MISSING mode it belongs to the handler, and lifting the registration
+ * for it would edit the flags of a VMA behind its userfaultfd context;
+ * madvise(MADV_GUARD_INSTALL) itself, or any first touch, does the job.
+ *
+ * The fault may map a large folio (mTHP, or a PMD THP): everything it
+ * mapped is zapped again, the whole folio clipped to the VMA.  That loses
+ * nothing: without an anon_vma before it no anonymous folio, and so no
+ * data, could be mapped anywhere in the VMA, and the folio was a fresh
+ * zero-filled one.
  */
 static int ptmark_prepare_anon(struct vm_area_struct *vma, unsigned long addr)
 {
-	vm_flags_t uffd = vma->vm_flags & __VM_UFFD_FLAGS;
 	unsigned long start, end;
-	bool table;
+	struct folio *folio;
 	struct page *page;
 	long got;
 
 	if (!vma_is_anonymous(vma) || vma->anon_vma)
 		return 0;
-	table = ptmark_pmd_state(vma->vm_mm, addr) == PTMARK_PMD_TABLE;
-	if (uffd)
-		vm_flags_clear(vma, uffd);
+	if (userfaultfd_armed(vma))
+		return -EOPNOTSUPP;
 	got = get_user_pages_remote(vma->vm_mm, addr, 1,
 				    FOLL_WRITE | FOLL_FORCE, &page, NULL);
-	if (uffd)
-		vm_flags_set(vma, uffd);
 	if (got < 0)
 		return got;
-	put_page(page);
 	/*
-	 * Where no PTE table was, the fault may have mapped a whole THP.
-	 * Without an anon_vma before it the VMA held no anonymous page there,
-	 * a huge zero page at most, so zapping the PMD loses nothing; in a
-	 * table, only the faulted page goes and zero-page neighbours stay.
+	 * Our reference keeps the folio from being split or freed until it
+	 * is unmapped; a fresh folio is mapped at its natural alignment.
 	 */
-	start = addr;
-	end = addr + PAGE_SIZE;
-	if (!table) {
-		start = max(vma->vm_start, addr & PMD_MASK);
-		end = min(vma->vm_end, (addr & PMD_MASK) + PMD_SIZE);
-	}
+	folio = page_folio(page);
+	start = addr - folio_page_idx(folio, page) * PAGE_SIZE;
+	end = start + folio_size(folio);
+	start = max(start, vma->vm_start);
+	end = min(end, vma->vm_end);
 	ptmark_compat_zap(vma, start, end - start);
+	put_page(page);
 	return vma->anon_vma ? 0 : -ENOMEM;
 }
 
@@ -242,8 +244,9 @@ struct ptmark_marker_req {
 static int ptmark_marker_vma_ok(struct vm_area_struct *vma,
 				const struct ptmark_marker_req *req)
 {
+	/* Not even injection writes into entries a driver owns. */
 	if (req->inject)
-		return is_vm_hugetlb_page(vma) ? -EINVAL : 0;
+		return vma->vm_flags & (VM_HUGETLB | VM_SPECIAL) ? -EINVAL : 0;
 
 	if (req->marker == PTMARK_MARKER_GUARD) {
 		vm_flags_t refused = VM_SPECIAL | VM_HUGETLB;
@@ -468,15 +471,11 @@ long ptmark_ioc_marker(struct file *file, void __user *uarg)
 	}
 
 	/* Every marker asked for must exist in this kernel. */
-	if ((req.marker & PTMARK_MARKER_GUARD) &&
-	    !(PTMARK_HAVE_GUARD && PTMARK_HAVE_VMA_START_WRITE))
+	if ((req.marker & PTMARK_MARKER_GUARD) && !PTMARK_HAVE_GUARD)
 		return -EOPNOTSUPP;
 	if ((req.marker & PTMARK_MARKER_UFFD_WP) && !PTMARK_HAVE_UFFD_WP_MARKER)
 		return -EOPNOTSUPP;
 	if ((req.marker & PTMARK_MARKER_POISONED) && !PTMARK_HAVE_POISON_MARKER)
-		return -EOPNOTSUPP;
-	/* Without a VMA write lock only uffd-wp VMAs are safe from THPs. */
-	if (req.inject && !PTMARK_HAVE_VMA_START_WRITE)
 		return -EOPNOTSUPP;
 
 	mm = args.flags & PTMARK_MARKER_F_PIDFD ?

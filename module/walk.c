@@ -13,7 +13,10 @@
  *    RCU grace period: read the PMD locklessly under rcu_read_lock(), take
  *    the PTE lock the PMD points at, and start again if the PMD changed;
  *  - PMD and PUD leaves are read under their page-table lock, which is
- *    what splitting, zapping and migration hold while they change them.
+ *    what splitting, zapping and migration hold while they change them;
+ *  - a hugetlb VMA's PMD table may be shared with other mms, and once
+ *    huge_pmd_unshare() took it from this mm the last sharer can free it:
+ *    the walk holds the file's i_mmap_rwsem for read over a hugetlb VMA.
  *
  * Nothing is allocated, faulted in or split; an empty upper level costs one
  * read however much address space it covers.
@@ -584,6 +587,28 @@ static void ptmark_walk_vma(struct ptmark_walk *w, struct vm_area_struct *vma,
 	} while (pgdp++, addr = next, addr != end);
 }
 
+/*
+ * The kernel's own walkers keep a shared PMD table from being unshared
+ * under them with the hugetlb VMA lock, which is not exported.  The file's
+ * i_mmap_rwsem excludes huge_pmd_unshare() as well (it asserts the rwsem
+ * held for write), and mm/rmap.c orders it below the mmap lock and above
+ * the page-table locks, as it is taken here.
+ */
+static void ptmark_walk_vma_locked(struct ptmark_walk *w,
+				   struct vm_area_struct *vma,
+				   unsigned long addr, unsigned long end)
+{
+	struct address_space *mapping = NULL;
+
+	if (is_vm_hugetlb_page(vma) && vma->vm_file)
+		mapping = vma->vm_file->f_mapping;
+	if (mapping)
+		i_mmap_lock_read(mapping);
+	ptmark_walk_vma(w, vma, addr, end);
+	if (mapping)
+		i_mmap_unlock_read(mapping);
+}
+
 /**
  * ptmark_walk - classify [w->next, end) into w->recs
  * @w: the walk; w->next is where to start and is advanced
@@ -621,7 +646,8 @@ int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 		}
 		ptmark_enter_vma(w, vma);
 		if (!w->full)
-			ptmark_walk_vma(w, vma, w->next, min(vma->vm_end, end));
+			ptmark_walk_vma_locked(w, vma, w->next,
+					       min(vma->vm_end, end));
 	}
 	mmap_read_unlock(w->mm);
 

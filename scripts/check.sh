@@ -18,7 +18,10 @@
 # build/logs/.  Exit status non-zero on any failure.
 #
 # Environment: PTMARK_STOCK_SERIES (default "6.12"; "" skips stock runs),
-# PTMARK_TESTS (run only these programs).
+# PTMARK_TESTS (run only these programs); PTMARK_KASAN=1 and
+# PTMARK_KMEMLEAK=1 reach dev-kernel.sh and so pick the debug dev kernel,
+# which under TCG wants PTMARK_VM_TIMEOUT (vm.sh) and PTMARK_TEST_TIMEOUT
+# (each program's limit in the guest) raised, e.g. to 3600 and 1800.
 
 set -uo pipefail
 . "$(dirname "$0")"/lib.sh

@@ -8,7 +8,8 @@
 # Prints the build directory (usable as KDIR=) on stdout; progress goes to
 # stderr.  Cache: $PTMARK_CACHE/kernels/dev-<version>-<config hash>/.
 #
-# Environment: PTMARK_KASAN=1 adds KASAN (slower build and guest).
+# Environment: PTMARK_KASAN=1 adds KASAN (slower build and guest);
+# PTMARK_KMEMLEAK=1 adds kmemleak (both together make one debug kernel).
 # PTMARK_KERNEL_PATCHES=DIR applies a patch series to the source first:
 # DIR/series in quilt's format (one patch name a line, in order), or else
 # every DIR/*.patch in name order, each with -p1.  The patched tree and its
@@ -166,6 +167,11 @@ trap 'rm -f "$frag"' EXIT
 cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
 if [ "${PTMARK_KASAN:-0}" = 1 ]; then
 	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"
+fi
+# kmemleak on from boot; the VM's init triggers a scan at the end of the
+# run and the verdict reads its reports.
+if [ "${PTMARK_KMEMLEAK:-0}" = 1 ]; then
+	printf 'CONFIG_DEBUG_KMEMLEAK=y\n# CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF is not set\n' >> "$frag"
 fi
 PATCH_HASH=
 if [ -n "${PTMARK_KERNEL_PATCHES:-}" ]; then

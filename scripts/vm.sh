@@ -13,6 +13,8 @@
 #         [--mode tests|run|shell]     what the guest does (default tests)
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
+#                                      (--timeout defaults to
+#                                      $PTMARK_VM_TIMEOUT, else 900)
 #         [--cpus N]                   vCPUs, an even number (default 2)
 #
 # The guest: N vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
@@ -25,11 +27,16 @@
 #
 # PTMARK_VM_BREAK="insmod,device,ext4,swap,numa,hugepages" (any subset)
 # takes that prerequisite away, to prove that the run then fails.
+# PTMARK_FUZZ_SEED, PTMARK_FUZZ_CALLS, PTMARK_FUZZ_SECONDS and
+# PTMARK_TEST_TIMEOUT, when set, reach the guest's tests (selftests/fuzz.c,
+# run_tests.sh).  On a kernel with kmemleak the guest scans for leaks once
+# the tests are done and the module is unloaded, and prints the reports.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
-KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm TIMEOUT=900 LOG= CPUS=2
+KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm LOG= CPUS=2
+TIMEOUT=${PTMARK_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) KDIR=$2 ;;
@@ -132,6 +139,9 @@ for d in /sys/block/vd*; do
 	esac
 done
 export PTMARK_KO=/ptmark/ptmark.ko PTMARK_EXT4=/mnt/ext4
+for v in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^ptmark\.env\.\([A-Z_]*=[0-9]*\)$/\1/p'); do
+	export "$v"
+done
 seen=$(dmesg | wc -l)
 if err=$(insmod $PTMARK_KO 2>&1); then
 	echo "ptmark-vm: insmod ok"
@@ -170,6 +180,18 @@ if grep -q '^ptmark ' /proc/modules; then
 else
 	echo "ptmark-vm: rmmod rc=not-loaded"
 fi
+# Leaks show only after a scan; the first one just records what is there,
+# so scan twice, and have the reports in the log the verdict reads.
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	if echo scan > /sys/kernel/debug/kmemleak && sleep 1 &&
+	   echo scan > /sys/kernel/debug/kmemleak; then
+		echo "ptmark-vm: kmemleak scanned"
+		sed 's/^/ptmark-vm: kmemleak: /' /sys/kernel/debug/kmemleak |
+			head -n 200
+	else
+		echo "ptmark-vm: kmemleak cannot scan (disabled at boot?)"
+	fi
+fi
 echo "ptmark-vm: dmesg begin"
 dmesg
 echo "ptmark-vm: dmesg end"
@@ -199,6 +221,11 @@ fi
 append="console=ttyS0 loglevel=5 panic=-1 ptmark.mode=$MODE"
 append+=" hugepages=$(broken hugepages && echo 0 || echo 16) ptmark.hugepages=16"
 [ -n "$ONLY" ] && append+=" ptmark.only=$(echo "$ONLY" | tr ' ' ,)"
+for v in PTMARK_FUZZ_SEED PTMARK_FUZZ_CALLS PTMARK_FUZZ_SECONDS PTMARK_TEST_TIMEOUT; do
+	[ -n "${!v:-}" ] || continue
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "vm.sh: $v must be a number, not ${!v}"
+	append+=" ptmark.env.$v=${!v}"
+done
 broken device && append+=" ptmark.break=device"
 
 disks=()

@@ -541,15 +541,15 @@ static bool have(const struct ptmark_info *info, __u64 feature)
 
 /*
  * Skip unless guards can be installed with the ioctl on @b, naming what
- * is missing: guards in the kernel (6.13), file guards (6.15), or a
- * module that can write-lock VMAs (vma_start_write() exported, 7.0).
+ * is missing: guards in the kernel (6.13), file guards (6.15), or the
+ * module's support for them.
  */
 #define REQUIRE_GUARD_IOCTL(info, b)					\
 	do {								\
 		if (!have(info, PTMARK_FEAT_GUARD))			\
 			SKIP(return, "no PTMARK_FEAT_GUARD: kernel lacks MADV_GUARD_INSTALL"); \
 		if (!have(info, PTMARK_FEAT_GUARD_IOCTL))		\
-			SKIP(return, "no PTMARK_FEAT_GUARD_IOCTL: the module cannot write-lock VMAs here"); \
+			SKIP(return, "no PTMARK_FEAT_GUARD_IOCTL"); \
 		if ((b) != BACKING_ANON &&				\
 		    !have(info, PTMARK_FEAT_GUARD_FILE))		\
 			SKIP(return, "no PTMARK_FEAT_GUARD_FILE: kernel lacks guards in file-backed memory"); \
@@ -942,16 +942,37 @@ TEST_F(guard, prot_none_anon_matches_madvise)
 		munmap(p[k], 4 * psize);
 }
 
+struct uffd_toucher {
+	volatile char *addr;
+	char val;
+};
+
+static void *touch_byte(void *arg)
+{
+	struct uffd_toucher *t = arg;
+
+	t->val = *t->addr;
+	return NULL;
+}
+
 /*
  * Anonymous memory registered for missing-page userfaults and never
- * touched: madvise puts guards there without faulting anything in, and
- * the ioctl must as well - a page fault here is a userfault, which the
- * ioctl (holding the mmap lock) can neither wait for nor raise.
+ * touched: madvise puts guards there without faulting anything in, but
+ * the module could give the VMA its anon_vma only by faulting, and that
+ * fault belongs to the handler.  The ioctl refuses (EOPNOTSUPP) and
+ * leaves the VMA exactly as it was: still registered (scan and smaps),
+ * nothing mapped, and its first touch a missing-page event.  Once the
+ * handler has resolved that, the VMA has its anon_vma and the ioctl works.
  */
-TEST_F(guard, uffd_missing_anon_matches_madvise)
+TEST_F(guard, uffd_missing_fresh_anon_refused)
 {
+	struct uffdio_zeropage zero = { .range.len = psize };
+	struct ptmark_record rec;
+	struct uffd_toucher t;
 	struct uffd_msg msg;
-	char *p[2];
+	pthread_t thread;
+	char pic[5], *p[2];
+	__u64 done;
 	int uffd, k;
 
 	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
@@ -963,13 +984,101 @@ TEST_F(guard, uffd_missing_anon_matches_madvise)
 		ASSERT_EQ(0, uffd_register(uffd, p[k], 4 * psize,
 					   UFFDIO_REGISTER_MODE_MISSING));
 	EXPECT_EQ(0, guard_by(BY_MADVISE, p[0], 4 * psize, true));
-	EXPECT_EQ(4, guard_by(BY_PTMARK, p[1], 4 * psize, true))
-		TH_LOG("module: ptmark_prepare_anon()'s GUP fault is a userfault here");
-	expect_scans_alike(_metadata, self->fd, p, pair_name, 2, 4, "GGGG");
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p[0], 4, pic));
+	EXPECT_STREQ("GGGG", pic);
+
+	EXPECT_EQ(-EOPNOTSUPP, ptmark_marker_fd(self->fd, -1, p[1], 4 * psize,
+					       PTMARK_MARKER_GUARD, 0, &done))
+		TH_LOG("module: ptmark_prepare_anon() faulted a uffd VMA");
+	EXPECT_EQ(0, done);
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p[1], 4, pic));
+	EXPECT_STREQ("....", pic);
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p[1], 1, &rec));
+	EXPECT_TRUE(rec.vma_flags & PTMARK_VMA_UFFD_MISSING);
+	EXPECT_TRUE(smaps_has_vmflag(p[1], "um"));
 	EXPECT_EQ(0, uffd_read_msg(uffd, 0, &msg));
+
+	/* The first touch is still the handler's. */
+	t.addr = p[1] + psize;
+	t.val = 1;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, touch_byte, &t));
+	EXPECT_EQ(1, uffd_read_msg(uffd, 10000, &msg));
+	EXPECT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	EXPECT_EQ((uintptr_t)t.addr, msg.arg.pagefault.address & ~(psize - 1));
+	zero.range.start = (uintptr_t)t.addr;
+	EXPECT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, t.val);
+
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p[1], 4 * psize,
+				      PTMARK_MARKER_GUARD, 0, &done));
+	EXPECT_EQ(4, done);
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p[1], 4, pic));
+	EXPECT_STREQ("GGGG", pic);
 	for (k = 0; k < 2; k++)
 		munmap(p[k], 4 * psize);
 	close(uffd);
+}
+
+/* The bracketed choice of a sysfs "a [b] c" file, in place; NULL if none. */
+static char *sysfs_choice(char *text)
+{
+	char *open = text ? strchr(text, '[') : NULL;
+	char *close = open ? strchr(open, ']') : NULL;
+
+	if (!close)
+		return NULL;
+	*close = '\0';
+	return open + 1;
+}
+
+/*
+ * With 64 KiB anonymous mTHP always on, the fault that gives a fresh VMA
+ * its anon_vma may map a whole 64 KiB folio; guarding one page must leave
+ * nothing else of it mapped.  The VMA is put into the PTE table of a used
+ * neighbour (apart from it, so the two do not merge), so that the fault
+ * fills that table rather than a PMD.
+ */
+TEST_F(guard, mthp_prepare_leaves_nothing_mapped)
+{
+	static const char mthp[] =
+		"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled";
+	const size_t nr = 32, pmd = 2UL << 20;
+	char pic[33], want[33], *text, *old, *base, *p;
+	__u64 done;
+	int ret;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	text = read_text_file(mthp);
+	old = sysfs_choice(text);
+	if (!old) {
+		free(text);
+		SKIP(return, "no 64 KiB anonymous mTHP (%s)", mthp);
+	}
+	base = mmap_aligned(pmd, pmd, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, base);
+	base[0] = 1;
+	ASSERT_EQ(0, munmap(base + psize, pmd - psize));
+	p = mmap(base + 16 * psize, nr * psize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(base + 16 * psize, p);
+
+	ASSERT_EQ(0, write_text_file(mthp, "always"));
+	ret = ptmark_marker_fd(self->fd, -1, p + 17 * psize, psize,
+			       PTMARK_MARKER_GUARD, 0, &done);
+	EXPECT_EQ(0, write_text_file(mthp, old));
+	free(text);
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(1, done);
+	memset(want, '.', nr);
+	want[17] = 'G';
+	want[nr] = '\0';
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p, nr, pic));
+	EXPECT_STREQ(want, pic)
+		TH_LOG("module: pages of the prepare fault's folio left mapped");
+	EXPECT_EQ(0, smaps_kb(p, "Rss:"));
+	munmap(base, psize);
+	munmap(p, nr * psize);
 }
 
 /* A guard put into a child through its pidfd is the child's alone. */
@@ -1641,8 +1750,8 @@ FIXTURE_TEARDOWN(inject)
 }
 
 /*
- * Open the reloaded device and check it says so; skip where the module
- * cannot inject (it needs to write-lock VMAs: EOPNOTSUPP).
+ * Open the reloaded device and check it says so; skip where the kernel
+ * has no uffd-wp PTE markers, the one marker every injection test uses.
  */
 #define REQUIRE_INJECT(self)						\
 	do {								\
@@ -1660,7 +1769,7 @@ FIXTURE_TEARDOWN(inject)
 				    PTMARK_MARKER_F_INJECT, &__done);	\
 		munmap(__p, psize);					\
 		if (__ret == -EOPNOTSUPP)				\
-			SKIP(return, "marker injection unsupported: the module cannot write-lock VMAs on this kernel"); \
+			SKIP(return, "marker injection unsupported: kernel lacks uffd-wp PTE markers"); \
 		ASSERT_EQ(0, __ret);					\
 	} while (0)
 
@@ -1676,9 +1785,17 @@ static char *map_used_anon(size_t nr)
 	return p;
 }
 
+/* Can marker combination @m be injected: the kernel has all its kinds? */
+static bool injectable(const struct ptmark_info *info, __u32 m)
+{
+	return (!(m & PTMARK_MARKER_POISONED) ||
+		have(info, PTMARK_FEAT_POISON_MARKER)) &&
+	       (!(m & PTMARK_MARKER_GUARD) || have(info, PTMARK_FEAT_GUARD));
+}
+
 /*
  * Inject marker combination m into page m of @p, for m = 1..7: EOPNOTSUPP
- * for poisoned markers where the kernel has none.
+ * for poisoned and guard markers where the kernel has none.
  */
 static void inject_combinations(struct __test_metadata *_metadata, int fd,
 				const struct ptmark_info *info, char *p)
@@ -1687,8 +1804,7 @@ static void inject_combinations(struct __test_metadata *_metadata, int fd,
 	__u32 m;
 
 	for (m = 1; m <= ALL_MARKERS; m++) {
-		bool ok = !(m & PTMARK_MARKER_POISONED) ||
-			  have(info, PTMARK_FEAT_POISON_MARKER);
+		bool ok = injectable(info, m);
 
 		EXPECT_EQ(ok ? 0 : -EOPNOTSUPP,
 			  ptmark_marker_fd(fd, -1, p + m * psize, psize, m,
@@ -1718,8 +1834,8 @@ TEST_F(inject, taints_kernel)
 TEST_F(inject, every_combination_into_anon)
 {
 	struct ptmark_record recs[8];
-	__u64 done;
-	__u32 m;
+	__u64 done, nr_injected = 0;
+	__u32 m, all = 0;
 	char *p;
 
 	REQUIRE_INJECT(self);
@@ -1729,17 +1845,20 @@ TEST_F(inject, every_combination_into_anon)
 	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 8, recs));
 	EXPECT_EQ(PTMARK_KIND_NONE, recs[0].kind);
 	for (m = 1; m <= ALL_MARKERS; m++) {
-		if ((m & PTMARK_MARKER_POISONED) &&
-		    !have(&self->info, PTMARK_FEAT_POISON_MARKER))
+		if (!injectable(&self->info, m)) {
+			EXPECT_EQ(PTMARK_KIND_NONE, recs[m].kind);
 			continue;
+		}
+		nr_injected++;
+		all |= m;
 		EXPECT_EQ(PTMARK_KIND_MARKER, recs[m].kind);
 		EXPECT_EQ(m, recs[m].marker);
 	}
 
-	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 8 * psize, ALL_MARKERS,
+	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 8 * psize, all,
 				 PTMARK_MARKER_F_INJECT | PTMARK_MARKER_F_REMOVE,
 				 &done));
-	EXPECT_EQ(have(&self->info, PTMARK_FEAT_POISON_MARKER) ? 7 : 3, done);
+	EXPECT_EQ(nr_injected, done);
 	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 8, recs));
 	for (m = 0; m < 8; m++)
 		EXPECT_EQ(PTMARK_KIND_NONE, recs[m].kind) TH_LOG("page %u", m);
@@ -1754,6 +1873,8 @@ TEST_F(inject, guard_segfaults_until_removed)
 	int i;
 
 	REQUIRE_INJECT(self);
+	if (!have(&self->info, PTMARK_FEAT_GUARD))
+		SKIP(return, "no PTMARK_FEAT_GUARD: kernel lacks MADV_GUARD_INSTALL");
 	ASSERT_EQ(0, probe_handlers_install());
 	p = map_used_anon(4);
 	ASSERT_NE(NULL, p);
@@ -1788,6 +1909,8 @@ TEST_F(inject, guard_into_fresh_anon_vma)
 	__u64 done;
 
 	REQUIRE_INJECT(self);
+	if (!have(&self->info, PTMARK_FEAT_GUARD))
+		SKIP(return, "no PTMARK_FEAT_GUARD: kernel lacks MADV_GUARD_INSTALL");
 	p = map_backing(BACKING_ANON, 4);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
@@ -1810,12 +1933,34 @@ TEST_F(inject, hugetlb_refused)
 	p = map_hugetlb(&len);
 	if (!p)
 		SKIP(return, "no free 2 MiB huge page (boot with hugepages=)");
-	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, len, ALL_MARKERS,
+	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, len,
+				       injectable(&self->info, ALL_MARKERS) ?
+				       ALL_MARKERS : PTMARK_MARKER_UFFD_WP,
 				       PTMARK_MARKER_F_INJECT, &done));
-	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, psize,
-				       PTMARK_MARKER_GUARD,
-				       PTMARK_MARKER_F_INJECT, &done));
+	EXPECT_EQ(have(&self->info, PTMARK_FEAT_GUARD) ? -EINVAL : -EOPNOTSUPP,
+		  ptmark_marker_fd(self->fd, -1, p, psize, PTMARK_MARKER_GUARD,
+				   PTMARK_MARKER_F_INJECT, &done));
 	munmap(p, len);
+}
+
+/* Nor does injection write into a driver's mapping (VM_PFNMAP | VM_IO). */
+TEST_F(inject, pfnmap_refused)
+{
+	struct ptmark_record rec;
+	__u64 done;
+	char *p;
+
+	REQUIRE_INJECT(self);
+	p = mmap(NULL, 2 * psize, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, p, 1, &rec));
+	ASSERT_TRUE(rec.vma_flags & PTMARK_VMA_PFNMAP);
+	EXPECT_EQ(-EINVAL, ptmark_marker_fd(self->fd, -1, p, 2 * psize,
+					    PTMARK_MARKER_UFFD_WP,
+					    PTMARK_MARKER_F_INJECT, &done));
+	EXPECT_EQ(0, done);
+	munmap(p, 2 * psize);
 }
 
 /*

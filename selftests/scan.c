@@ -2062,6 +2062,125 @@ TEST_F(scan, debugfs_dumps_show_guards)
 	free(ptes);
 }
 
+/* Read a debugfs dump in full; NULL on failure.  *ms gets how long it took. */
+static char *read_dump(const char *name, double *ms)
+{
+	char path[64];
+	double t0 = monotonic_ms();
+	char *text;
+
+	snprintf(path, sizeof(path), PTMARK_DEBUGFS "/%s", name);
+	text = read_text_file(path);
+	*ms = monotonic_ms() - t0;
+	return text;
+}
+
+#define TIB		(1UL << 40)
+#define DUMP_MAX_MS	5000.0
+
+/*
+ * A 1 TiB PROT_NONE reservation is 2^28 pages: "map" would be a quarter
+ * of a gigabyte of characters.  Dumps stop at their documented page
+ * limit, in bounded time, and say where - for an explicit range and for
+ * the default one, the whole address space.
+ */
+TEST_F_TIMEOUT(scan, debugfs_huge_reservation_is_bounded, 120)
+{
+	static const char * const dumps[] = { "map", "ptes" };
+	char target[64], *p, *text, *head;
+	unsigned int i, whole;
+	double ms;
+
+	p = mmap(NULL, TIB, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (whole = 0; whole < 2; whole++) {
+		if (whole)
+			snprintf(target, sizeof(target), "%d", getpid());
+		else
+			snprintf(target, sizeof(target), "%d %lx-%lx", getpid(),
+				 (unsigned long)(uintptr_t)p,
+				 (unsigned long)(uintptr_t)p + TIB);
+		ASSERT_EQ(0, write_target(target));
+		for (i = 0; i < ARRAY_SIZE(dumps); i++) {
+			text = read_dump(dumps[i], &ms);
+			ASSERT_NE(NULL, text)
+				TH_LOG("%s of %s: %s", dumps[i], target,
+				       strerror(errno));
+			TH_LOG("%s of %s: %zu bytes in %.0f ms", dumps[i],
+			       target, strlen(text), ms);
+			EXPECT_GT(DUMP_MAX_MS, ms);
+			head = strchr(text, '\n');
+			ASSERT_NE(NULL, head);
+			*head = '\0';
+			EXPECT_NE(NULL, strstr(text, " limit 1048576 pages "))
+				TH_LOG("header: %s", text);
+			EXPECT_NE(NULL, strstr(head + 1, "\n# truncated at "));
+			EXPECT_GT(8UL << 20, strlen(head + 1));
+			free(text);
+		}
+	}
+	munmap(p, TIB);
+}
+
+/* The vma line's pgoff=, for the VMA starting at @p in a ptes dump. */
+static char *ptes_pgoff(const char *ptes, const void *p)
+{
+	char prefix[64];
+	const char *rest;
+
+	snprintf(prefix, sizeof(prefix), "vma %016lx-",
+		 (unsigned long)(uintptr_t)p);
+	rest = line_after(ptes, prefix);
+	rest = rest ? strstr(rest, " pgoff=") : NULL;
+	return rest ? strndup(rest + 7, strcspn(rest + 7, " \n")) : NULL;
+}
+
+/*
+ * The pgoff of a COW pfnmap is the pfn behind it: vma lines show pgoff
+ * only to a reader who opened the dump with CAP_SYS_ADMIN, like pfns.
+ */
+TEST_F(scan, debugfs_pgoff_needs_cap_sys_admin)
+{
+	char target[32], *p, *ptes, *pgoff;
+	int status;
+	pid_t pid;
+	double ms;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs CAP_SYS_ADMIN to begin with");
+	p = mmap(NULL, env.page, PROT_READ | PROT_WRITE, MAP_PRIVATE, env.fd,
+		 0);
+	ASSERT_NE(MAP_FAILED, p);
+	snprintf(target, sizeof(target), "%d", getpid());
+	ASSERT_EQ(0, write_target(target));
+	ptes = read_dump("ptes", &ms);
+	ASSERT_NE(NULL, ptes);
+	pgoff = ptes_pgoff(ptes, p);
+	ASSERT_NE(NULL, pgoff) TH_LOG("no vma line for %p in:\n%s", p, ptes);
+	EXPECT_STRNE("-", pgoff);
+	EXPECT_NE(0, strtoul(pgoff, NULL, 16)) TH_LOG("pgoff=%s", pgoff);
+	free(pgoff);
+	free(ptes);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ASSERT_EQ(0, drop_cap_sys_admin());
+		ptes = read_dump("ptes", &ms);
+		ASSERT_NE(NULL, ptes);
+		pgoff = ptes_pgoff(ptes, p);
+		ASSERT_NE(NULL, pgoff);
+		EXPECT_STREQ("-", pgoff) TH_LOG("module: pgoff shown without CAP_SYS_ADMIN");
+		EXPECT_EQ(NULL, strstr(ptes, " pfn="));
+		_exit(_metadata->exit_code == KSFT_PASS ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	munmap(p, env.page);
+}
+
 /* Malformed targets are refused and leave the last good one in place. */
 TEST_F(scan, debugfs_bad_target_is_einval)
 {
@@ -2267,6 +2386,116 @@ TEST_F_TIMEOUT(scan, scan_races_with_mm_changes, 60)
 	EXPECT_LT(0, r.mutations);
 	TH_LOG("%lu complete scans during %lu changes, %lld walk retries",
 	       r.scans, r.mutations, ptmark_stat("walk_retries") - retries);
+}
+
+/* ---- shared hugetlb PMD tables ------------------------------------------ */
+
+#define PUD_BYTES	(1UL << 30)
+#define UNSHARE_SECONDS	3
+
+struct unshare_race {
+	char *map;		/* the 1 GiB mapping, PUD aligned */
+	atomic_bool stop;
+};
+
+/* Keep the first huge page faulted in, so that its PMD table is shared. */
+static void *unshare_toucher(void *arg)
+{
+	struct unshare_race *r = arg;
+
+	while (!atomic_load(&r->stop))
+		madvise(r->map, env.pmd, MADV_POPULATE_WRITE);
+	return NULL;
+}
+
+/*
+ * The other sharer: map the file at the same PUD-aligned address, fault
+ * the page in (sharing our PMD table or giving us its own), punch it out
+ * (which unshares the table from one of the two mms) and unmap, which
+ * frees the table if we were the one unshared.
+ */
+static void unshare_child(char *map, int fd)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (mmap(map, PUD_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0) != map)
+			_exit(2);
+		madvise(map, env.pmd, MADV_POPULATE_WRITE);
+		fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			  env.pmd);
+		munmap(map, PUD_BYTES);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < UNSHARE_SECONDS);
+	_exit(0);
+}
+
+/*
+ * Scan a 1 GiB shared hugetlb mapping whose PMD table another process
+ * shares, while that process keeps unsharing it (hole punch) and freeing
+ * it (munmap).  The walker holds the file's i_mmap_rwsem for read, as
+ * huge_pmd_unshare() needs it for write: without that it can read a freed
+ * table (KASAN reports the use after free; the VM verdict fails the run).
+ * Every scan must succeed and give sane records.
+ */
+TEST_F_TIMEOUT(scan, hugetlb_scan_races_pmd_unshare, 60)
+{
+	struct unshare_race r = { 0 };
+	struct ptmark_record recs[16];
+	unsigned long scans = 0;
+	const char *why = NULL;
+	struct timespec t0, t;
+	pthread_t toucher;
+	char *reserve;
+	int fd, status;
+	unsigned int i;
+	pid_t pid;
+
+	if (!have(PTMARK_FEAT_HUGETLB))
+		SKIP(return, "no hugetlb support");
+	fd = memfd_create("ptmark-unshare", MFD_HUGETLB | MFD_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, "no MFD_HUGETLB memfd: %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(fd, PUD_BYTES));
+	reserve = mmap_aligned(PUD_BYTES, PUD_BYTES, PROT_NONE);
+	ASSERT_NE(MAP_FAILED, reserve);
+	r.map = mmap(reserve, PUD_BYTES, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	ASSERT_EQ(reserve, r.map);
+	if (madvise(r.map, env.pmd, MADV_POPULATE_WRITE))
+		SKIP(return, "no free huge page: %s", strerror(errno));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		unshare_child(r.map, fd);
+	ASSERT_EQ(0, pthread_create(&toucher, NULL, unshare_toucher, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct ptmark_scan s = scan_req(0, -1, (uintptr_t)r.map,
+						PUD_BYTES, recs,
+						ARRAY_SIZE(recs));
+
+		ASSERT_EQ(0, do_scan(&s));
+		for (i = 0; i < s.nr_records && !why; i++) {
+			why = record_problem(&recs[i]);
+			if (!why && recs[i].kind != PTMARK_KIND_NONE &&
+			    recs[i].kind != PTMARK_KIND_PRESENT)
+				why = "neither none nor present";
+		}
+		ASSERT_EQ(NULL, why) TH_LOG("record %u: %s", i - 1, why);
+		scans++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < UNSHARE_SECONDS + 1);
+	atomic_store(&r.stop, true);
+	ASSERT_EQ(0, pthread_join(toucher, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	TH_LOG("%lu scans", scans);
+	munmap(r.map, PUD_BYTES);
+	close(fd);
 }
 
 /* ---- the whole address space ------------------------------------------------- */
