@@ -174,7 +174,12 @@ static long ptmark_pin_ioc_pin(struct ptmark_pin_session *s, void __user *uarg)
 	pr->start = args.start;
 	pr->nr_pages = nr;
 
-	mutex_lock(&s->lock);
+	/* A pin may wait for a fault for long: let a kill end the wait. */
+	ret = mutex_lock_killable(&s->lock);
+	if (ret) {
+		kfree(pr);
+		return ret;
+	}
 	if (nr > PTMARK_PIN_MAX_PAGES - s->nr_pages) {
 		ret = -ENOSPC;
 		goto out_unlock;
@@ -227,7 +232,9 @@ static long ptmark_pin_ioc_release(struct ptmark_pin_session *s,
 	if (ret)
 		return ret;
 
-	mutex_lock(&s->lock);
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		return ret;
 	pr = ptmark_pin_find(s, args.start, args.len);
 	if (!pr || pr->start != args.start ||
 	    pr->nr_pages != args.len >> PAGE_SHIFT) {
@@ -266,7 +273,9 @@ static long ptmark_pin_ioc_read(struct ptmark_pin_session *s,
 	if (!bounce)
 		return -ENOMEM;
 
-	mutex_lock(&s->lock);
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		goto out_free;
 	pr = ptmark_pin_find(s, args.start, args.len);
 	if (!pr) {
 		ret = -ENOENT;
@@ -283,6 +292,7 @@ static long ptmark_pin_ioc_read(struct ptmark_pin_session *s,
 	}
 out:
 	mutex_unlock(&s->lock);
+out_free:
 	kfree(bounce);
 	return ret;
 }
@@ -331,7 +341,9 @@ static long ptmark_pin_ioc_compare(struct ptmark_pin_session *s,
 	w.cap = nr;
 	w.next = args.start;
 
-	mutex_lock(&s->lock);
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		goto out_free;
 	pr = ptmark_pin_find(s, args.start, args.len);
 	if (!pr) {
 		ret = -ENOENT;
