@@ -72,6 +72,10 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "markers_removed %lld\n",
 		   atomic64_read(&ptmark_stats.markers_removed));
 	seq_printf(m, "pfnmaps %lld\n", atomic64_read(&ptmark_stats.pfnmaps));
+	seq_printf(m, "pin_sessions %lld\n",
+		   atomic64_read(&ptmark_stats.pin_sessions));
+	seq_printf(m, "pinned_pages %lld\n",
+		   atomic64_read(&ptmark_stats.pinned_pages));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

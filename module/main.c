@@ -35,6 +35,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
 	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
 	{ PTMARK_FEAT_INJECT,		"inject" },
+	{ PTMARK_FEAT_PIN,		"pin" },
 	{ }
 };
 
@@ -72,6 +73,8 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_GUARD_IOCTL;
 	if (ptmark_inject_allowed())
 		f |= PTMARK_FEAT_INJECT;
+	/* pin_user_pages*() are exported by every kernel ptmark supports. */
+	f |= PTMARK_FEAT_PIN;
 	return f;
 }
 
@@ -147,6 +150,9 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_UNMOVABLE):
 		ret = ptmark_ioc_unmovable(file, uarg);
+		break;
+	case PTMARK_IOC_MATCH(PTMARK_IOC_PIN):
+		ret = ptmark_ioc_pin(file, uarg);
 		break;
 	default:
 		return -ENOTTY;

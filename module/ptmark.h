@@ -21,6 +21,8 @@ struct ptmark_stats {
 	atomic64_t markers_installed;
 	atomic64_t markers_removed;
 	atomic64_t pfnmaps;	/* live /dev/ptmark mappings */
+	atomic64_t pin_sessions;	/* open pin sessions */
+	atomic64_t pinned_pages;	/* pages they hold pinned */
 };
 
 extern struct ptmark_stats ptmark_stats;
@@ -100,6 +102,7 @@ bool ptmark_may_see_pfns(struct file *file);
 long ptmark_ioc_scan(struct file *file, void __user *uarg);
 long ptmark_ioc_unmovable(struct file *file, void __user *uarg);
 long ptmark_ioc_marker(struct file *file, void __user *uarg);
+long ptmark_ioc_pin(struct file *dev, void __user *uarg);
 bool ptmark_inject_allowed(void);
 int ptmark_mmap(struct file *file, struct vm_area_struct *vma);
 

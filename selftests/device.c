@@ -192,7 +192,7 @@ TEST_F(dev, non_root_open_refused)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		if (become_nobody())
 			_exit(2);
 		if (open(PTMARK_DEVICE, O_RDWR) >= 0)
 			_exit(3);

@@ -2525,8 +2525,6 @@ static int uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
 		    size_t len, off_t off)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_cqe *cqe;
-	int ret;
 
 	if (!sqe)
 		return -EBUSY;
@@ -2534,15 +2532,7 @@ static int uring_rw(struct io_uring *ring, bool write, int fd, void *buf,
 		io_uring_prep_write(sqe, fd, buf, len, off);
 	else
 		io_uring_prep_read(sqe, fd, buf, len, off);
-	ret = io_uring_submit_and_wait(ring, 1);
-	if (ret < 0)
-		return ret;
-	ret = io_uring_wait_cqe(ring, &cqe);
-	if (ret < 0)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return ret;
+	return uring_submit_one(ring);
 }
 
 /*

@@ -1261,19 +1261,6 @@ TEST_F(uffd_wp, markers_match_kernel)
 			   NR_PAGES, want);
 }
 
-struct writer {
-	volatile char *addr;
-	char val;
-};
-
-static void *write_byte(void *arg)
-{
-	struct writer *w = arg;
-
-	*w->addr = w->val;
-	return NULL;
-}
-
 /*
  * Write to a marker page from a second thread and resolve it as a WP
  * handler does.  Synchronous WP: exactly one UFFD_EVENT_PAGEFAULT with
@@ -1286,17 +1273,16 @@ TEST_F(uffd_wp, write_faults_like_kernel)
 	struct uffd_msg msg[2], extra;
 	char want[NR_PAGES + 1];
 	struct timespec until;
-	pthread_t thread;
 	int m;
 
 	ASSERT_EQ('W', wp_picture[page]);
 	make_wp_markers(_metadata, self);
 	for (m = 0; m < 2; m++) {
 		char *p = self->map[m] + page * psize;
-		struct writer w = { .addr = p, .val = mem_byte(page) };
+		struct writer w;
 
 		memset(&msg[m], 0, sizeof(msg[m]));
-		ASSERT_EQ(0, pthread_create(&thread, NULL, write_byte, &w));
+		ASSERT_EQ(0, writer_start(&w, p, mem_byte(page)));
 		if (!variant->async) {
 			EXPECT_EQ(1, uffd_read_msg(self->uffd, 10000, &msg[m]))
 				TH_LOG("%s: no userfault for the write",
@@ -1310,7 +1296,7 @@ TEST_F(uffd_wp, write_faults_like_kernel)
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 10;
-		ASSERT_EQ(0, pthread_timedjoin_np(thread, NULL, &until))
+		ASSERT_EQ(0, pthread_timedjoin_np(w.thread, NULL, &until))
 			TH_LOG("%s: the writer never finished", maker_name[m]);
 		EXPECT_EQ(0, uffd_read_msg(self->uffd, 0, &extra))
 			TH_LOG("%s: a second userfault, flags %#llx",

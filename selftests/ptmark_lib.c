@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
@@ -56,6 +58,7 @@ const struct ptmark_feature ptmark_features[] = {
 	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
 	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
 	{ PTMARK_FEAT_INJECT,		"inject" },
+	{ PTMARK_FEAT_PIN,		"pin" },
 };
 
 const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);
@@ -319,6 +322,71 @@ int ptmark_unmovable_op(int dev, int fd, __u32 op,
 	if (reply)
 		*reply = u;
 	return ret;
+}
+
+int ptmark_pin_session(int fd, int pidfd)
+{
+	struct ptmark_pin_open o = {
+		.size = sizeof(o),
+		.flags = pidfd >= 0 ? PTMARK_PIN_OPEN_F_PIDFD : 0,
+		.pidfd = pidfd,
+		.fd = -1,
+	};
+
+	return ioctl(fd, PTMARK_IOC_PIN, &o) ? -errno : o.fd;
+}
+
+/* PTMARK_PIN_IOC_PIN or _RELEASE of one range: 0 or -errno. */
+static int pin_range_ioctl(int session, unsigned long cmd, const void *addr,
+			   size_t len, __u32 flags)
+{
+	struct ptmark_pin_range r = {
+		.size = sizeof(r),
+		.flags = flags,
+		.start = (uintptr_t)addr,
+		.len = len,
+	};
+
+	return ioctl(session, cmd, &r) ? -errno : 0;
+}
+
+int ptmark_pin(int session, const void *addr, size_t len, __u32 flags)
+{
+	return pin_range_ioctl(session, PTMARK_PIN_IOC_PIN, addr, len, flags);
+}
+
+int ptmark_unpin(int session, const void *addr, size_t len)
+{
+	return pin_range_ioctl(session, PTMARK_PIN_IOC_RELEASE, addr, len, 0);
+}
+
+int ptmark_pin_read(int session, const void *addr, size_t len, void *buf)
+{
+	struct ptmark_pin_read r = {
+		.size = sizeof(r),
+		.start = (uintptr_t)addr,
+		.len = len,
+		.buf = (uintptr_t)buf,
+	};
+
+	return ioctl(session, PTMARK_PIN_IOC_READ, &r) ? -errno : 0;
+}
+
+int ptmark_pin_compare(int session, const void *addr, size_t len,
+		       __u8 *states, struct ptmark_pin_compare *out)
+{
+	struct ptmark_pin_compare c = {
+		.size = sizeof(c),
+		.start = (uintptr_t)addr,
+		.len = len,
+		.states = (uintptr_t)states,
+	};
+
+	if (ioctl(session, PTMARK_PIN_IOC_COMPARE, &c))
+		return -errno;
+	if (out)
+		*out = c;
+	return 0;
 }
 
 /* ---- files and /proc ---------------------------------------------------- */
@@ -630,6 +698,20 @@ int ptmark_huge_tmpfs_fd(char *why, size_t len)
 	return fd;
 }
 
+int memfd_sized(const char *name, unsigned int flags, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | flags);
+
+	if (fd >= 0 && ftruncate(fd, len)) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 /* $PTMARK_EXT4, else a directory that is ext4 where the suite runs natively. */
 static const char *ext4_dir_name(void)
 {
@@ -670,6 +752,35 @@ int ptmark_ext4_tmpfile(int flags)
 }
 
 /* ---- processes ---------------------------------------------------------- */
+
+int pidfd_of_zombie(pid_t *pid)
+{
+	siginfo_t info;
+	int pidfd, err;
+
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid)
+		_exit(0);
+	pidfd = pidfd_of(*pid);
+	err = errno;
+	/* Wait for the exit but leave the zombie. */
+	if (waitid(P_PID, *pid, &info, WEXITED | WNOWAIT) && pidfd >= 0) {
+		err = errno;
+		close(pidfd);
+		pidfd = -1;
+	}
+	errno = err;
+	return pidfd;
+}
+
+int become_nobody(void)
+{
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return -errno;
+	return 0;
+}
 
 int pidfd_of(pid_t pid)
 {
@@ -774,6 +885,54 @@ static int uffd_available(__u64 *features)
 	else
 		*features = api.features;
 	close(fd);
+	return ret;
+}
+
+/* ---- a thread doing one store ------------------------------------------ */
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	atomic_store(&w->tid, gettid());
+	*w->addr = w->value;
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+int writer_start(struct writer *w, char *addr, char value)
+{
+	w->addr = addr;
+	w->value = value;
+	atomic_store(&w->tid, 0);
+	atomic_store(&w->done, false);
+	return pthread_create(&w->thread, NULL, writer_main, w);
+}
+
+bool writer_done_within(struct writer *w, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms && !atomic_load(&w->done); i++)
+		usleep(1000);
+	return atomic_load(&w->done);
+}
+
+/* ---- io_uring ----------------------------------------------------------- */
+
+int uring_submit_one(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_submit_and_wait(ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
 	return ret;
 }
 

@@ -9,6 +9,8 @@
 #ifndef _PTMARK_LIB_H
 #define _PTMARK_LIB_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -162,6 +164,29 @@ long ptmark_guard(const void *addr, size_t len, bool install);
 int ptmark_unmovable_op(int dev, int fd, __u32 op,
 			struct ptmark_unmovable *reply);
 
+/*
+ * PTMARK_IOC_PIN: a new pin session on the caller (pidfd < 0) or on the
+ * process behind pidfd; the session fd, or -errno.
+ */
+int ptmark_pin_session(int fd, int pidfd);
+
+/* Pin [addr, addr + len) in a session with PTMARK_PIN_F_*: 0 or -errno. */
+int ptmark_pin(int session, const void *addr, size_t len, __u32 flags);
+
+/* Release a range ptmark_pin() pinned: 0 or -errno. */
+int ptmark_unpin(int session, const void *addr, size_t len);
+
+/* What the pinned pages of [addr, addr + len) hold, into buf: 0 or -errno. */
+int ptmark_pin_read(int session, const void *addr, size_t len, void *buf);
+
+/*
+ * Each pinned page of [addr, addr + len) against the page mapped there
+ * now: PTMARK_PIN_SAME/DIFFERENT/NOT_MAPPED a page in states, the counts
+ * in *out (when not NULL); 0 or -errno.
+ */
+int ptmark_pin_compare(int session, const void *addr, size_t len,
+		       __u8 *states, struct ptmark_pin_compare *out);
+
 /* ---- files and /proc ---------------------------------------------------- */
 
 /*
@@ -251,6 +276,12 @@ void *mmap_aligned(size_t len, size_t align, int prot);
 int ptmark_huge_tmpfs_fd(char *why, size_t len);
 
 /*
+ * memfd_create(name, MFD_CLOEXEC | flags) of len bytes: the fd, or -1 with
+ * errno set.
+ */
+int memfd_sized(const char *name, unsigned int flags, size_t len);
+
+/*
  * The directory ext4-backed tests make their files in: $PTMARK_EXT4, else
  * /var/tmp.  NULL when that is not an ext4 directory, with why in @why:
  * "no ext4 directory: DIR: REASON (set PTMARK_EXT4)".
@@ -265,6 +296,15 @@ const char *ptmark_ext4_dir(char *why, size_t len);
 int ptmark_ext4_tmpfile(int flags);
 
 /* ---- processes ---------------------------------------------------------- */
+
+/*
+ * A pidfd of a child that exited at once and is left a zombie (the
+ * caller reaps *pid with waitpid()), or -1 with errno set.
+ */
+int pidfd_of_zombie(pid_t *pid);
+
+/* Drop from root to nobody (uid and gid 65534): 0 or -errno. */
+int become_nobody(void);
 
 /* A pidfd of process @pid, or -1 with errno set. */
 int pidfd_of(pid_t pid);
@@ -301,6 +341,32 @@ int uffd_writeprotect(int uffd, const void *addr, size_t len, __u64 mode);
 
 /* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg);
+
+/* ---- a thread doing one store, which a protected page makes wait ------ */
+
+struct writer {
+	pthread_t thread;
+	volatile char *addr;
+	char value;
+	atomic_int tid;		/* gettid() of the thread */
+	atomic_bool done;
+};
+
+/* Start a thread storing @value at @addr: pthread_create()'s result. */
+int writer_start(struct writer *w, char *addr, char value);
+
+/* Has the store of writer_start() finished within @ms milliseconds? */
+bool writer_done_within(struct writer *w, int ms);
+
+/* ---- io_uring ----------------------------------------------------------- */
+
+struct io_uring;
+
+/*
+ * Submit the queued SQE and wait for its completion: the CQE's res, or
+ * -errno from io_uring itself.
+ */
+int uring_submit_one(struct io_uring *ring);
 
 /* ---- touching memory that may fault ------------------------------------- */
 

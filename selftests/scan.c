@@ -1790,8 +1790,7 @@ TEST_F(scan, pidfd_of_another_process_needs_ptrace_cap)
 	if (!checker) {
 		int self;
 
-		if (setresgid(65534, 65534, 65534) ||
-		    setresuid(65534, 65534, 65534))
+		if (become_nobody())
 			_exit(2);
 		self = pidfd_of(getpid());
 		rep->self_plain = scan_errno(0, (uintptr_t)p, env.page, &rec, 1);
@@ -1819,20 +1818,12 @@ TEST_F(scan, pidfd_of_another_process_needs_ptrace_cap)
 TEST_F(scan, pidfd_of_exited_process_is_esrch)
 {
 	struct ptmark_record rec;
-	siginfo_t info;
-	int pidfd;
-	pid_t pid;
 	char *p = map_small_pages(_metadata, 1);
 	struct ptmark_scan s;
+	pid_t pid;
+	int pidfd = pidfd_of_zombie(&pid);
 
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid)
-		_exit(0);
-	pidfd = pidfd_of(pid);
 	ASSERT_LE(0, pidfd);
-	/* Wait for the exit but leave the zombie. */
-	ASSERT_EQ(0, waitid(P_PID, pid, &info, WEXITED | WNOWAIT));
 
 	s = scan_req(PTMARK_SCAN_PIDFD, pidfd, (uintptr_t)p, env.page, &rec, 1);
 	EXPECT_EQ(-ESRCH, do_scan(&s));

@@ -205,45 +205,6 @@ static void assert_wp_msg(struct __test_metadata *_metadata,
 }
 
 /* ---------------------------------------------------------------------
- * A thread doing one store, which a protected page makes wait.
- */
-struct writer {
-	pthread_t thread;
-	volatile char *addr;
-	char value;
-	atomic_int tid;		/* gettid() of the thread */
-	atomic_bool done;
-};
-
-static void *writer_main(void *arg)
-{
-	struct writer *w = arg;
-
-	atomic_store(&w->tid, gettid());
-	*w->addr = w->value;
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
-static int writer_start(struct writer *w, char *addr, char value)
-{
-	w->addr = addr;
-	w->value = value;
-	atomic_store(&w->tid, 0);
-	atomic_store(&w->done, false);
-	return pthread_create(&w->thread, NULL, writer_main, w);
-}
-
-static bool writer_done_within(struct writer *w, int ms)
-{
-	int i;
-
-	for (i = 0; i < ms && !atomic_load(&w->done); i++)
-		usleep(1000);
-	return atomic_load(&w->done);
-}
-
-/* ---------------------------------------------------------------------
  * The region and its units.
  */
 static char *unit_ptr(uffd_wp_t *self, size_t unit)

@@ -46,6 +46,7 @@
 #define PTMARK_FEAT_HUGETLB		(1ULL << 12)
 #define PTMARK_FEAT_GUARD_IOCTL		(1ULL << 13) /* PTMARK_IOC_MARKER guards */
 #define PTMARK_FEAT_INJECT		(1ULL << 14) /* "inject" param is set */
+#define PTMARK_FEAT_PIN			(1ULL << 15) /* PTMARK_IOC_PIN sessions */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
@@ -354,10 +355,141 @@ struct ptmark_unmovable {
 
 #define PTMARK_UNMOVABLE_SIZE_VER0	24
 
+/*
+ * Pin sessions.  PTMARK_IOC_PIN returns a new file descriptor, a session
+ * that holds pages pinned through the kernel's own pin_user_pages*() (the
+ * pins a driver doing DMA takes) until they are released, the session is
+ * closed, or its last holder exits.  Its mm is fixed when it is opened.
+ * The module cannot be unloaded while a session is open.
+ *
+ * A session holds at most PTMARK_PIN_MAX_PAGES pages, in ranges that do
+ * not overlap; a pin that would hold more fails with ENOSPC, one that
+ * overlaps a range the session holds with EEXIST.  Opening one is a
+ * write-level operation: /dev/ptmark must be open for writing (EBADF)
+ * by a CAP_SYS_ADMIN opener (EPERM), and a pidfd target must be one the
+ * caller may scan (EACCES, ESRCH once it has exited).
+ */
+#define PTMARK_PIN_MAX_PAGES		4096
+
+/* Flags of struct ptmark_pin_open. */
+#define PTMARK_PIN_OPEN_F_PIDFD		(1U << 0) /* target is @pidfd */
+#define PTMARK_PIN_OPEN_FLAGS		PTMARK_PIN_OPEN_F_PIDFD
+
+/**
+ * struct ptmark_pin_open - open a pin session (PTMARK_IOC_PIN)
+ * @size:	(in) sizeof(struct ptmark_pin_open) as the caller knows it
+ * @flags:	(in) PTMARK_PIN_OPEN_F_*
+ * @pidfd:	(in) target process with PTMARK_PIN_OPEN_F_PIDFD
+ * @fd:		(out) the session, O_CLOEXEC
+ * @max_pages:	(out) PTMARK_PIN_MAX_PAGES of the module
+ */
+struct ptmark_pin_open {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__s32 fd;
+	__u64 max_pages;
+};
+
+#define PTMARK_PIN_OPEN_SIZE_VER0	24
+
+/* Flags of PTMARK_PIN_IOC_PIN: the FOLL_* flags the pin is taken with. */
+#define PTMARK_PIN_F_WRITE		(1U << 0) /* FOLL_WRITE */
+#define PTMARK_PIN_F_LONGTERM		(1U << 1) /* FOLL_LONGTERM */
+/* pin_user_pages_fast() (GUP-fast), only when the session is the caller's. */
+#define PTMARK_PIN_F_FAST		(1U << 2)
+#define PTMARK_PIN_FLAGS		(PTMARK_PIN_F_WRITE | \
+					 PTMARK_PIN_F_LONGTERM | \
+					 PTMARK_PIN_F_FAST)
+
+/**
+ * struct ptmark_pin_range - pin or release one range of a session
+ * @size:	(in) sizeof(struct ptmark_pin_range) as the caller knows it
+ * @flags:	(in) PTMARK_PIN_F_* for PTMARK_PIN_IOC_PIN, 0 for RELEASE
+ * @start:	(in) page-aligned start
+ * @len:	(in) page-aligned length, > 0; RELEASE takes exactly a range
+ *		PIN made (ENOENT otherwise)
+ * @nr_pages:	(out) pages the session holds afterwards
+ *
+ * Without PTMARK_PIN_F_FAST the pin is pin_user_pages() (the caller's mm)
+ * or pin_user_pages_remote() (a pidfd target) under the mmap lock.  A
+ * range the kernel cannot pin completely (a hole, a guard marker, a
+ * VM_PFNMAP or VM_IO mapping) fails with the kernel's errno, typically
+ * EFAULT, and leaves nothing of it pinned.
+ */
+struct ptmark_pin_range {
+	__u32 size;
+	__u32 flags;
+	__u64 start;
+	__u64 len;
+	__u64 nr_pages;
+};
+
+#define PTMARK_PIN_RANGE_SIZE_VER0	32
+
+/**
+ * struct ptmark_pin_read - copy out what pinned pages hold now
+ * @size:	(in) sizeof(struct ptmark_pin_read) as the caller knows it
+ * @flags:	(in) 0
+ * @start:	(in) page-aligned start, inside one pinned range (ENOENT)
+ * @len:	(in) page-aligned length, > 0, inside the same range
+ * @buf:	(in) user pointer to @len bytes
+ */
+struct ptmark_pin_read {
+	__u32 size;
+	__u32 flags;
+	__u64 start;
+	__u64 len;
+	__u64 buf;
+};
+
+#define PTMARK_PIN_READ_SIZE_VER0	32
+
+/* What struct ptmark_pin_compare says of each page. */
+#define PTMARK_PIN_SAME			1 /* the pinned page is mapped there */
+#define PTMARK_PIN_DIFFERENT		2 /* another page is mapped there */
+#define PTMARK_PIN_NOT_MAPPED		3 /* no page is mapped there */
+
+/**
+ * struct ptmark_pin_compare - is each pinned page still the mapped one?
+ * @size:	(in) sizeof(struct ptmark_pin_compare) as the caller knows it
+ * @flags:	(in) 0
+ * @start:	(in) page-aligned start, inside one pinned range (ENOENT)
+ * @len:	(in) page-aligned length, > 0, inside the same range
+ * @states:	(in) user pointer to __u8[@len / page size]; (out) one
+ *		PTMARK_PIN_SAME/DIFFERENT/NOT_MAPPED a page
+ * @nr_same:	(out) pages PTMARK_PIN_SAME
+ * @nr_different: (out) pages PTMARK_PIN_DIFFERENT
+ * @nr_not_mapped: (out) pages PTMARK_PIN_NOT_MAPPED
+ * @reserved:	(in) 0
+ *
+ * No pfn leaves the module: the answer is the same for every caller.
+ */
+struct ptmark_pin_compare {
+	__u32 size;
+	__u32 flags;
+	__u64 start;
+	__u64 len;
+	__u64 states;
+	__u32 nr_same;
+	__u32 nr_different;
+	__u32 nr_not_mapped;
+	__u32 reserved;
+};
+
+#define PTMARK_PIN_COMPARE_SIZE_VER0	48
+
 #define PTMARK_IOC_MAGIC	0xBB
 #define PTMARK_IOC_INFO		_IOWR(PTMARK_IOC_MAGIC, 0x00, struct ptmark_info)
 #define PTMARK_IOC_SCAN		_IOWR(PTMARK_IOC_MAGIC, 0x01, struct ptmark_scan)
 #define PTMARK_IOC_MARKER	_IOWR(PTMARK_IOC_MAGIC, 0x02, struct ptmark_marker)
 #define PTMARK_IOC_UNMOVABLE	_IOWR(PTMARK_IOC_MAGIC, 0x03, struct ptmark_unmovable)
+#define PTMARK_IOC_PIN		_IOWR(PTMARK_IOC_MAGIC, 0x04, struct ptmark_pin_open)
+
+/* On a pin session's fd. */
+#define PTMARK_PIN_IOC_PIN	_IOWR(PTMARK_IOC_MAGIC, 0x10, struct ptmark_pin_range)
+#define PTMARK_PIN_IOC_READ	_IOWR(PTMARK_IOC_MAGIC, 0x11, struct ptmark_pin_read)
+#define PTMARK_PIN_IOC_COMPARE	_IOWR(PTMARK_IOC_MAGIC, 0x12, struct ptmark_pin_compare)
+#define PTMARK_PIN_IOC_RELEASE	_IOWR(PTMARK_IOC_MAGIC, 0x13, struct ptmark_pin_range)
 
 #endif /* _UAPI_LINUX_PTMARK_H */
