@@ -35,6 +35,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_HUGETLB,		"hugetlb" },
 	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
 	{ PTMARK_FEAT_INJECT,		"inject" },
+	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ }
 };
 
@@ -72,6 +73,8 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_GUARD_IOCTL;
 	if (ptmark_inject_allowed())
 		f |= PTMARK_FEAT_INJECT;
+	if (PTMARK_HAVE_HUGE_PFNMAP)
+		f |= PTMARK_FEAT_HUGE_PFNMAP;
 	return f;
 }
 
@@ -163,6 +166,7 @@ static const struct file_operations ptmark_fops = {
 	.unlocked_ioctl	= ptmark_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= ptmark_mmap,
+	.get_unmapped_area = PTMARK_GET_UNMAPPED_AREA,
 };
 
 static struct miscdevice ptmark_misc = {
