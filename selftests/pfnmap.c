@@ -293,10 +293,64 @@ TEST_F(pfnmap, move_pages_status)
 }
 
 /*
+ * move_pages() with nodes migrates nothing in a pfnmap: before
+ * folio_walk_start() is asked, add_folio_for_migration() refuses VMAs
+ * vma_migratable() rejects (VM_IO | VM_PFNMAP), so every page's status is
+ * -EFAULT, the COW folio's too, which stays on its node.
+ * get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR) finds a node through GUP-fast
+ * (lookup_node()): a COW folio has one, a raw pfn falls to slow GUP,
+ * which refuses the VMA: EFAULT.
+ */
+TEST_F(pfnmap, move_pages_migrate_refused)
+{
+	long cow = write_cow_page(self);
+	void *pages[NR_PAGES];
+	int nodes[NR_PAGES], status[NR_PAGES];
+	int home = cow < 0 ? 0 : node_of(page_at(self, cow));
+	size_t i;
+
+	EXPECT_EQ(-EFAULT, node_of(self->p));
+	ASSERT_LE(0, home);
+	for (i = 0; i < NR_PAGES; i++) {
+		pages[i] = page_at(self, i);
+		nodes[i] = !home;
+		status[i] = 12345;
+	}
+	ASSERT_EQ(0, move_pages(0, NR_PAGES, pages, nodes, status,
+				MPOL_MF_MOVE))
+		TH_LOG("move_pages: %s", strerror(errno));
+	for (i = 0; i < NR_PAGES; i++)
+		EXPECT_EQ(-EFAULT, status[i]) TH_LOG("page %zu", i);
+	if (cow >= 0)
+		EXPECT_EQ(home, node_of(page_at(self, cow)));
+	expect_pfns(_metadata, self, self->p, self->nr, self->pmd_leaves, cow);
+	EXPECT_EQ('x', *page_at(self, COW_PAGE));
+}
+
+/* PAGEMAP_SCAN's regions of present pages in [addr, +len), or -errno. */
+static long scan_present(const void *addr, size_t len)
+{
+	struct page_region regions[4];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (uintptr_t)addr,
+		.end = (uintptr_t)addr + len,
+		.vec = (uintptr_t)regions,
+		.vec_len = ARRAY_SIZE(regions),
+		.category_anyof_mask = PAGE_IS_PRESENT,
+		.return_mask = PAGE_IS_PRESENT,
+	};
+
+	return pagemap_scan_self(&arg);
+}
+
+/*
  * pagemap_read() walks with walk_page_range(), whose walk_page_test()
  * hands a VM_PFNMAP VMA to pagemap_pte_hole(): every page reads as not
  * present, no pfn, not exclusive - the COW folio too, which pagemap
  * therefore misses.  Only PM_SOFT_DIRTY of a VM_SOFTDIRTY VMA may show.
+ * PAGEMAP_SCAN's pagemap_scan_test_walk() skips VM_PFNMAP VMAs whole: no
+ * present region.
  */
 TEST_F(pfnmap, pagemap_reports_nothing)
 {
@@ -313,6 +367,9 @@ TEST_F(pfnmap, pagemap_reports_nothing)
 			EXPECT_EQ(0, pm[i] & ~PM_SOFT_DIRTY)
 				TH_LOG("round %d page %zu: %#llx", round, i,
 				       (unsigned long long)pm[i]);
+		if (self->info.features & PTMARK_FEAT_PAGEMAP_SCAN)
+			EXPECT_EQ(0, scan_present(self->p, self->len))
+				TH_LOG("round %d", round);
 	}
 	free(pm);
 }
@@ -566,6 +623,38 @@ TEST_F(pfnmap, mremap_move)
 	expect_pfns(_metadata, self, q, self->nr, self->pmd_leaves, cow);
 	EXPECT_EQ('x', q[COW_PAGE * self->page]);
 	EXPECT_EQ(pfnmaps, ptmark_stat("pfnmaps"));
+}
+
+/*
+ * mremap() to an address that is not PMD-aligned cannot move a PMD leaf:
+ * move_page_tables() splits it, which for a special PMD clears it, so
+ * the huge kind arrives empty and refaults as PTEs (its pfns are no
+ * longer PMD-aligned under PMD-aligned addresses, so huge_fault falls
+ * back) onto the same block, data intact.  PTEs move as they are.
+ */
+TEST_F(pfnmap, mremap_move_unaligned)
+{
+	char *dst = mmap_aligned(self->len + self->info.pmd_size,
+				 self->info.pmd_size, PROT_NONE);
+	long cow = write_cow_page(self);
+	size_t i;
+	char *q;
+
+	ASSERT_NE(MAP_FAILED, dst);
+	dst += self->page;
+	q = mremap(self->p, self->len, self->len,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ASSERT_EQ(dst, q) TH_LOG("mremap: %s", strerror(errno));
+	self->p = q;
+	if (self->pmd_leaves) {
+		ASSERT_EQ(0, scan_at(self, q, self->nr));
+		for (i = 0; i < self->nr; i++)
+			EXPECT_EQ(PTMARK_KIND_NONE, self->recs[i].kind)
+				TH_LOG("page %zu", i);
+	}
+	EXPECT_EQ('x', q[COW_PAGE * self->page]);
+	touch_pages(q, self->nr, self->page);
+	expect_pfns(_metadata, self, q, self->nr, false, cow);
 }
 
 /*
