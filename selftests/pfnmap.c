@@ -558,6 +558,47 @@ TEST_F(pfnmap, madvise_refused)
 }
 
 /*
+ * mlock() leaves pfnmaps alone and succeeds: mlock_fixup() sets no
+ * VM_LOCKED on a VM_SPECIAL VMA and __mm_populate() skips VM_IO |
+ * VM_PFNMAP.  MADV_POPULATE_{READ,WRITE} go through GUP, whose
+ * check_vma_flags() refuses the VMA, reported as "incompatible mapping"
+ * for FOLL_MADV_POPULATE (__get_user_pages()): EINVAL.  MAP_POPULATE's
+ * __mm_populate() skips the VMA silently: a 4 KiB pfnmap is full anyway
+ * (remap_pfn_range()), the huge kind stays empty until touched.
+ */
+TEST_F(pfnmap, mlock_and_populate_skip_pfnmaps)
+{
+	size_t i;
+	char *q;
+
+	ASSERT_EQ(0, mlock(self->p, self->len));
+	EXPECT_FALSE(smaps_has_vmflag(self->p, "lo"));
+	EXPECT_EQ(0, munlock(self->p, self->len));
+	expect_all_raw(_metadata, self);
+
+	errno = 0;
+	EXPECT_EQ(-1, madvise(self->p, self->len, MADV_POPULATE_READ));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, madvise(self->p, self->len, MADV_POPULATE_WRITE));
+	EXPECT_EQ(EINVAL, errno);
+
+	q = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+		 variant->flags | MAP_POPULATE, self->fd,
+		 variant->huge ? PTMARK_MMAP_OFF_HUGE : PTMARK_MMAP_OFF_4K);
+	ASSERT_NE(MAP_FAILED, q);
+	if (variant->huge) {
+		ASSERT_EQ(0, scan_at(self, q, self->nr));
+		for (i = 0; i < self->nr; i++)
+			EXPECT_EQ(PTMARK_KIND_NONE, self->recs[i].kind)
+				TH_LOG("page %zu", i);
+	} else {
+		expect_pfns(_metadata, self, q, self->nr, false, -1);
+	}
+	munmap(q, self->len);
+}
+
+/*
  * mprotect() of the whole mapping rewrites its leaves in place
  * (change_huge_pmd() for a PMD: the range covers it whole), so a PMD
  * stays a PMD, now read-only: writes fault SIGSEGV, reads work.  Of one
