@@ -364,6 +364,43 @@ static inline bool ptmark_compat_pud_special(pud_t pud)
 }
 
 /*
+ * Huge pfnmaps: a huge_fault handler inserting special PMD leaves, which
+ * walkers and GUP tell from folios by pmd_special() (6.12).  The pfn is a
+ * pfn_t until 7.x dropped that type (and linux/pfn_t.h) for a bare
+ * unsigned long.
+ */
+#if defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && \
+	defined(CONFIG_TRANSPARENT_HUGEPAGE)
+#define PTMARK_HAVE_HUGE_PFNMAP		1
+#else
+#define PTMARK_HAVE_HUGE_PFNMAP		0
+#endif
+
+#if PTMARK_HAVE_HUGE_PFNMAP
+#if __has_include("linux/pfn_t.h")
+#include <linux/pfn_t.h>
+
+static inline vm_fault_t ptmark_compat_insert_pfn_pmd(struct vm_fault *vmf,
+						      unsigned long pfn,
+						      bool write)
+{
+	return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV), write);
+}
+#else
+static inline vm_fault_t ptmark_compat_insert_pfn_pmd(struct vm_fault *vmf,
+						      unsigned long pfn,
+						      bool write)
+{
+	return vmf_insert_pfn_pmd(vmf, pfn, write);
+}
+#endif
+/* PMD-aligned addresses for mappings that huge faults fill. */
+#define PTMARK_GET_UNMAPPED_AREA	thp_get_unmapped_area
+#else
+#define PTMARK_GET_UNMAPPED_AREA	NULL
+#endif
+
+/*
  * The address-space flag that stops migration, as the running kernel
  * spells it.  Both setters also set AS_UNEVICTABLE, on which compaction
  * relies to check the flag only for unevictable folios.  Neither kernel

@@ -36,6 +36,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
 	{ PTMARK_FEAT_INJECT,		"inject" },
 	{ PTMARK_FEAT_PIN,		"pin" },
+	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ }
 };
 
@@ -75,6 +76,8 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_INJECT;
 	/* pin_user_pages*() are exported by every kernel ptmark supports. */
 	f |= PTMARK_FEAT_PIN;
+	if (PTMARK_HAVE_HUGE_PFNMAP)
+		f |= PTMARK_FEAT_HUGE_PFNMAP;
 	return f;
 }
 
@@ -169,6 +172,7 @@ static const struct file_operations ptmark_fops = {
 	.unlocked_ioctl	= ptmark_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= ptmark_mmap,
+	.get_unmapped_area = PTMARK_GET_UNMAPPED_AREA,
 };
 
 static struct miscdevice ptmark_misc = {

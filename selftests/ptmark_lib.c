@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
@@ -59,6 +60,7 @@ const struct ptmark_feature ptmark_features[] = {
 	{ PTMARK_FEAT_GUARD_IOCTL,	"guard_ioctl" },
 	{ PTMARK_FEAT_INJECT,		"inject" },
 	{ PTMARK_FEAT_PIN,		"pin" },
+	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 };
 
 const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);
@@ -576,6 +578,26 @@ long smaps_kb(const void *addr, const char *name)
 		kb = strtol(at + strlen(name), NULL, 10);
 	free(block);
 	return kb;
+}
+
+char *numa_maps_line(const void *addr)
+{
+	char *text = read_text_file("/proc/self/numa_maps");
+	char *line, *nl, *found = NULL;
+	unsigned long start;
+
+	if (!text)
+		return NULL;
+	for (line = text; line; line = text_next_line(line)) {
+		if (sscanf(line, "%lx ", &start) != 1 ||
+		    start != (uintptr_t)addr)
+			continue;
+		nl = strchr(line, '\n');
+		found = nl ? strndup(line, nl - line) : strdup(line);
+		break;
+	}
+	free(text);
+	return found;
 }
 
 bool smaps_has_vmflag(const void *addr, const char *flag)
@@ -1100,6 +1122,16 @@ static bool probe_soft_dirty(void)
 	dirty = !pagemap_read(p, 1, &entry) && (entry & PM_SOFT_DIRTY);
 	munmap(p, sysconf(_SC_PAGESIZE));
 	return dirty;
+}
+
+int kernel_version(void)
+{
+	struct utsname uts;
+	int major, minor;
+
+	if (uname(&uts) || sscanf(uts.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return KERNEL_VERSION(major, minor);
 }
 
 void probe_kernel(struct kernel_probe *k)

@@ -241,6 +241,9 @@ long smaps_kb(const void *addr, const char *name);
 /* Does the VMA holding addr carry VmFlags mnemonic @flag? */
 bool smaps_has_vmflag(const void *addr, const char *flag);
 
+/* The /proc/self/numa_maps line of the VMA starting at @addr; free() it. */
+char *numa_maps_line(const void *addr);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 double monotonic_ms(void);
 
@@ -402,6 +405,15 @@ int probe_write(volatile char *p, char val);
 bool probe_hit_guard(const void *p);
 
 /* ---- what the kernel offers --------------------------------------------- */
+
+/*
+ * The running kernel's release as KERNEL_VERSION(major, minor), for the
+ * few behaviours that changed with no feature to test for: the
+ * selftests' counterpart of module/compat.h, and the only version test
+ * the suite makes.  0 if uname() fails.
+ */
+#define KERNEL_VERSION(major, minor)	(((major) << 8) | (minor))
+int kernel_version(void);
 
 /*
  * The running kernel's features as userspace sees them, each found one

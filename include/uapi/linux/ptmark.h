@@ -47,6 +47,7 @@
 #define PTMARK_FEAT_GUARD_IOCTL		(1ULL << 13) /* PTMARK_IOC_MARKER guards */
 #define PTMARK_FEAT_INJECT		(1ULL << 14) /* "inject" param is set */
 #define PTMARK_FEAT_PIN			(1ULL << 15) /* PTMARK_IOC_PIN sessions */
+#define PTMARK_FEAT_HUGE_PFNMAP		(1ULL << 16) /* PMD leaves in pfnmaps */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
@@ -478,6 +479,27 @@ struct ptmark_pin_compare {
 };
 
 #define PTMARK_PIN_COMPARE_SIZE_VER0	48
+
+/*
+ * mmap() of /dev/ptmark makes a VM_PFNMAP | VM_IO mapping of zeroed pages
+ * the module owns; the file offset says which kind:
+ *
+ * PTMARK_MMAP_OFF_4K: remap_pfn_range() at mmap time, every page mapped
+ * by a special PTE, at most 1 MiB, MAP_SHARED or MAP_PRIVATE (where a
+ * write breaks COW into an anonymous folio).
+ *
+ * PTMARK_MMAP_OFF_HUGE: filled at fault time, by a special PMD leaf
+ * wherever a whole naturally aligned PMD of the block fits in the VMA,
+ * else by special PTEs.  The length is a multiple of pmd_size (struct
+ * ptmark_info), at most PTMARK_MMAP_HUGE_MAX; the block is physically
+ * contiguous and PMD-aligned, and so is the address mmap() chooses.
+ * Without PTMARK_FEAT_HUGE_PFNMAP every page gets a PTE.  A COW mapping
+ * (MAP_PRIVATE of a file opened for writing) is refused with EINVAL: the
+ * kernel inserts pfns only into mappings no write can COW.
+ */
+#define PTMARK_MMAP_OFF_4K	0ULL
+#define PTMARK_MMAP_OFF_HUGE	(1ULL << 30)
+#define PTMARK_MMAP_HUGE_MAX	(4ULL << 20)
 
 #define PTMARK_IOC_MAGIC	0xBB
 #define PTMARK_IOC_INFO		_IOWR(PTMARK_IOC_MAGIC, 0x00, struct ptmark_info)
