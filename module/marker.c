@@ -408,6 +408,7 @@ long ptmark_ioc_marker(void __user *uarg)
 		atomic64_add(nr_pages, &ptmark_stats.markers_removed);
 	else
 		atomic64_add(nr_pages, &ptmark_stats.markers_installed);
+	ptmark_netlink_notify_marker(&args, nr_pages, ret);
 done:
 	args.nr_pages = nr_pages;
 	/* Like madvise(), an error still leaves what was done reported. */
