@@ -1706,21 +1706,6 @@ TEST_F(scan, pidfd_that_is_no_pidfd_is_ebadf)
 }
 
 /* Drop CAP_SYS_ADMIN (effective and permitted) from this process. */
-static int drop_cap_sys_admin(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(__NR_capget, &hdr, data))
-		return -errno;
-	data[0].effective &= ~(1U << CAP_SYS_ADMIN);
-	data[0].permitted &= ~(1U << CAP_SYS_ADMIN);
-	data[0].inheritable &= ~(1U << CAP_SYS_ADMIN);
-	return syscall(__NR_capset, &hdr, data) ? -errno : 0;
-}
-
 /*
  * Pfns are for CAP_SYS_ADMIN only.  A child that drops it, still holding
  * the device open, sees every page as it did before but with pfn 0 - as
@@ -1750,7 +1735,7 @@ TEST_F(scan, pfn_hidden_without_cap_sys_admin)
 		EXPECT_NE(0, with[0].pfn);
 		EXPECT_NE(0, with[1].pfn);
 
-		ASSERT_EQ(0, drop_cap_sys_admin());
+		ASSERT_EQ(0, drop_capability(CAP_SYS_ADMIN));
 		close(env.pagemap);
 		env.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		without = scan_self(_metadata, p, 3);
