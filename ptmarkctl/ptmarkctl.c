@@ -148,46 +148,6 @@ static void print_bits(uint64_t bits, const char *const *names)
 		putchar('-');
 }
 
-/* One character a page, as debugfs "map" draws it. */
-static char record_char(const struct ptmark_record *r)
-{
-	switch (r->kind) {
-	case PTMARK_KIND_UNMAPPED:
-		return '_';
-	case PTMARK_KIND_NONE:
-		return '.';
-	case PTMARK_KIND_PRESENT:
-		if (r->bits & PTMARK_BIT_ZEROPAGE)
-			return 'Z';
-		if (r->bits & PTMARK_BIT_HUGE_ZEROPAGE)
-			return 'H';
-		if (r->bits & PTMARK_BIT_SPECIAL)
-			return 'p';
-		if (r->bits & (PTMARK_BIT_PMD | PTMARK_BIT_PUD))
-			return 'T';
-		return r->bits & PTMARK_BIT_ANON ? 'A' : 'F';
-	case PTMARK_KIND_SWAP:
-		return 'S';
-	case PTMARK_KIND_MIGRATION:
-		return 'M';
-	case PTMARK_KIND_DEVICE_PRIVATE:
-	case PTMARK_KIND_DEVICE_EXCLUSIVE:
-		return 'D';
-	case PTMARK_KIND_HWPOISON:
-		return 'X';
-	case PTMARK_KIND_MARKER:
-		if (r->marker == PTMARK_MARKER_GUARD)
-			return 'G';
-		if (r->marker == PTMARK_MARKER_UFFD_WP)
-			return 'W';
-		if (r->marker == (PTMARK_MARKER_GUARD | PTMARK_MARKER_UFFD_WP))
-			return 'B';
-		return 'K';
-	default:
-		return '?';
-	}
-}
-
 static const char *kind_name(unsigned int kind)
 {
 	return kind < PTMARK_KIND_COUNT ? kind_names[kind] : "?";
@@ -628,7 +588,7 @@ static void print_json_record(const struct ptmark_record *r, bool first)
 	json_addr("start", r->start, true);
 	json_addr("end", r->start + r->nr_pages * page_size, true);
 	printf("\"pages\":%llu,\"kind\":\"%s\",\"char\":\"%c\",\"marker\":",
-	       r->nr_pages, kind_name(r->kind), record_char(r));
+	       r->nr_pages, kind_name(r->kind), ptmark_map_char(r));
 	print_bits(r->marker, marker_names);
 	printf(",\"bits\":");
 	print_bits(r->bits, bit_names);
@@ -657,7 +617,7 @@ static void print_map_run(const struct ptmark_record *r, unsigned int *col)
 	for (page = 0; page < r->nr_pages; page++) {
 		if (!*col)
 			printf("%016llx ", r->start + page * page_size);
-		putchar(record_char(r));
+		putchar(ptmark_map_char(r));
 		if (++*col == MAP_WIDTH) {
 			putchar('\n');
 			*col = 0;

@@ -625,98 +625,97 @@ TEST(marker_events_uffd_wp)
  * Malformed requests.
  */
 
-/* Send @nlh: its errno, with the extack text required to name @why. */
-static void check_refused(struct __test_metadata *_metadata,
-			  struct ptmark_nl *nl, struct nlmsghdr *nlh,
-			  int want_errno, const char *why)
-{
-	struct recs rs;
-	int ret;
+/* An attribute of a malformed request: its type, payload size and value. */
+struct bad_attr {
+	uint16_t type, size;
+	uint64_t value;
+};
 
-	recs_init(&rs, 16);
-	ret = ptmark_nl_run(nl, nlh, add_record, &rs);
-	EXPECT_EQ(-want_errno, ret) TH_LOG("%s: got %s", why, strerror(-ret));
-	EXPECT_EQ(0, rs.nr);
-	EXPECT_NE(0, nl->error[0]) TH_LOG("%s: no extack message", why);
-	EXPECT_NE(NULL, strstr(nl->error, why))
-		TH_LOG("extack \"%s\", want \"%s\"", nl->error, why);
-	free(rs.r);
-}
+#define PID_ATTR	{ PTMARK_A_PTES_PID, 4, 0 }	/* 0: our own pid */
+#define PAGE_OF_DATA	0x400000ULL			/* page-aligned */
 
-static struct nlmsghdr *ptes_request(struct ptmark_nl *nl, void *buf)
+static const struct bad_request {
+	const char *what;
+	int err;
+	const char *extack;	/* a part of the message required */
+	struct bad_attr attrs[3];
+} bad_requests[] = {
+	{ "no target", EINVAL, "exactly one of pid and pidfd", { } },
+	{ "pid and pidfd", EINVAL, "exactly one of pid and pidfd",
+	  { PID_ATTR, { PTMARK_A_PTES_PIDFD, 4, 0 } } },
+	{ "u32 in 8 bytes", EINVAL, "", { { PTMARK_A_PTES_PID, 8, 1 } } },
+	{ "u32 in 4000 bytes", EINVAL, "", { { PTMARK_A_PTES_PID, 4000, 1 } } },
+	{ "unknown attribute", EINVAL, "", { PID_ATTR, { 200, 4, 1 } } },
+	{ "reply-only attribute", EINVAL, "",
+	  { PID_ATTR, { PTMARK_A_PTES_KIND, 4, 1 } } },
+	{ "pid 0", ERANGE, "", { { PTMARK_A_PTES_PID, 4, 0x100000000ULL } } },
+	{ "pidfd -1", ERANGE, "", { { PTMARK_A_PTES_PIDFD, 4, 0xffffffff } } },
+	{ "unaligned start", EINVAL, "start is not page-aligned",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA + 1 } } },
+	{ "empty range", EINVAL, "len is 0 or not page-aligned",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA },
+	    { PTMARK_A_PTES_LEN, 8, 0 } } },
+	{ "wrapping range", EINVAL, "past the user address space",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA },
+	    { PTMARK_A_PTES_LEN, 8, -4096ULL } } },
+	{ "start past the address space", EINVAL, "past the user address space",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, 1ULL << 62 } } },
+	{ "no such pid", ESRCH, "no such process",
+	  { { PTMARK_A_PTES_PID, 4, INT_MAX } } },
+	{ "pidfd of no process", EBADF, "not a pidfd",
+	  { { PTMARK_A_PTES_PIDFD, 4, 0 } } },	/* fd 0: not a pidfd */
+};
+
+/*
+ * The ptes-get request of @bad.  A pid of value 0 stands for our own; pid
+ * 0 itself is a value whose low 32 bits, all a 4-byte attribute keeps,
+ * are 0.
+ */
+static struct nlmsghdr *bad_request(struct ptmark_nl *nl, void *buf,
+				    const struct bad_request *bad)
 {
-	return ptmark_nl_request(nl, buf, PTMARK_CMD_PTES_GET, true);
+	static char payload[4000];
+	struct nlmsghdr *nlh = ptmark_nl_request(nl, buf, PTMARK_CMD_PTES_GET,
+						 true);
+	const struct bad_attr *a;
+	uint64_t v;
+
+	for (a = bad->attrs; a < bad->attrs + 3 && a->size; a++) {
+		v = a->value;
+		if (a->type == PTMARK_A_PTES_PID && !v)
+			v = getpid();
+		memset(payload, 0, a->size);
+		memcpy(payload, &v, a->size < 8 ? a->size : 8);
+		mnl_attr_put(nlh, a->type, a->size, payload);
+	}
+	return nlh;
 }
 
 TEST(malformed_requests_refused)
 {
-	static char buf[PTMARK_NL_BUF], big[4000];
-	uint64_t p = (uintptr_t)&page & ~(uint64_t)(4095);
-	struct nlmsghdr *nlh;
+	static char buf[PTMARK_NL_BUF];
+	const struct bad_request *bad;
 	struct ptmark_nl nl;
-	int dev;
+	struct recs rs;
+	int dev, ret;
 
 	REQUIRE_FAMILY(&nl, dev);
-
-	nlh = ptes_request(&nl, buf);
-	check_refused(_metadata, &nl, nlh, EINVAL, "exactly one of pid and pidfd");
-
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PIDFD, 0);
-	check_refused(_metadata, &nl, nlh, EINVAL, "exactly one of pid and pidfd");
-
-	/* Oversized: a u32 in 8 bytes, then in 4000. */
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_PID, getpid());
-	check_refused(_metadata, &nl, nlh, EINVAL, "");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put(nlh, PTMARK_A_PTES_PID, sizeof(big), big);
-	check_refused(_metadata, &nl, nlh, EINVAL, "");
-
-	/* Unknown, reply-only, and out-of-policy attributes. */
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u32(nlh, 200, 1);
-	check_refused(_metadata, &nl, nlh, EINVAL, "");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_KIND, 1);
-	check_refused(_metadata, &nl, nlh, EINVAL, "");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, 0);
-	check_refused(_metadata, &nl, nlh, ERANGE, "");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PIDFD, -1);
-	check_refused(_metadata, &nl, nlh, ERANGE, "");
-
-	/* Ranges. */
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_START, p + 1);
-	check_refused(_metadata, &nl, nlh, EINVAL, "start is not page-aligned");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_START, p);
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_LEN, 0);
-	check_refused(_metadata, &nl, nlh, EINVAL, "len is 0 or not page-aligned");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_START, p);
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_LEN, -4096ULL);
-	check_refused(_metadata, &nl, nlh, EINVAL, "past the user address space");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, getpid());
-	mnl_attr_put_u64(nlh, PTMARK_A_PTES_START, 1ULL << 62);
-	check_refused(_metadata, &nl, nlh, EINVAL, "past the user address space");
-
-	/* Targets. */
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PID, INT_MAX);
-	check_refused(_metadata, &nl, nlh, ESRCH, "no such process");
-	nlh = ptes_request(&nl, buf);
-	mnl_attr_put_u32(nlh, PTMARK_A_PTES_PIDFD, dev);
-	check_refused(_metadata, &nl, nlh, EBADF, "not a pidfd");
+	close(dev);
+	recs_init(&rs, 16);
+	for (bad = bad_requests; bad < bad_requests + ARRAY_SIZE(bad_requests);
+	     bad++) {
+		rs.nr = 0;
+		ret = ptmark_nl_run(&nl, bad_request(&nl, buf, bad), add_record,
+				    &rs);
+		EXPECT_EQ(-bad->err, ret)
+			TH_LOG("%s: got %s", bad->what, strerror(-ret));
+		EXPECT_EQ(0, rs.nr) TH_LOG("%s", bad->what);
+		EXPECT_NE(0, nl.error[0]) TH_LOG("%s: no extack message", bad->what);
+		EXPECT_NE(NULL, strstr(nl.error, bad->extack))
+			TH_LOG("%s: extack \"%s\", want \"%s\"", bad->what,
+			       nl.error, bad->extack);
+	}
+	free(rs.r);
 	ptmark_nl_close(&nl);
 }
 
