@@ -3,7 +3,10 @@
 # ptmark: the one entry point.
 #
 #   make [KDIR=...]   build ptmark.ko against KDIR (default: the running
-#                     kernel's /lib/modules/$(uname -r)/build)
+#                     kernel's /lib/modules/$(uname -r)/build), and ptmarkctl
+#   make module       ptmark.ko only
+#   make ptmarkctl    the command-line client only (needs libmnl-dev)
+#   make install      install ptmarkctl and its man page (PREFIX=/usr/local)
 #   make check        deps, dev kernel, both module builds, native tests,
 #                     VM runs on the dev and stock kernels, one summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
@@ -17,10 +20,16 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SCRIPTS := $(CURDIR)/scripts
 
-all: module
+all: module ptmarkctl
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+ptmarkctl:
+	$(MAKE) -C ptmarkctl
+
+install: ptmarkctl
+	$(MAKE) -C ptmarkctl install
 
 check:
 	@$(SCRIPTS)/check.sh
@@ -51,7 +60,8 @@ sparse: deps
 
 clean:
 	$(MAKE) -C selftests clean OUTPUT=$(CURDIR)/selftests/build KSRC=.
+	$(MAKE) -C ptmarkctl clean
 	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
 		module/*.o module/.*.cmd .module-common.o
 
-.PHONY: all module check check-upstream fuzz run deps dev-kernel vm style sparse clean
+.PHONY: all module ptmarkctl install check check-upstream fuzz run deps dev-kernel vm style sparse clean

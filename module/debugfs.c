@@ -439,46 +439,6 @@ static int ptes_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-/* One character a page for the map: see the legend it prints. */
-static char ptmark_map_char(const struct ptmark_record *r)
-{
-	switch (r->kind) {
-	case PTMARK_KIND_UNMAPPED:
-		return '_';
-	case PTMARK_KIND_NONE:
-		return '.';
-	case PTMARK_KIND_PRESENT:
-		if (r->bits & PTMARK_BIT_ZEROPAGE)
-			return 'Z';
-		if (r->bits & PTMARK_BIT_HUGE_ZEROPAGE)
-			return 'H';
-		if (r->bits & PTMARK_BIT_SPECIAL)
-			return 'p';
-		if (r->bits & (PTMARK_BIT_PMD | PTMARK_BIT_PUD))
-			return 'T';
-		return r->bits & PTMARK_BIT_ANON ? 'A' : 'F';
-	case PTMARK_KIND_SWAP:
-		return 'S';
-	case PTMARK_KIND_MIGRATION:
-		return 'M';
-	case PTMARK_KIND_DEVICE_PRIVATE:
-	case PTMARK_KIND_DEVICE_EXCLUSIVE:
-		return 'D';
-	case PTMARK_KIND_HWPOISON:
-		return 'X';
-	case PTMARK_KIND_MARKER:
-		if (r->marker == PTMARK_MARKER_GUARD)
-			return 'G';
-		if (r->marker == PTMARK_MARKER_UFFD_WP)
-			return 'W';
-		if (r->marker == (PTMARK_MARKER_GUARD | PTMARK_MARKER_UFFD_WP))
-			return 'B';
-		return 'K';
-	default:
-		return '?';
-	}
-}
-
 #define PTMARK_MAP_WIDTH	64
 
 static int map_show(struct seq_file *m, void *v)

@@ -190,8 +190,15 @@ static int __init ptmark_init(void)
 	if (ret)
 		return ret;
 
+	ret = ptmark_netlink_init();
+	if (ret) {
+		ptmark_debugfs_exit();
+		return ret;
+	}
+
 	ret = misc_register(&ptmark_misc);
 	if (ret) {
+		ptmark_netlink_exit();
 		ptmark_debugfs_exit();
 		return ret;
 	}
@@ -203,6 +210,7 @@ static int __init ptmark_init(void)
 static void __exit ptmark_exit(void)
 {
 	misc_deregister(&ptmark_misc);
+	ptmark_netlink_exit();
 	ptmark_debugfs_exit();
 }
 

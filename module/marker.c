@@ -507,6 +507,7 @@ long ptmark_ioc_marker(struct file *file, void __user *uarg)
 		atomic64_add(nr_pages, &ptmark_stats.markers_removed);
 	else
 		atomic64_add(nr_pages, &ptmark_stats.markers_installed);
+	ptmark_netlink_notify_marker(&args, nr_pages, ret);
 done:
 	args.nr_pages = nr_pages;
 	args.nr_ranges = nr_ranges;

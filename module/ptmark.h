@@ -109,4 +109,9 @@ int ptmark_mmap(struct file *file, struct vm_area_struct *vma);
 int ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);
 
+int ptmark_netlink_init(void);
+void ptmark_netlink_exit(void);
+void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
+				  u64 nr_pages, long err);
+
 #endif /* _PTMARK_H */

@@ -128,14 +128,14 @@ for dest in "$TESTS" "$NATIVE"; do
 		fatal "reproducers build"
 done
 
-step "the harness's own tests (verdicts, mirror)"
-for t in test-verdict test-mirror; do
+step "the harness's own tests (verdicts, mirror, YNL spec)"
+for t in test-verdict test-mirror test-ynl; do
 	echo "ptmark-run: begin $t"
-	"$PTMARK_ROOT/scripts/$t.sh"
+	PTMARK_KDEV=$KDEV "$PTMARK_ROOT/scripts/$t.sh"
 	echo "ptmark-run: end $t rc=$?"
 done > "$LOGS"/self.log 2>&1
 grep -E '^(not ok|# Totals)' "$LOGS"/self.log
-printf 'ptmark:%s\n' test-verdict test-mirror > "$LOGS"/self.list
+printf 'ptmark:%s\n' test-verdict test-mirror test-ynl > "$LOGS"/self.list
 judge - "$LOGS"/self.list "$LOGS"/self.log
 
 step "native run on $(uname -r)"

@@ -204,22 +204,6 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* Take @cap out of the effective and permitted sets: 0 or -errno. */
-static int drop_capability(int cap)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[cap / 32].effective &= ~(1U << (cap % 32));
-	data[cap / 32].permitted &= ~(1U << (cap % 32));
-	data[cap / 32].inheritable &= ~(1U << (cap % 32));
-	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
-}
-
 static int become_user(uid_t id)
 {
 	if (setgroups(0, NULL) || setresgid(id, id, id) ||

@@ -9,10 +9,15 @@
  * It is what `make run` shows a newcomer.  The picture comes from
  * /proc/self/pagemap (PM_GUARD_REGION is bit 58 where the kernel has it);
  * with ptmark.ko loaded, the module's own "ptes" and "map" dumps of the
- * same range follow it.
+ * same range follow it.  Last, three threads start on stacks carved out of
+ * one mapping, each guarded at its low end as glibc 2.42+ guards thread
+ * stacks, and `ptmarkctl maps` (installed beside the demo) shows the whole
+ * process: one rw-p VMA for the stacks, and where its guard pages are.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +126,61 @@ static void demo(const char *what, char *p, bool by_ioctl)
 	show_ptmark(p);
 }
 
+#define NR_THREADS	3
+#define STACK_PAGES	16
+
+static void *idle_thread(void *arg)
+{
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Threads on stacks of ours with a guard page below each. */
+static void guarded_stacks(void)
+{
+	char *stacks = mmap(NULL, NR_THREADS * STACK_PAGES * page_size,
+			    PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pthread_attr_t attr;
+	pthread_t thread;
+	int i;
+
+	if (stacks == MAP_FAILED)
+		return;
+	for (i = 0; i < NR_THREADS; i++) {
+		char *stack = stacks + i * STACK_PAGES * page_size;
+
+		if (madvise(stack, page_size, MADV_GUARD_INSTALL))
+			printf("thread stacks: MADV_GUARD_INSTALL: %s\n",
+			       strerror(errno));
+		pthread_attr_init(&attr);
+		pthread_attr_setstack(&attr, stack + page_size,
+				      (STACK_PAGES - 1) * page_size);
+		pthread_create(&thread, &attr, idle_thread, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	printf("thread stacks at %lx, %d pages each, guard page at the bottom\n",
+	       (unsigned long)stacks, STACK_PAGES);
+}
+
+/* `ptmarkctl maps` of this process, if ptmarkctl is installed beside us. */
+static void ptmarkctl_maps(const char *argv0)
+{
+	char self[1024], cmd[1100];
+
+	snprintf(self, sizeof(self), "%s", argv0);
+	snprintf(cmd, sizeof(cmd), "%s/ptmarkctl", dirname(self));
+	if (access(cmd, X_OK))
+		return;
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " maps %d",
+		 getpid());
+	printf("=== %s\n", cmd);
+	fflush(stdout);
+	if (system(cmd))
+		printf("ptmarkctl failed\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -156,5 +216,8 @@ int main(int argc, char **argv)
 	if (access(PTMARK_DEVICE, F_OK) == 0)
 		demo("ioctl", mmap(NULL, len, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), true);
+
+	guarded_stacks();
+	ptmarkctl_maps(argv[0]);
 	return 0;
 }

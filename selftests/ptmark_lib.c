@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/userfaultfd.h>
@@ -807,6 +808,23 @@ int become_nobody(void)
 int pidfd_of(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+int drop_capability(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	unsigned int word = cap / 32;
+	__u32 bit = 1U << (cap % 32);
+
+	if (syscall(__NR_capget, &hdr, data))
+		return -errno;
+	data[word].effective &= ~bit;
+	data[word].permitted &= ~bit;
+	data[word].inheritable &= ~bit;
+	return syscall(__NR_capset, &hdr, data) ? -errno : 0;
 }
 
 int process_madvise_range(int pidfd, void *addr, size_t len, int advice)

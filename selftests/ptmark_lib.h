@@ -313,6 +313,12 @@ int become_nobody(void);
 int pidfd_of(pid_t pid);
 
 /*
+ * Drop capability @cap (CAP_*) from the effective, permitted and
+ * inheritable sets of the calling thread for good: 0 or -errno.
+ */
+int drop_capability(int cap);
+
+/*
  * process_madvise() of one range of the process behind @pidfd: 0 when
  * all of it was advised, -EIO when only part was, else -errno.
  */

@@ -1870,21 +1870,6 @@ TEST_F(scan, pidfd_that_is_no_pidfd_is_ebadf)
 }
 
 /* Drop CAP_SYS_ADMIN (effective and permitted) from this process. */
-static int drop_cap_sys_admin(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(__NR_capget, &hdr, data))
-		return -errno;
-	data[0].effective &= ~(1U << CAP_SYS_ADMIN);
-	data[0].permitted &= ~(1U << CAP_SYS_ADMIN);
-	data[0].inheritable &= ~(1U << CAP_SYS_ADMIN);
-	return syscall(__NR_capset, &hdr, data) ? -errno : 0;
-}
-
 /*
  * Pfns are for an opener with CAP_SYS_ADMIN only.  A child that drops it
  * still sees them through the device fd it opened before, and through one
@@ -1915,7 +1900,7 @@ TEST_F(scan, pfn_hidden_without_cap_sys_admin)
 		EXPECT_NE(0, with[0].pfn);
 		EXPECT_NE(0, with[1].pfn);
 
-		ASSERT_EQ(0, drop_cap_sys_admin());
+		ASSERT_EQ(0, drop_capability(CAP_SYS_ADMIN));
 		free(with);
 		with = scan_self(_metadata, p, 3);
 		EXPECT_NE(0, with[0].pfn) TH_LOG("an fd opened before the drop");
@@ -2157,7 +2142,7 @@ TEST_F(scan, debugfs_pgoff_needs_cap_sys_admin)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		ASSERT_EQ(0, drop_cap_sys_admin());
+		ASSERT_EQ(0, drop_capability(CAP_SYS_ADMIN));
 		ptes = read_dump("ptes", &ms);
 		ASSERT_NE(NULL, ptes);
 		pgoff = ptes_pgoff(ptes, p);

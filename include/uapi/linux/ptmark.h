@@ -168,6 +168,54 @@ struct ptmark_record {
 	__u32 reserved;
 };
 
+/*
+ * The one character a page of a record stands for in the debugfs "map"
+ * dump and in ptmarkctl's --map view:
+ *
+ *   _ unmapped  . none  A anon  F file  T pmd/pud-mapped  Z zeropage
+ *   H huge zeropage  p pfnmap/special  S swap  M migration  D device
+ *   X hwpoison  G guard  W uffd-wp marker  B guard+uffd-wp  K other marker
+ *   ? raw
+ */
+static inline char ptmark_map_char(const struct ptmark_record *r)
+{
+	switch (r->kind) {
+	case PTMARK_KIND_UNMAPPED:
+		return '_';
+	case PTMARK_KIND_NONE:
+		return '.';
+	case PTMARK_KIND_PRESENT:
+		if (r->bits & PTMARK_BIT_ZEROPAGE)
+			return 'Z';
+		if (r->bits & PTMARK_BIT_HUGE_ZEROPAGE)
+			return 'H';
+		if (r->bits & PTMARK_BIT_SPECIAL)
+			return 'p';
+		if (r->bits & (PTMARK_BIT_PMD | PTMARK_BIT_PUD))
+			return 'T';
+		return r->bits & PTMARK_BIT_ANON ? 'A' : 'F';
+	case PTMARK_KIND_SWAP:
+		return 'S';
+	case PTMARK_KIND_MIGRATION:
+		return 'M';
+	case PTMARK_KIND_DEVICE_PRIVATE:
+	case PTMARK_KIND_DEVICE_EXCLUSIVE:
+		return 'D';
+	case PTMARK_KIND_HWPOISON:
+		return 'X';
+	case PTMARK_KIND_MARKER:
+		if (r->marker == PTMARK_MARKER_GUARD)
+			return 'G';
+		if (r->marker == PTMARK_MARKER_UFFD_WP)
+			return 'W';
+		if (r->marker == (PTMARK_MARKER_GUARD | PTMARK_MARKER_UFFD_WP))
+			return 'B';
+		return 'K';
+	default:
+		return '?';
+	}
+}
+
 /* Scan the process of @pidfd instead of the caller. */
 #define PTMARK_SCAN_PIDFD		(1U << 0)
 /* One record per page: no runs (tests compare page by page). */

@@ -1,0 +1,919 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ptmarkctl: look at a live process's page tables through ptmark.
+ *
+ * Reads (features, maps, dump) speak the "ptmark" generic netlink family;
+ * changes (guard, uffd-wp-marker, unmovable) are the /dev/ptmark ioctls.
+ * Documentation/ptmarkctl.rst is the manual, the JSON schema included.
+ * Exit status: 0 success, 1 an operation failed, 2 bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "ptmark_nl.h"
+
+#define EXIT_USAGE	2
+
+static bool opt_json, opt_map, opt_dense;
+static unsigned long page_size;
+
+static const char *const kind_names[PTMARK_KIND_COUNT] = {
+	[PTMARK_KIND_UNMAPPED]		= "unmapped",
+	[PTMARK_KIND_NONE]		= "none",
+	[PTMARK_KIND_PRESENT]		= "present",
+	[PTMARK_KIND_SWAP]		= "swap",
+	[PTMARK_KIND_MIGRATION]		= "migration",
+	[PTMARK_KIND_DEVICE_PRIVATE]	= "device-private",
+	[PTMARK_KIND_DEVICE_EXCLUSIVE]	= "device-exclusive",
+	[PTMARK_KIND_HWPOISON]		= "hwpoison",
+	[PTMARK_KIND_MARKER]		= "marker",
+	[PTMARK_KIND_RAW]		= "raw",
+};
+
+/* Bit i of each word is named names[i], as debugfs "ptes" names it. */
+static const char *const bit_names[] = {
+	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
+	"anon", "file", "zeropage", "huge-zeropage", "special",
+	"maybe-pinned", "large", "pmd", "pud", NULL
+};
+
+static const char *const marker_names[] = {
+	"uffd-wp", "poisoned", "guard", NULL
+};
+
+static const char *const vma_names[] = {
+	"read", "write", "exec", "shared", "anon", "file", "shmem", "pfnmap",
+	"io", "mixedmap", "hugetlb", "locked", "lockonfault", "uffd-missing",
+	"uffd-wp", "uffd-minor", "wipeonfork", "dontcopy", "hugepage",
+	"nohugepage", "softdirty", "seq-read", "rand-read", NULL
+};
+
+static const char *const as_names[] = {
+	"unmovable", "inaccessible", "unevictable", NULL
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ptmarkctl [--json] features\n"
+		"       ptmarkctl [--json] maps PID\n"
+		"       ptmarkctl [--json] [--map] [--dense] dump PID [START-END]\n"
+		"       ptmarkctl guard install|remove PID START-END\n"
+		"       ptmarkctl uffd-wp-marker install|remove PID START-END\n"
+		"       ptmarkctl [--json] unmovable query|set|clear FILE\n"
+		"\n"
+		"Addresses are hexadecimal and page-aligned.  See ptmarkctl(8).\n");
+}
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ptmarkctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* "ptmarkctl: WHAT: strerror (ENAME)[: cause]"; returns exit status 1. */
+static int failure(const char *what, int err, const char *cause)
+{
+	const char *name = strerrorname_np(err);
+
+	fprintf(stderr, "ptmarkctl: %s: %s (%s)%s%s\n", what, strerror(err),
+		name ? name : "?", cause && *cause ? ": " : "",
+		cause ? cause : "");
+	return 1;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void json_addr(const char *key, uint64_t addr, bool comma)
+{
+	printf("\"%s\":\"0x%" PRIx64 "\"%s", key, addr, comma ? "," : "");
+}
+
+/* The names of the set bits of @bits: a JSON array, or text joined by ','. */
+static void print_bits(uint64_t bits, const char *const *names)
+{
+	unsigned int i, nr = 0;
+
+	while (names[nr])
+		nr++;
+	if (opt_json)
+		putchar('[');
+	for (i = 0; i < 64; i++) {
+		if (!(bits & (1ULL << i)))
+			continue;
+		if (bits & ((1ULL << i) - 1))
+			putchar(',');
+		if (opt_json)
+			putchar('"');
+		if (i < nr)
+			fputs(names[i], stdout);
+		else
+			printf("bit%u", i);
+		if (opt_json)
+			putchar('"');
+	}
+	if (opt_json)
+		putchar(']');
+	else if (!bits)
+		putchar('-');
+}
+
+static const char *kind_name(unsigned int kind)
+{
+	return kind < PTMARK_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+static void perms(uint64_t f, char out[5])
+{
+	out[0] = f & PTMARK_VMA_READ ? 'r' : '-';
+	out[1] = f & PTMARK_VMA_WRITE ? 'w' : '-';
+	out[2] = f & PTMARK_VMA_EXEC ? 'x' : '-';
+	out[3] = f & PTMARK_VMA_SHARED ? 's' : 'p';
+	out[4] = '\0';
+}
+
+/* ---- arguments --------------------------------------------------------- */
+
+static bool parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v != (pid_t)v)
+		return false;
+	*pid = v;
+	return true;
+}
+
+/* "START-END", hexadecimal, page-aligned, START < END. */
+static bool parse_range(const char *s, uint64_t *start, uint64_t *end)
+{
+	char *p;
+
+	errno = 0;
+	*start = strtoull(s, &p, 16);
+	if (errno || p == s || *p != '-')
+		return false;
+	s = p + 1;
+	*end = strtoull(s, &p, 16);
+	if (errno || p == s || *p)
+		return false;
+	return *start < *end && !(*start % page_size) && !(*end % page_size);
+}
+
+/* ---- netlink ------------------------------------------------------------ */
+
+static int nl_open(struct ptmark_nl *nl)
+{
+	int ret = ptmark_nl_open(nl);
+
+	if (ret == -ENOENT)
+		return failure("generic netlink family \"ptmark\"", ENOENT,
+			       "ptmark.ko is not loaded");
+	if (ret)
+		return failure("netlink socket", -ret, NULL);
+	return 0;
+}
+
+/* A request failed: name the errno and the kernel's own reason. */
+static int nl_failure(struct ptmark_nl *nl, const char *what, int err)
+{
+	const char *cause = nl->error;
+
+	if (!*cause && err == EPERM)
+		cause = "reading page tables over netlink needs CAP_NET_ADMIN";
+	return failure(what, err, cause);
+}
+
+static int features_reply(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[PTMARK_A_FEATURES_MAX + 1], *a;
+	const struct nlattr *ftb[PTMARK_A_FEATURE_MAX + 1];
+	bool first = true;
+	int *seen = data;
+
+	if (ptmark_nl_parse(nlh, tb, PTMARK_A_FEATURES_MAX))
+		return MNL_CB_ERROR;
+	*seen = 1;
+	if (opt_json) {
+		printf("{\"abi\":%u,\"release\":",
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_ABI]));
+		json_string(mnl_attr_get_str(tb[PTMARK_A_FEATURES_RELEASE]));
+		printf(",\"page_size\":%u,\"pmd_size\":%u,\"features\":{",
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_PAGE_SIZE]),
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_PMD_SIZE]));
+	} else {
+		printf("abi %u\nrelease %s\npage_size %u\npmd_size %u\n",
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_ABI]),
+		       mnl_attr_get_str(tb[PTMARK_A_FEATURES_RELEASE]),
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_PAGE_SIZE]),
+		       mnl_attr_get_u32(tb[PTMARK_A_FEATURES_PMD_SIZE]));
+	}
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		const struct nlattr *fa;
+		bool yes;
+
+		if (mnl_attr_get_type(a) != PTMARK_A_FEATURES_FEATURE)
+			continue;
+		memset(ftb, 0, sizeof(ftb));
+		mnl_attr_for_each_nested(fa, a)
+			if (mnl_attr_get_type(fa) <= PTMARK_A_FEATURE_MAX)
+				ftb[mnl_attr_get_type(fa)] = fa;
+		if (!ftb[PTMARK_A_FEATURE_NAME] || !ftb[PTMARK_A_FEATURE_SUPPORTED])
+			return MNL_CB_ERROR;
+		yes = mnl_attr_get_u8(ftb[PTMARK_A_FEATURE_SUPPORTED]);
+		if (opt_json) {
+			printf("%s", first ? "" : ",");
+			json_string(mnl_attr_get_str(ftb[PTMARK_A_FEATURE_NAME]));
+			printf(":%s", yes ? "true" : "false");
+		} else {
+			printf("%s %s\n", mnl_attr_get_str(ftb[PTMARK_A_FEATURE_NAME]),
+			       yes ? "yes" : "no");
+		}
+		first = false;
+	}
+	if (opt_json)
+		printf("}}\n");
+	return MNL_CB_OK;
+}
+
+static int cmd_features(int argc, char **argv)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ptmark_nl nl;
+	int ret, seen = 0;
+
+	if (argc)
+		return usage_error("features takes no arguments");
+	ret = nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = ptmark_nl_run(&nl, ptmark_nl_request(&nl, buf,
+						   PTMARK_CMD_FEATURES_GET, false),
+			    features_reply, &seen);
+	if (!ret && !seen)
+		ret = -EBADMSG;
+	if (ret)
+		ret = nl_failure(&nl, "features", -ret);
+	ptmark_nl_close(&nl);
+	return ret;
+}
+
+/* A growing array of dump replies. */
+struct collected {
+	void *items;
+	size_t nr, cap, size;
+	int (*parse)(const struct nlmsghdr *nlh, void *item);
+};
+
+static int collect(const struct nlmsghdr *nlh, void *data)
+{
+	struct collected *c = data;
+
+	if (c->nr == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		void *items = realloc(c->items, cap * c->size);
+
+		if (!items)
+			return MNL_CB_ERROR;
+		c->items = items;
+		c->cap = cap;
+	}
+	if (c->parse(nlh, (char *)c->items + c->nr * c->size)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	c->nr++;
+	return MNL_CB_OK;
+}
+
+static int parse_record(const struct nlmsghdr *nlh, void *item)
+{
+	return ptmark_nl_record(nlh, item);
+}
+
+static int parse_vma(const struct nlmsghdr *nlh, void *item)
+{
+	return ptmark_nl_vma(nlh, item);
+}
+
+/* Run a ptes-get or vma-get dump of @pid into @c: 0 or -errno. */
+static int dump_target(struct ptmark_nl *nl, uint8_t cmd, pid_t pid,
+		       uint64_t start, uint64_t end, bool dense,
+		       struct collected *c)
+{
+	static char buf[PTMARK_NL_BUF];
+	struct nlmsghdr *nlh;
+
+	nlh = ptmark_nl_target_request(nl, buf, cmd, pid, -1, start,
+				       end - start);
+	if (dense)
+		mnl_attr_put(nlh, PTMARK_A_PTES_DENSE, 0, NULL);
+	c->nr = 0;
+	return ptmark_nl_run(nl, nlh, collect, c);
+}
+
+/* ---- maps --------------------------------------------------------------- */
+
+/* Names of VMAs by start address, from /proc/PID/maps where readable. */
+struct vma_name {
+	uint64_t start;
+	char name[256];
+};
+
+static struct vma_name *read_names(pid_t pid, size_t *nr)
+{
+	struct vma_name *names = NULL, *bigger;
+	char path[64], line[512];
+	size_t cap = 0;
+	FILE *f;
+
+	*nr = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start;
+		int off = 0;
+
+		if (sscanf(line, "%llx-%*x %*s %*x %*s %*u %n", &start, &off) < 1)
+			continue;
+		if (*nr == cap) {
+			cap = cap ? 2 * cap : 64;
+			bigger = realloc(names, cap * sizeof(*names));
+			if (!bigger)
+				break;
+			names = bigger;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		names[*nr].start = start;
+		snprintf(names[*nr].name, sizeof(names[*nr].name), "%s",
+			 off ? line + off : "");
+		(*nr)++;
+	}
+	fclose(f);
+	return names;
+}
+
+static const char *name_of(const struct vma_name *names, size_t nr,
+			   uint64_t start)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (names[i].start == start)
+			return names[i].name;
+	return "";
+}
+
+/* The guard runs of one VMA, merged: [start, end) pairs in @runs. */
+static int guard_runs(struct ptmark_nl *nl, pid_t pid,
+		      const struct ptmark_nl_vma *v, struct collected *recs,
+		      uint64_t *runs, size_t max)
+{
+	const struct ptmark_record *r;
+	size_t i, n = 0;
+	int ret;
+
+	ret = dump_target(nl, PTMARK_CMD_PTES_GET, pid, v->start, v->end,
+			  false, recs);
+	if (ret)
+		return ret;
+	for (i = 0; i < recs->nr; i++) {
+		r = (const struct ptmark_record *)recs->items + i;
+		if (r->kind != PTMARK_KIND_MARKER ||
+		    !(r->marker & PTMARK_MARKER_GUARD))
+			continue;
+		if (n && runs[2 * n - 1] == r->start) {
+			runs[2 * n - 1] += r->nr_pages * page_size;
+		} else if (n < max) {
+			runs[2 * n] = r->start;
+			runs[2 * n + 1] = r->start + r->nr_pages * page_size;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
+		      const char *name, const uint64_t *runs, int nr_runs,
+		      bool first)
+{
+	const uint64_t *c = v->count;
+	char perm[5];
+	int i;
+
+	perms(v->vma_flags, perm);
+	if (!opt_json) {
+		printf("%016" PRIx64 "-%016" PRIx64 " %s %8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %s\n",
+		       v->start, v->end, perm, (v->end - v->start) / 1024,
+		       c[PTMARK_A_VMA_PRESENT], c[PTMARK_A_VMA_SWAP],
+		       c[PTMARK_A_VMA_GUARD],
+		       c[PTMARK_A_VMA_UFFD_WP] + c[PTMARK_A_VMA_UFFD_WP_MARKER],
+		       c[PTMARK_A_VMA_PINNED], name);
+		for (i = 0; i < nr_runs; i++)
+			printf("  guard %016" PRIx64 "-%016" PRIx64 " %" PRIu64
+			       " pages\n", runs[2 * i], runs[2 * i + 1],
+			       (runs[2 * i + 1] - runs[2 * i]) / page_size);
+		return;
+	}
+	printf("%s{", first ? "" : ",");
+	json_addr("start", v->start, true);
+	json_addr("end", v->end, true);
+	printf("\"perms\":\"%s\",\"pgoff\":%" PRIu64 ",\"flags\":", perm,
+	       v->pgoff);
+	print_bits(v->vma_flags, vma_names);
+	printf(",\"as_flags\":");
+	print_bits(v->as_flags, as_names);
+	printf(",\"name\":");
+	json_string(name);
+	printf(",\"pages\":%" PRIu64 ",\"none\":%" PRIu64 ",\"present\":%" PRIu64
+	       ",\"swap\":%" PRIu64 ",\"migration\":%" PRIu64 ",\"device\":%" PRIu64
+	       ",\"hwpoison\":%" PRIu64 ",\"guard\":%" PRIu64
+	       ",\"uffd_wp_marker\":%" PRIu64 ",\"poison_marker\":%" PRIu64
+	       ",\"uffd_wp\":%" PRIu64 ",\"pinned\":%" PRIu64 ",\"huge\":%" PRIu64
+	       ",\"other\":%" PRIu64 ",\"guard_ranges\":[",
+	       c[PTMARK_A_VMA_PAGES], c[PTMARK_A_VMA_NONE],
+	       c[PTMARK_A_VMA_PRESENT], c[PTMARK_A_VMA_SWAP],
+	       c[PTMARK_A_VMA_MIGRATION], c[PTMARK_A_VMA_DEVICE],
+	       c[PTMARK_A_VMA_HWPOISON], c[PTMARK_A_VMA_GUARD],
+	       c[PTMARK_A_VMA_UFFD_WP_MARKER], c[PTMARK_A_VMA_POISON_MARKER],
+	       c[PTMARK_A_VMA_UFFD_WP], c[PTMARK_A_VMA_PINNED],
+	       c[PTMARK_A_VMA_HUGE], c[PTMARK_A_VMA_OTHER]);
+	for (i = 0; i < nr_runs; i++) {
+		printf("%s{", i ? "," : "");
+		json_addr("start", runs[2 * i], true);
+		json_addr("end", runs[2 * i + 1], true);
+		printf("\"pages\":%" PRIu64 "}",
+		       (runs[2 * i + 1] - runs[2 * i]) / page_size);
+	}
+	printf("]}");
+	(void)pid;
+}
+
+/* Guard runs listed per VMA at most; a VMA with more says how many. */
+#define MAX_GUARD_RUNS	4096
+
+static int cmd_maps(int argc, char **argv)
+{
+	struct collected vmas = { .size = sizeof(struct ptmark_nl_vma),
+				  .parse = parse_vma };
+	struct collected recs = { .size = sizeof(struct ptmark_record),
+				  .parse = parse_record };
+	static uint64_t runs[2 * MAX_GUARD_RUNS];
+	struct vma_name *names;
+	struct ptmark_nl nl;
+	char what[64];
+	size_t nr_names, i;
+	int ret, nr_runs;
+	pid_t pid;
+
+	if (argc != 1 || !parse_pid(argv[0], &pid))
+		return usage_error("maps takes one PID");
+	snprintf(what, sizeof(what), "maps %d", pid);
+	ret = nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = dump_target(&nl, PTMARK_CMD_VMA_GET, pid, 0, 0, false, &vmas);
+	if (ret) {
+		ret = nl_failure(&nl, what, -ret);
+		goto out;
+	}
+	names = read_names(pid, &nr_names);
+	if (opt_json)
+		printf("{\"pid\":%d,\"page_size\":%lu,\"vmas\":[", pid, page_size);
+	else
+		printf("%-33s %s %8s %8s %8s %8s %8s %8s %s\n", "address", "perm",
+		       "kB", "present", "swap", "guard", "uffd-wp", "pinned",
+		       "name");
+	for (i = 0; i < vmas.nr; i++) {
+		const struct ptmark_nl_vma *v =
+			(const struct ptmark_nl_vma *)vmas.items + i;
+
+		nr_runs = 0;
+		if (v->count[PTMARK_A_VMA_GUARD]) {
+			nr_runs = guard_runs(&nl, pid, v, &recs, runs,
+					     MAX_GUARD_RUNS);
+			if (nr_runs < 0) {
+				if (opt_json)
+					printf("\n");
+				ret = nl_failure(&nl, what, -nr_runs);
+				break;
+			}
+		}
+		print_vma(pid, v, name_of(names, nr_names, v->start), runs,
+			  nr_runs, !i);
+	}
+	if (opt_json && !ret)
+		printf("]}\n");
+	free(names);
+out:
+	free(vmas.items);
+	free(recs.items);
+	ptmark_nl_close(&nl);
+	return ret;
+}
+
+/* ---- dump --------------------------------------------------------------- */
+
+static void print_vma_line(const struct ptmark_nl_vma *v)
+{
+	char perm[5];
+
+	perms(v->vma_flags, perm);
+	printf("vma %016" PRIx64 "-%016" PRIx64 " %s pgoff=%" PRIx64 " flags=",
+	       v->start, v->end, perm, v->pgoff);
+	print_bits(v->vma_flags, vma_names);
+	printf(" as=");
+	print_bits(v->as_flags, as_names);
+	putchar('\n');
+}
+
+static void print_run(const struct ptmark_record *r)
+{
+	printf("%016llx-%016llx %llu %s", r->start,
+	       r->start + r->nr_pages * page_size, r->nr_pages,
+	       kind_name(r->kind));
+	if (r->kind == PTMARK_KIND_MARKER) {
+		putchar(' ');
+		print_bits(r->marker, marker_names);
+	}
+	if (r->kind != PTMARK_KIND_UNMAPPED && r->kind != PTMARK_KIND_NONE &&
+	    r->kind != PTMARK_KIND_MARKER) {
+		putchar(' ');
+		print_bits(r->bits, bit_names);
+	}
+	if (r->pfn)
+		printf(" pfn=%llx", r->pfn);
+	putchar('\n');
+}
+
+static void print_json_record(const struct ptmark_record *r, bool first)
+{
+	printf("%s{", first ? "" : ",");
+	json_addr("start", r->start, true);
+	json_addr("end", r->start + r->nr_pages * page_size, true);
+	printf("\"pages\":%llu,\"kind\":\"%s\",\"char\":\"%c\",\"marker\":",
+	       r->nr_pages, kind_name(r->kind), ptmark_map_char(r));
+	print_bits(r->marker, marker_names);
+	printf(",\"bits\":");
+	print_bits(r->bits, bit_names);
+	printf(",\"vma_flags\":");
+	print_bits(r->vma_flags, vma_names);
+	printf(",\"as_flags\":");
+	print_bits(r->as_flags, as_names);
+	printf(",\"pfn\":%llu}", r->pfn);
+}
+
+#define MAP_WIDTH	64
+
+/* The map of one record's pages, @col characters into the current line. */
+static void print_map_run(const struct ptmark_record *r, unsigned int *col)
+{
+	uint64_t page;
+
+	if (r->kind == PTMARK_KIND_UNMAPPED) {
+		if (*col)
+			putchar('\n');
+		*col = 0;
+		printf("%016llx-%016llx unmapped (%llu pages)\n", r->start,
+		       r->start + r->nr_pages * page_size, r->nr_pages);
+		return;
+	}
+	for (page = 0; page < r->nr_pages; page++) {
+		if (!*col)
+			printf("%016llx ", r->start + page * page_size);
+		putchar(ptmark_map_char(r));
+		if (++*col == MAP_WIDTH) {
+			putchar('\n');
+			*col = 0;
+		}
+	}
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	struct collected vmas = { .size = sizeof(struct ptmark_nl_vma),
+				  .parse = parse_vma };
+	struct collected recs = { .size = sizeof(struct ptmark_record),
+				  .parse = parse_record };
+	uint64_t start = 0, end = 0;
+	unsigned int col = 0;
+	size_t i, vi = 0;
+	struct ptmark_nl nl;
+	char what[96];
+	bool in_vma = false;
+	pid_t pid;
+	int ret;
+
+	if (argc < 1 || argc > 2 || !parse_pid(argv[0], &pid))
+		return usage_error("dump takes a PID and an optional START-END");
+	if (argc == 2 && !parse_range(argv[1], &start, &end))
+		return usage_error("bad range '%s' (want page-aligned hex START-END)",
+				   argv[1]);
+	snprintf(what, sizeof(what), "dump %d%s%s", pid, argc == 2 ? " " : "",
+		 argc == 2 ? argv[1] : "");
+	ret = nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = dump_target(&nl, PTMARK_CMD_VMA_GET, pid, start, end, false, &vmas);
+	if (!ret)
+		ret = dump_target(&nl, PTMARK_CMD_PTES_GET, pid, start, end,
+				  opt_dense, &recs);
+	if (ret) {
+		ret = nl_failure(&nl, what, -ret);
+		goto out;
+	}
+	if (recs.nr) {
+		const struct ptmark_record *last =
+			(const struct ptmark_record *)recs.items + recs.nr - 1;
+
+		start = ((const struct ptmark_record *)recs.items)->start;
+		end = last->start + last->nr_pages * page_size;
+	}
+
+	if (opt_json) {
+		printf("{\"pid\":%d,\"page_size\":%lu,", pid, page_size);
+		json_addr("start", start, true);
+		json_addr("end", end, true);
+		printf("\"records\":[");
+	} else {
+		printf("# ptmark %s pid %d range %016" PRIx64 "-%016" PRIx64 "\n",
+		       opt_map ? "map" : "ptes", pid, start, end);
+		if (opt_map) {
+			printf("# _ unmapped  . none  A anon  F file  T pmd/pud-mapped  Z zeropage  H huge zeropage  p pfnmap/special\n");
+			printf("# S swap  M migration  D device  X hwpoison  G guard  W uffd-wp marker  B guard+uffd-wp  K other marker  ? raw\n");
+		}
+	}
+	for (i = 0; i < recs.nr; i++) {
+		const struct ptmark_record *r =
+			(const struct ptmark_record *)recs.items + i;
+		const struct ptmark_nl_vma *v =
+			(const struct ptmark_nl_vma *)vmas.items;
+
+		if (opt_json) {
+			print_json_record(r, !i);
+			continue;
+		}
+		/* A "vma" line before the first run inside each VMA. */
+		while (vi < vmas.nr && v[vi].end <= r->start) {
+			vi++;
+			in_vma = false;
+		}
+		if (vi < vmas.nr && r->start >= v[vi].start && !in_vma) {
+			if (col)
+				putchar('\n');
+			col = 0;
+			print_vma_line(&v[vi]);
+			in_vma = true;
+		}
+		if (opt_map)
+			print_map_run(r, &col);
+		else
+			print_run(r);
+	}
+	if (opt_json)
+		printf("]}\n");
+	else if (col)
+		putchar('\n');
+out:
+	free(vmas.items);
+	free(recs.items);
+	ptmark_nl_close(&nl);
+	return ret;
+}
+
+/* ---- changes: the ioctls ----------------------------------------------- */
+
+static int dev_open(const char *what)
+{
+	int fd = open(PTMARK_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		failure(what, errno, errno == ENOENT ? "ptmark.ko is not loaded" :
+			errno == EACCES ? PTMARK_DEVICE " is root-only" : PTMARK_DEVICE);
+	return fd;
+}
+
+/* The reason PTMARK_IOC_MARKER refused, as far as ptmarkctl can tell. */
+static const char *marker_cause(int fd, int err, uint32_t marker)
+{
+	struct ptmark_info info = { .size = sizeof(info) };
+	uint64_t need = marker == PTMARK_MARKER_GUARD ?
+		PTMARK_FEAT_GUARD_IOCTL : PTMARK_FEAT_UFFD_WP_MARKER;
+
+	switch (err) {
+	case EOPNOTSUPP:
+		if (!ioctl(fd, PTMARK_IOC_INFO, &info) && !(info.features & need))
+			return marker == PTMARK_MARKER_GUARD ?
+				"this kernel lacks guard markers ptmark can install (feature guard_ioctl: no)" :
+				"this kernel lacks uffd-wp PTE markers (feature uffd_wp_marker: no)";
+		return "the kernel cannot do this safely from a module";
+	case ENOMEM:
+		return "the range has unmapped holes (the mapped parts were done)";
+	case EINVAL:
+		return marker == PTMARK_MARKER_GUARD ?
+			"a VMA in the range refuses guard markers (locked, hugetlb, VM_SPECIAL), or the range is bad" :
+			"uffd-wp markers need none PTEs of a shmem or file VMA registered for uffd write protection";
+	case EPERM:
+		return "a VMA in the range is sealed";
+	case EACCES:
+		return "no access to the target's memory";
+	case ESRCH:
+		return "no such process";
+	default:
+		return NULL;
+	}
+}
+
+static int cmd_marker(int argc, char **argv, uint32_t marker, const char *verb)
+{
+	struct ptmark_marker args = { .size = sizeof(args),
+				      .flags = PTMARK_MARKER_F_PIDFD,
+				      .marker = marker };
+	uint64_t start, end;
+	char what[128];
+	bool remove;
+	int fd, ret = 0;
+	pid_t pid;
+
+	if (argc != 3 || (strcmp(argv[0], "install") && strcmp(argv[0], "remove")))
+		return usage_error("%s takes install|remove PID START-END", verb);
+	remove = !strcmp(argv[0], "remove");
+	if (!parse_pid(argv[1], &pid))
+		return usage_error("bad PID '%s'", argv[1]);
+	if (!parse_range(argv[2], &start, &end))
+		return usage_error("bad range '%s' (want page-aligned hex START-END)",
+				   argv[2]);
+	snprintf(what, sizeof(what), "%s %s %d %s", verb, argv[0], pid, argv[2]);
+
+	fd = dev_open(what);
+	if (fd < 0)
+		return 1;
+	args.pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (args.pidfd < 0) {
+		ret = failure(what, errno, "pidfd_open");
+		goto out;
+	}
+	if (remove)
+		args.flags |= PTMARK_MARKER_F_REMOVE;
+	args.start = start;
+	args.len = end - start;
+	if (ioctl(fd, PTMARK_IOC_MARKER, &args)) {
+		int err = errno;
+
+		ret = failure(what, err, marker_cause(fd, err, marker));
+	} else {
+		printf("%s: %llu pages %s\n", what, args.nr_pages,
+		       remove ? "cleared" : "marked");
+	}
+	close(args.pidfd);
+out:
+	close(fd);
+	return ret;
+}
+
+static int cmd_unmovable(int argc, char **argv)
+{
+	static const char *const ops[] = { "query", "set", "clear" };
+	struct ptmark_unmovable args = { .size = sizeof(args) };
+	char what[512];
+	unsigned int op;
+	int fd, ret = 0;
+
+	if (argc != 2)
+		return usage_error("unmovable takes query|set|clear FILE");
+	for (op = 0; op < 3 && strcmp(argv[0], ops[op]); op++)
+		;
+	if (op == 3)
+		return usage_error("unmovable: unknown operation '%s'", argv[0]);
+	snprintf(what, sizeof(what), "unmovable %s %s", argv[0], argv[1]);
+	args.op = op == 0 ? PTMARK_UNMOVABLE_QUERY :
+		  op == 1 ? PTMARK_UNMOVABLE_SET : PTMARK_UNMOVABLE_CLEAR;
+
+	fd = dev_open(what);
+	if (fd < 0)
+		return 1;
+	args.fd = open(argv[1], (op ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (args.fd < 0) {
+		ret = failure(what, errno, argv[1]);
+		goto out;
+	}
+	if (ioctl(fd, PTMARK_IOC_UNMOVABLE, &args)) {
+		int err = errno;
+
+		ret = failure(what, err, err == EINVAL ?
+			      "only regular shmem files (memfd, tmpfs) have the flag" :
+			      err == EOPNOTSUPP ? "this kernel has no unmovable mapping flag" :
+			      NULL);
+	} else if (opt_json) {
+		printf("{\"file\":");
+		json_string(argv[1]);
+		printf(",\"as_flags\":");
+		print_bits(args.as_flags, as_names);
+		printf(",\"flag\":");
+		print_bits(args.flag, as_names);
+		printf(",\"unmovable\":%s}\n",
+		       args.as_flags & args.flag ? "true" : "false");
+	} else {
+		printf("%s: unmovable %s (as=", argv[1],
+		       args.as_flags & args.flag ? "yes" : "no");
+		print_bits(args.as_flags, as_names);
+		printf(")\n");
+	}
+	close(args.fd);
+out:
+	close(fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "map", no_argument, NULL, 'm' },
+		{ "dense", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	const char *verb;
+	int c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	while ((c = getopt_long(argc, argv, "jmdh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opt_json = true;
+			break;
+		case 'm':
+			opt_map = true;
+			break;
+		case 'd':
+			opt_dense = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind == argc)
+		return usage_error("no command");
+	verb = argv[optind++];
+	argc -= optind;
+	argv += optind;
+	if ((opt_map || opt_dense) && strcmp(verb, "dump"))
+		return usage_error("--map and --dense go with dump only");
+	if (opt_json && (!strcmp(verb, "guard") || !strcmp(verb, "uffd-wp-marker")))
+		return usage_error("--json goes with the read commands only");
+
+	if (!strcmp(verb, "features"))
+		return cmd_features(argc, argv);
+	if (!strcmp(verb, "maps"))
+		return cmd_maps(argc, argv);
+	if (!strcmp(verb, "dump"))
+		return cmd_dump(argc, argv);
+	if (!strcmp(verb, "guard"))
+		return cmd_marker(argc, argv, PTMARK_MARKER_GUARD, verb);
+	if (!strcmp(verb, "uffd-wp-marker"))
+		return cmd_marker(argc, argv, PTMARK_MARKER_UFFD_WP, verb);
+	if (!strcmp(verb, "unmovable"))
+		return cmd_unmovable(argc, argv);
+	return usage_error("unknown command '%s'", verb);
+}

@@ -1,0 +1,1207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "ptmark" generic netlink family, and ptmarkctl on top of it.
+ *
+ * The dump must be the scan: on every backing, the records of ptes-get
+ * are those PTMARK_IOC_SCAN gives for the same range, run for run and in
+ * dense mode page for page, and vma-get's counts are the scan's records
+ * summed.  Dumps of thousands of records span many messages and still
+ * agree; a stopped child's whole address space agrees too.  Marker
+ * requests show up on the "events" group; malformed requests are refused
+ * with an extack message; who may dump whom is who may scan whom.  Then
+ * ptmarkctl, run as a user runs it, against children of known layout: a
+ * guarded region, and threads whose stacks carry guard pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "kselftest_harness.h"
+#include "ptmark_lib.h"
+#include "ptmark_nl.h"
+
+static size_t page;
+static size_t pmd_pages;
+
+/* Records of a dump, up to @cap of them. */
+struct recs {
+	struct ptmark_record *r;
+	size_t nr, cap;
+};
+
+static int add_record(const struct nlmsghdr *nlh, void *data)
+{
+	struct recs *rs = data;
+
+	if (rs->nr == rs->cap) {
+		errno = ENOSPC;
+		return MNL_CB_ERROR;
+	}
+	if (ptmark_nl_record(nlh, &rs->r[rs->nr])) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	rs->nr++;
+	return MNL_CB_OK;
+}
+
+static void recs_init(struct recs *rs, size_t cap)
+{
+	rs->r = calloc(cap, sizeof(*rs->r));
+	rs->nr = 0;
+	rs->cap = cap;
+}
+
+/* ptes-get of @pid (or @pidfd with @pid 0); @len 0: everything. */
+static int nl_ptes(struct ptmark_nl *nl, pid_t pid, int pidfd, uint64_t start,
+		   uint64_t len, bool dense, struct recs *rs)
+{
+	static char buf[PTMARK_NL_BUF];
+	struct nlmsghdr *nlh;
+
+	nlh = ptmark_nl_target_request(nl, buf, PTMARK_CMD_PTES_GET, pid, pidfd,
+				       start, len);
+	if (dense)
+		mnl_attr_put(nlh, PTMARK_A_PTES_DENSE, 0, NULL);
+	rs->nr = 0;
+	return ptmark_nl_run(nl, nlh, add_record, rs);
+}
+
+static int add_vma(const struct nlmsghdr *nlh, void *data)
+{
+	struct ptmark_nl_vma *v = data;
+
+	if (v->end) {	/* one VMA expected, and one only */
+		errno = E2BIG;
+		return MNL_CB_ERROR;
+	}
+	return ptmark_nl_vma(nlh, v) ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* vma-get of our own [start, start + len), which one VMA must hold. */
+static int nl_one_vma(struct ptmark_nl *nl, const void *start, size_t len,
+		      struct ptmark_nl_vma *v)
+{
+	static char buf[PTMARK_NL_BUF];
+
+	memset(v, 0, sizeof(*v));
+	return ptmark_nl_run(nl, ptmark_nl_target_request(nl, buf,
+			     PTMARK_CMD_VMA_GET, getpid(), -1,
+			     (uintptr_t)start, len), add_vma, v);
+}
+
+/* PTMARK_IOC_SCAN of the whole range at once: records, or -errno. */
+static long ioctl_scan(int fd, int pidfd, uint64_t start, uint64_t len,
+		       bool dense, struct recs *rs)
+{
+	struct ptmark_scan scan = {
+		.size = sizeof(scan),
+		.flags = (dense ? PTMARK_SCAN_DENSE : 0) |
+			 (pidfd >= 0 ? PTMARK_SCAN_PIDFD : 0),
+		.pidfd = pidfd,
+		.nr_records = rs->cap,
+		.start = start,
+		.len = len,
+		.records = (uintptr_t)rs->r,
+	};
+
+	rs->nr = 0;
+	if (ioctl(fd, PTMARK_IOC_SCAN, &scan))
+		return -errno;
+	if (scan.next != start + len)
+		return -ENOSPC;
+	rs->nr = scan.nr_records;
+	return rs->nr;
+}
+
+/* Are the two record lists the same?  The first difference is logged. */
+static bool same_records(struct __test_metadata *_metadata,
+			 const struct recs *scan, const struct recs *dump)
+{
+	size_t i;
+
+	for (i = 0; i < scan->nr && i < dump->nr; i++) {
+		const struct ptmark_record *a = &scan->r[i], *b = &dump->r[i];
+
+		if (memcmp(a, b, sizeof(*a))) {
+			TH_LOG("record %zu: scan %llx+%llu kind %u marker %x bits %x vma %llx pfn %llx, dump %llx+%llu kind %u marker %x bits %x vma %llx pfn %llx",
+			       i, a->start, a->nr_pages, a->kind, a->marker,
+			       a->bits, a->vma_flags, a->pfn, b->start,
+			       b->nr_pages, b->kind, b->marker, b->bits,
+			       b->vma_flags, b->pfn);
+			return false;
+		}
+	}
+	if (scan->nr != dump->nr) {
+		TH_LOG("scan has %zu records, dump %zu", scan->nr, dump->nr);
+		return false;
+	}
+	return true;
+}
+
+/* Skip unless the module is loaded; the family and the device then. */
+#define REQUIRE_FAMILY(nl, fd)						\
+	do {								\
+		int __ret;						\
+		PTMARK_REQUIRE_DEVICE(fd);				\
+		__ret = ptmark_nl_open(nl);				\
+		ASSERT_EQ(0, __ret) TH_LOG("family: %s", strerror(-__ret)); \
+	} while (0)
+
+static bool guard_works(void *p)
+{
+	return !madvise(p, page, MADV_GUARD_INSTALL);
+}
+
+/*
+ * @pages read-write anonymous pages between two PROT_NONE pages, so that
+ * their VMA merges with nothing and a listing shows exactly it.
+ */
+static char *isolated_region(size_t pages)
+{
+	char *p = mmap(NULL, (pages + 2) * page, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return p;
+	if (mprotect(p + page, pages * page, PROT_READ | PROT_WRITE) ||
+	    madvise(p + page, pages * page, MADV_NOHUGEPAGE)) {
+		munmap(p, (pages + 2) * page);
+		return MAP_FAILED;
+	}
+	return p + page;
+}
+
+/* ---------------------------------------------------------------------
+ * The dump is the scan, on every backing.
+ */
+
+enum backing { ANON, ANON_THP, MEMFD, HUGE_TMPFS, EXT4_SHARED, EXT4_PRIVATE,
+	       PFNMAP };
+
+FIXTURE(backing) {
+	struct ptmark_nl nl;
+	int dev, fd;
+	char *p;
+	size_t nr;
+};
+
+FIXTURE_VARIANT(backing) {
+	enum backing backing;
+};
+
+FIXTURE_VARIANT_ADD(backing, anon) { .backing = ANON };
+FIXTURE_VARIANT_ADD(backing, anon_thp) { .backing = ANON_THP };
+FIXTURE_VARIANT_ADD(backing, memfd) { .backing = MEMFD };
+FIXTURE_VARIANT_ADD(backing, huge_tmpfs) { .backing = HUGE_TMPFS };
+FIXTURE_VARIANT_ADD(backing, ext4_shared) { .backing = EXT4_SHARED };
+FIXTURE_VARIANT_ADD(backing, ext4_private) { .backing = EXT4_PRIVATE };
+FIXTURE_VARIANT_ADD(backing, pfnmap) { .backing = PFNMAP };
+
+FIXTURE_SETUP(backing)
+{
+	enum backing b = variant->backing;
+	char why[PTMARK_WHY_LEN];
+	bool huge = b == ANON_THP || b == HUGE_TMPFS;
+	int flags = MAP_SHARED;
+	size_t i;
+
+	self->fd = -1;
+	self->p = MAP_FAILED;
+	REQUIRE_FAMILY(&self->nl, self->dev);
+	self->nr = huge ? 2 * pmd_pages : 64;
+
+	switch (b) {
+	case ANON:
+	case ANON_THP:
+		self->p = mmap_aligned(self->nr * page, pmd_pages * page,
+				       PROT_READ | PROT_WRITE);
+		ASSERT_NE(MAP_FAILED, self->p);
+		if (huge)
+			madvise(self->p, self->nr * page, MADV_HUGEPAGE);
+		break;
+	case MEMFD:
+		self->fd = memfd_create("ptmark-netlink", MFD_CLOEXEC);
+		break;
+	case HUGE_TMPFS:
+		self->fd = ptmark_huge_tmpfs_fd(why, sizeof(why));
+		if (self->fd < 0)
+			SKIP(return, "%s", why);
+		break;
+	case EXT4_PRIVATE:
+		flags = MAP_PRIVATE;
+		/* fall through */
+	case EXT4_SHARED:
+		PTMARK_REQUIRE_EXT4();
+		self->fd = ptmark_ext4_tmpfile(0);
+		break;
+	case PFNMAP:
+		self->p = mmap(NULL, self->nr * page, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, self->dev, 0);
+		ASSERT_NE(MAP_FAILED, self->p);
+		break;
+	}
+	if (self->p == MAP_FAILED) {
+		char *at = mmap_aligned(self->nr * page, pmd_pages * page,
+					PROT_NONE);
+
+		ASSERT_LE(0, self->fd);
+		ASSERT_EQ(0, ftruncate(self->fd, self->nr * page));
+		ASSERT_NE(MAP_FAILED, at);
+		self->p = mmap(at, self->nr * page, PROT_READ | PROT_WRITE,
+			       flags | MAP_FIXED, self->fd, 0);
+		ASSERT_EQ(at, self->p);
+	}
+
+	/* A mix: written, read, untouched, and (where allowed) guarded. */
+	for (i = 0; i < self->nr; i++) {
+		char *q = self->p + i * page;
+
+		if (huge && i < pmd_pages)
+			*q = 1;
+		else if (i % 4 == 0)
+			*q = 1;
+		else if (i % 4 == 1)
+			(void)*(volatile char *)q;
+		else if (i % 8 == 3 && b != PFNMAP)
+			guard_works(q);
+	}
+}
+
+FIXTURE_TEARDOWN(backing)
+{
+	if (self->p != MAP_FAILED)
+		munmap(self->p, self->nr * page);
+	if (self->fd >= 0)
+		close(self->fd);
+	ptmark_nl_close(&self->nl);
+}
+
+TEST_F(backing, dump_equals_scan)
+{
+	uint64_t start = (uintptr_t)self->p, len = self->nr * page;
+	struct recs scan, dump;
+	bool dense;
+
+	recs_init(&scan, self->nr);
+	recs_init(&dump, self->nr);
+	for (dense = false; ; dense = true) {
+		ASSERT_LT(0, ioctl_scan(self->dev, -1, start, len, dense, &scan));
+		ASSERT_EQ(0, nl_ptes(&self->nl, getpid(), -1, start, len, dense,
+				     &dump)) TH_LOG("%s", self->nl.error);
+		ASSERT_TRUE(same_records(_metadata, &scan, &dump))
+			TH_LOG("%s", dense ? "dense" : "runs");
+		if (dense)
+			break;
+	}
+	ASSERT_EQ(self->nr, dump.nr);
+	free(scan.r);
+	free(dump.r);
+}
+
+/* vma-get's counts are the scan's records, summed. */
+TEST_F(backing, vma_summary_sums_the_scan)
+{
+	uint64_t want[PTMARK_A_VMA_MAX + 1] = { 0 };
+	struct ptmark_nl_vma v;
+	struct recs scan;
+	size_t i;
+
+	recs_init(&scan, self->nr);
+	ASSERT_LT(0, ioctl_scan(self->dev, -1, (uintptr_t)self->p,
+				self->nr * page, false, &scan));
+	for (i = 0; i < scan.nr; i++) {
+		const struct ptmark_record *r = &scan.r[i];
+
+		want[PTMARK_A_VMA_PAGES] += r->nr_pages;
+		if (r->kind == PTMARK_KIND_PRESENT) {
+			want[PTMARK_A_VMA_PRESENT] += r->nr_pages;
+			if (r->bits & PTMARK_BIT_PMD)
+				want[PTMARK_A_VMA_HUGE] += r->nr_pages;
+		} else if (r->kind == PTMARK_KIND_NONE) {
+			want[PTMARK_A_VMA_NONE] += r->nr_pages;
+		} else if (r->kind == PTMARK_KIND_MARKER) {
+			want[PTMARK_A_VMA_GUARD] += r->nr_pages;
+			want[PTMARK_A_VMA_GUARD_RANGES]++;
+		}
+	}
+	ASSERT_EQ(0, nl_one_vma(&self->nl, self->p, self->nr * page, &v))
+		TH_LOG("%s", self->nl.error);
+	for (i = PTMARK_A_VMA_PAGES; i <= PTMARK_A_VMA_MAX; i++)
+		if (i != PTMARK_A_VMA_PINNED && i != PTMARK_A_VMA_UFFD_WP &&
+		    i != PTMARK_A_VMA_UFFD_WP_MARKER)
+			EXPECT_EQ(want[i], v.count[i]) TH_LOG("count attribute %zu", i);
+	EXPECT_EQ(self->nr, v.count[PTMARK_A_VMA_PAGES]);
+	EXPECT_EQ(scan.r[0].vma_flags, v.vma_flags);
+	free(scan.r);
+}
+
+/* ---------------------------------------------------------------------
+ * Dumps of any size.
+ */
+
+#define MANY_PAGES	4096
+
+/* Every other page written: one record a page, thousands of messages' worth. */
+TEST(dump_spans_many_messages)
+{
+	struct recs scan, dump;
+	struct ptmark_nl nl;
+	int dev, dense;
+	size_t i;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	p = mmap(NULL, MANY_PAGES * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, MANY_PAGES * page, MADV_NOHUGEPAGE));
+	for (i = 0; i < MANY_PAGES; i += 2)
+		p[i * page] = 1;
+
+	recs_init(&scan, MANY_PAGES);
+	recs_init(&dump, MANY_PAGES);
+	for (dense = 0; dense < 2; dense++) {
+		ASSERT_EQ(MANY_PAGES, ioctl_scan(dev, -1, (uintptr_t)p,
+						 MANY_PAGES * page, dense, &scan));
+		ASSERT_EQ(0, nl_ptes(&nl, getpid(), -1, (uintptr_t)p,
+				     MANY_PAGES * page, dense, &dump))
+			TH_LOG("%s", nl.error);
+		ASSERT_TRUE(same_records(_metadata, &scan, &dump));
+		/* ~100 bytes a record: no single datagram holds them. */
+		ASSERT_LT(4, nl.datagrams) TH_LOG("%lu datagrams", nl.datagrams);
+	}
+	ptmark_nl_close(&nl);
+	munmap(p, MANY_PAGES * page);
+}
+
+/* A child that reports ready and then does nothing until killed. */
+static pid_t idle_child(void)
+{
+	int pipefd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		close(pipefd[0]);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	if (pid > 0 && read(pipefd[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(pipefd[0]);
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* The whole address space by default, as the scan of all of it says. */
+TEST(whole_space_of_idle_child)
+{
+	struct recs scan, dump;
+	struct ptmark_nl nl;
+	int dev, pidfd;
+	uint64_t end;
+	pid_t child;
+
+	REQUIRE_FAMILY(&nl, dev);
+	child = idle_child();
+	ASSERT_LT(0, child);
+	pidfd = pidfd_of(child);
+	ASSERT_LE(0, pidfd);
+
+	recs_init(&scan, 1 << 16);
+	recs_init(&dump, 1 << 16);
+	ASSERT_EQ(0, nl_ptes(&nl, 0, pidfd, 0, 0, false, &dump))
+		TH_LOG("%s", nl.error);
+	ASSERT_LT(2, dump.nr);
+	EXPECT_EQ(0, dump.r[0].start);
+	EXPECT_EQ(PTMARK_KIND_UNMAPPED, dump.r[dump.nr - 1].kind);
+	end = dump.r[dump.nr - 1].start + dump.r[dump.nr - 1].nr_pages * page;
+	ASSERT_LT(0, ioctl_scan(dev, pidfd, 0, end, false, &scan));
+	EXPECT_TRUE(same_records(_metadata, &scan, &dump));
+	/* By pid, the same. */
+	ASSERT_EQ(0, nl_ptes(&nl, child, -1, 0, 0, false, &dump));
+	EXPECT_TRUE(same_records(_metadata, &scan, &dump));
+	reap(child);
+	close(pidfd);
+	ptmark_nl_close(&nl);
+}
+
+/* A known layout, counted per kind; guard runs counted as runs. */
+TEST(vma_summary_of_known_layout)
+{
+	struct ptmark_nl_vma v;
+	struct ptmark_nl nl;
+	bool guards;
+	int dev, i;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	close(dev);
+	p = mmap(NULL, 32 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, 32 * page, MADV_NOHUGEPAGE));
+	for (i = 0; i < 8; i++)
+		p[i * page] = 1;
+	for (i = 24; i < 32; i++)
+		(void)*(volatile char *)(p + i * page);
+	guards = guard_works(p + 16 * page);
+	if (guards) {
+		ASSERT_TRUE(guard_works(p + 17 * page));
+		ASSERT_TRUE(guard_works(p + 20 * page));
+	}
+
+	ASSERT_EQ(0, nl_one_vma(&nl, p, 32 * page, &v)) TH_LOG("%s", nl.error);
+	EXPECT_LE(v.start, (uintptr_t)p);
+	EXPECT_LE((uintptr_t)p + 32 * page, v.end);
+	EXPECT_EQ(32, v.count[PTMARK_A_VMA_PAGES]);
+	EXPECT_EQ(16, v.count[PTMARK_A_VMA_PRESENT]);
+	EXPECT_EQ(guards ? 3 : 0, v.count[PTMARK_A_VMA_GUARD]);
+	EXPECT_EQ(guards ? 2 : 0, v.count[PTMARK_A_VMA_GUARD_RANGES]);
+	EXPECT_EQ(guards ? 13 : 16, v.count[PTMARK_A_VMA_NONE]);
+	EXPECT_EQ(0, v.count[PTMARK_A_VMA_SWAP]);
+	EXPECT_EQ(0, v.count[PTMARK_A_VMA_PINNED]);
+	EXPECT_TRUE(v.vma_flags & PTMARK_VMA_ANON);
+	ptmark_nl_close(&nl);
+	munmap(p, 32 * page);
+}
+
+/* ---------------------------------------------------------------------
+ * Events.
+ */
+
+struct event {
+	uint32_t pid, marker;
+	uint64_t start, len, nr_pages;
+	bool remove;
+	int32_t error;
+	int seen;
+};
+
+static int on_event(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[PTMARK_A_EVENT_MAX + 1];
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
+	struct event *ev = data;
+
+	if (genl->cmd != PTMARK_CMD_MARKER_NTF ||
+	    ptmark_nl_parse(nlh, tb, PTMARK_A_EVENT_MAX))
+		return MNL_CB_OK;
+	ev->seen++;
+	ev->pid = mnl_attr_get_u32(tb[PTMARK_A_EVENT_PID]);
+	ev->start = ptmark_nl_uint(tb[PTMARK_A_EVENT_START]);
+	ev->len = ptmark_nl_uint(tb[PTMARK_A_EVENT_LEN]);
+	ev->marker = mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]);
+	ev->remove = tb[PTMARK_A_EVENT_REMOVE];
+	ev->nr_pages = ptmark_nl_uint(tb[PTMARK_A_EVENT_NR_PAGES]);
+	ev->error = (int32_t)mnl_attr_get_u32(tb[PTMARK_A_EVENT_ERROR]);
+	return MNL_CB_OK;
+}
+
+/* One marker request through the ioctl, and the one event it makes. */
+static void check_event(struct __test_metadata *_metadata,
+			struct ptmark_nl *nl, int dev, int pidfd, pid_t pid,
+			char *p, size_t pages, uint32_t marker, bool remove,
+			long want_pages)
+{
+	struct event ev = { 0 };
+	__u64 nr;
+	int ret;
+
+	ret = ptmark_marker_fd(dev, pidfd, p, pages * page, marker,
+			       remove ? PTMARK_MARKER_F_REMOVE : 0, &nr);
+	ASSERT_EQ(0, ret) TH_LOG("marker ioctl: %s", strerror(-ret));
+	ASSERT_EQ(want_pages, nr);
+	ASSERT_EQ(1, ptmark_nl_events(nl, 2000, on_event, &ev));
+	ASSERT_EQ(1, ev.seen);
+	EXPECT_EQ(pid, ev.pid);
+	EXPECT_EQ((uintptr_t)p, ev.start);
+	EXPECT_EQ(pages * page, ev.len);
+	EXPECT_EQ(marker, ev.marker);
+	EXPECT_EQ(remove, ev.remove);
+	EXPECT_EQ(want_pages, ev.nr_pages);
+	EXPECT_EQ(0, ev.error);
+}
+
+TEST(marker_events_guard)
+{
+	struct ptmark_info info;
+	struct event ev = { 0 };
+	struct ptmark_nl nl;
+	int dev, pidfd;
+	__u64 nr;
+	pid_t child;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	if (!(info.features & PTMARK_FEAT_GUARD_IOCTL))
+		SKIP(return, "kernel lacks guard markers ptmark can install (guard_ioctl)");
+	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	p = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	check_event(_metadata, &nl, dev, -1, getpid(), p + 2 * page, 3,
+		    PTMARK_MARKER_GUARD, false, 3);
+	check_event(_metadata, &nl, dev, -1, getpid(), p + 2 * page, 3,
+		    PTMARK_MARKER_GUARD, true, 3);
+
+	/* A child's memory, through its pidfd: the child's pid. */
+	child = idle_child();
+	ASSERT_LT(0, child);
+	pidfd = pidfd_of(child);
+	ASSERT_LE(0, pidfd);
+	check_event(_metadata, &nl, dev, pidfd, child, p, 1,
+		    PTMARK_MARKER_GUARD, false, 1);
+	reap(child);
+	close(pidfd);
+
+	/* Refused before anything changed: no event. */
+	ASSERT_EQ(-EINVAL, ptmark_marker_fd(dev, -1, p + 1, page,
+					    PTMARK_MARKER_GUARD, 0, &nr));
+	EXPECT_EQ(0, ptmark_nl_events(&nl, 200, on_event, &ev));
+	munmap(p, 8 * page);
+	ptmark_nl_close(&nl);
+}
+
+TEST(marker_events_uffd_wp)
+{
+	struct ptmark_nl nl;
+	int dev, fd, uffd;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	uffd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd lacks UFFD_FEATURE_WP_HUGETLBFS_SHMEM (%s)",
+		     strerror(-uffd));
+	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	fd = memfd_create("ptmark-netlink-wp", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 4 * page));
+	p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, uffd_register(uffd, p, 4 * page, UFFDIO_REGISTER_MODE_WP));
+
+	check_event(_metadata, &nl, dev, -1, getpid(), p, 4,
+		    PTMARK_MARKER_UFFD_WP, false, 4);
+	check_event(_metadata, &nl, dev, -1, getpid(), p, 4,
+		    PTMARK_MARKER_UFFD_WP, true, 4);
+	munmap(p, 4 * page);
+	close(fd);
+	close(uffd);
+	ptmark_nl_close(&nl);
+}
+
+/* ---------------------------------------------------------------------
+ * Malformed requests.
+ */
+
+/* An attribute of a malformed request: its type, payload size and value. */
+struct bad_attr {
+	uint16_t type, size;
+	uint64_t value;
+};
+
+#define PID_ATTR	{ PTMARK_A_PTES_PID, 4, 0 }	/* 0: our own pid */
+#define PAGE_OF_DATA	0x400000ULL			/* page-aligned */
+
+static const struct bad_request {
+	const char *what;
+	int err;
+	const char *extack;	/* a part of the message required */
+	struct bad_attr attrs[3];
+} bad_requests[] = {
+	{ "no target", EINVAL, "exactly one of pid and pidfd", { } },
+	{ "pid and pidfd", EINVAL, "exactly one of pid and pidfd",
+	  { PID_ATTR, { PTMARK_A_PTES_PIDFD, 4, 0 } } },
+	{ "u32 in 8 bytes", EINVAL, "", { { PTMARK_A_PTES_PID, 8, 1 } } },
+	{ "u32 in 4000 bytes", EINVAL, "", { { PTMARK_A_PTES_PID, 4000, 1 } } },
+	{ "unknown attribute", EINVAL, "", { PID_ATTR, { 200, 4, 1 } } },
+	{ "reply-only attribute", EINVAL, "",
+	  { PID_ATTR, { PTMARK_A_PTES_KIND, 4, 1 } } },
+	{ "pid 0", ERANGE, "", { { PTMARK_A_PTES_PID, 4, 0x100000000ULL } } },
+	{ "pidfd -1", ERANGE, "", { { PTMARK_A_PTES_PIDFD, 4, 0xffffffff } } },
+	{ "unaligned start", EINVAL, "start is not page-aligned",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA + 1 } } },
+	{ "empty range", EINVAL, "len is 0 or not page-aligned",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA },
+	    { PTMARK_A_PTES_LEN, 8, 0 } } },
+	{ "wrapping range", EINVAL, "past the user address space",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, PAGE_OF_DATA },
+	    { PTMARK_A_PTES_LEN, 8, -4096ULL } } },
+	{ "start past the address space", EINVAL, "past the user address space",
+	  { PID_ATTR, { PTMARK_A_PTES_START, 8, 1ULL << 62 } } },
+	{ "no such pid", ESRCH, "no such process",
+	  { { PTMARK_A_PTES_PID, 4, INT_MAX } } },
+	{ "pidfd of no process", EBADF, "not a pidfd",
+	  { { PTMARK_A_PTES_PIDFD, 4, 0 } } },	/* fd 0: not a pidfd */
+};
+
+/*
+ * The ptes-get request of @bad.  A pid of value 0 stands for our own; pid
+ * 0 itself is a value whose low 32 bits, all a 4-byte attribute keeps,
+ * are 0.
+ */
+static struct nlmsghdr *bad_request(struct ptmark_nl *nl, void *buf,
+				    const struct bad_request *bad)
+{
+	static char payload[4000];
+	struct nlmsghdr *nlh = ptmark_nl_request(nl, buf, PTMARK_CMD_PTES_GET,
+						 true);
+	const struct bad_attr *a;
+	uint64_t v;
+
+	for (a = bad->attrs; a < bad->attrs + 3 && a->size; a++) {
+		v = a->value;
+		if (a->type == PTMARK_A_PTES_PID && !v)
+			v = getpid();
+		memset(payload, 0, a->size);
+		memcpy(payload, &v, a->size < 8 ? a->size : 8);
+		mnl_attr_put(nlh, a->type, a->size, payload);
+	}
+	return nlh;
+}
+
+TEST(malformed_requests_refused)
+{
+	static char buf[PTMARK_NL_BUF];
+	const struct bad_request *bad;
+	struct ptmark_nl nl;
+	struct recs rs;
+	int dev, ret;
+
+	REQUIRE_FAMILY(&nl, dev);
+	close(dev);
+	recs_init(&rs, 16);
+	for (bad = bad_requests; bad < bad_requests + ARRAY_SIZE(bad_requests);
+	     bad++) {
+		rs.nr = 0;
+		ret = ptmark_nl_run(&nl, bad_request(&nl, buf, bad), add_record,
+				    &rs);
+		EXPECT_EQ(-bad->err, ret)
+			TH_LOG("%s: got %s", bad->what, strerror(-ret));
+		EXPECT_EQ(0, rs.nr) TH_LOG("%s", bad->what);
+		EXPECT_NE(0, nl.error[0]) TH_LOG("%s: no extack message", bad->what);
+		EXPECT_NE(NULL, strstr(nl.error, bad->extack))
+			TH_LOG("%s: extack \"%s\", want \"%s\"", bad->what,
+			       nl.error, bad->extack);
+	}
+	free(rs.r);
+	ptmark_nl_close(&nl);
+}
+
+/* ---------------------------------------------------------------------
+ * Who may dump whom.
+ */
+
+/*
+ * As a process loses capabilities, the dump refuses exactly what the scan
+ * refuses: another process without CAP_SYS_PTRACE; pfns without
+ * CAP_SYS_ADMIN.  CAP_NET_ADMIN is the family's own gate (the ioctl's is
+ * the device node, already open here).
+ */
+TEST(permissions_match_the_ioctl)
+{
+	struct recs scan, dump;
+	struct ptmark_nl nl;
+	int dev, pidfd;
+	pid_t child;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, 4 * page);
+	child = idle_child();
+	ASSERT_LT(0, child);
+	pidfd = pidfd_of(child);
+	ASSERT_LE(0, pidfd);
+	recs_init(&scan, 1 << 16);
+	recs_init(&dump, 1 << 16);
+
+	/* Root: both see the child, and pfns. */
+	ASSERT_LT(0, ioctl_scan(dev, pidfd, (uintptr_t)p, 4 * page, true, &scan));
+	ASSERT_EQ(0, nl_ptes(&nl, child, -1, (uintptr_t)p, 4 * page, true, &dump));
+	ASSERT_TRUE(same_records(_metadata, &scan, &dump));
+	ASSERT_LT(0, ioctl_scan(dev, -1, (uintptr_t)p, 4 * page, true, &scan));
+	ASSERT_EQ(0, nl_ptes(&nl, getpid(), -1, (uintptr_t)p, 4 * page, true, &dump));
+	ASSERT_TRUE(same_records(_metadata, &scan, &dump));
+	ASSERT_NE(0, dump.r[0].pfn);
+
+	ASSERT_EQ(0, drop_capability(CAP_SYS_PTRACE));
+	EXPECT_EQ(-EACCES, ioctl_scan(dev, pidfd, (uintptr_t)p, page, false, &scan));
+	EXPECT_EQ(-EACCES, nl_ptes(&nl, 0, pidfd, (uintptr_t)p, page, false, &dump));
+	EXPECT_NE(NULL, strstr(nl.error, "no access"));
+	EXPECT_EQ(-EACCES, nl_ptes(&nl, child, -1, (uintptr_t)p, page, false, &dump));
+	EXPECT_LT(0, ioctl_scan(dev, -1, (uintptr_t)p, 4 * page, true, &scan));
+	EXPECT_EQ(0, nl_ptes(&nl, getpid(), -1, (uintptr_t)p, 4 * page, true, &dump));
+	EXPECT_TRUE(same_records(_metadata, &scan, &dump));
+
+	ASSERT_EQ(0, drop_capability(CAP_SYS_ADMIN));
+	ASSERT_LT(0, ioctl_scan(dev, -1, (uintptr_t)p, 4 * page, true, &scan));
+	ASSERT_EQ(0, nl_ptes(&nl, getpid(), -1, (uintptr_t)p, 4 * page, true, &dump));
+	EXPECT_TRUE(same_records(_metadata, &scan, &dump));
+	EXPECT_EQ(0, dump.r[0].pfn);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, dump.r[0].kind);
+
+	ASSERT_EQ(0, drop_capability(CAP_NET_ADMIN));
+	EXPECT_EQ(-EPERM, nl_ptes(&nl, getpid(), -1, (uintptr_t)p, page, false, &dump));
+	EXPECT_LT(0, ioctl_scan(dev, -1, (uintptr_t)p, page, false, &scan));
+
+	reap(child);
+	close(pidfd);
+	free(scan.r);
+	free(dump.r);
+	ptmark_nl_close(&nl);
+}
+
+/* ---------------------------------------------------------------------
+ * ptmarkctl, end to end.
+ */
+
+static char ptmarkctl[512];
+
+/* Run ptmarkctl with @args; its stdout and stderr in *out (free it). */
+static int run_ptmarkctl(char **out, const char *fmt, ...)
+{
+	char cmd[2048], *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	va_list ap;
+	FILE *f;
+	int status;
+
+	n = snprintf(cmd, sizeof(cmd), "%s ", ptmarkctl);
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			buf = realloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n);
+	buf[len] = '\0';
+	status = pclose(f);
+	*out = buf;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+#define REQUIRE_PTMARKCTL()						\
+	do {								\
+		if (access(ptmarkctl, X_OK))				\
+			SKIP(return, "no ptmarkctl next to the tests (%s)", ptmarkctl); \
+	} while (0)
+
+/*
+ * A child with a region of known layout: 16 pages, the first 4 written,
+ * pages 8, 9 and 12 guarded where the kernel can; below it a PROT_NONE
+ * page, above it a hole.
+ */
+struct layout_child {
+	pid_t pid;
+	char *p;	/* the region: same address in the child */
+	bool guards;
+};
+
+static int layout_child(struct layout_child *c)
+{
+	char *p = isolated_region(16);
+	int pipefd[2], i;
+	char ok;
+
+	if (p == MAP_FAILED || pipe(pipefd))
+		return -1;
+	c->p = p;
+	c->pid = fork();
+	if (!c->pid) {
+		munmap(p + 16 * page, page);
+		for (i = 0; i < 4; i++)
+			p[i * page] = 1;
+		ok = guard_works(p + 8 * page) && guard_works(p + 9 * page) &&
+		     guard_works(p + 12 * page);
+		if (write(pipefd[1], &ok, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	if (c->pid < 0 || read(pipefd[0], &ok, 1) != 1)
+		return -1;
+	close(pipefd[0]);
+	munmap(p - page, 18 * page);
+	c->guards = ok;
+	return 0;
+}
+
+TEST(ptmarkctl_maps_and_dump_of_known_layout)
+{
+	struct layout_child c;
+	char want[512], *out;
+	uintptr_t a;
+	int dev, i;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	close(dev);
+	REQUIRE_PTMARKCTL();
+	ASSERT_EQ(0, layout_child(&c));
+	a = (uintptr_t)c.p;
+
+	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", c.pid)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d",
+		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	if (c.guards) {
+		snprintf(want, sizeof(want),
+			 "  guard %016lx-%016lx 2 pages\n  guard %016lx-%016lx 1 pages\n",
+			 a + 8 * page, a + 10 * page, a + 12 * page, a + 13 * page);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	}
+	free(out);
+
+	ASSERT_EQ(0, run_ptmarkctl(&out, "--json maps %d", c.pid)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want),
+		 "{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"perms\":\"rw-p\"", a,
+		 a + 16 * page);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	if (c.guards) {
+		snprintf(want, sizeof(want),
+			 "\"guard\":3,\"uffd_wp_marker\":0,\"poison_marker\":0,\"uffd_wp\":0,\"pinned\":0,\"huge\":0,\"other\":0,\"guard_ranges\":[{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":2},{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":1}]}",
+			 a + 8 * page, a + 10 * page, a + 12 * page, a + 13 * page);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	}
+	free(out);
+
+	ASSERT_EQ(0, run_ptmarkctl(&out, "--map dump %d %lx-%lx", c.pid, a,
+				   a + 16 * page)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "\n%016lx %s\n", a,
+		 c.guards ? "AAAA....GG..G..." : "AAAA............");
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	free(out);
+
+	/* Pfns split runs where they are not consecutive: --dense is exact. */
+	ASSERT_EQ(0, run_ptmarkctl(&out, "--dense dump %d %lx-%lx", c.pid, a,
+				   a + 16 * page)) TH_LOG("%s", out);
+	for (i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "\n%016lx-%016lx 1 present write,",
+			 a + i * page, a + (i + 1) * page);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	}
+	free(out);
+	if (c.guards) {
+		ASSERT_EQ(0, run_ptmarkctl(&out, "dump %d %lx-%lx", c.pid, a,
+					   a + 16 * page)) TH_LOG("%s", out);
+		snprintf(want, sizeof(want), "\n%016lx-%016lx 2 marker guard\n",
+			 a + 8 * page, a + 10 * page);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+		free(out);
+	}
+
+	ASSERT_EQ(0, run_ptmarkctl(&out, "--json --dense dump %d %lx-%lx", c.pid,
+				   a, a + 16 * page)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want),
+		 "{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":1,\"kind\":\"present\",\"char\":\"A\"",
+		 a, a + page);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	free(out);
+	reap(c.pid);
+}
+
+/* guard install and remove through ptmarkctl, or the kernel's "no". */
+TEST(ptmarkctl_guard_install_remove)
+{
+	struct ptmark_record recs[16];
+	struct ptmark_info info;
+	struct layout_child c;
+	char *out;
+	int dev, pidfd, i;
+	uintptr_t a;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	REQUIRE_PTMARKCTL();
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	ASSERT_EQ(0, layout_child(&c));
+	a = (uintptr_t)c.p;
+	pidfd = pidfd_of(c.pid);
+	ASSERT_LE(0, pidfd);
+
+	if (!(info.features & PTMARK_FEAT_GUARD_IOCTL)) {
+		EXPECT_EQ(1, run_ptmarkctl(&out, "guard install %d %lx-%lx",
+					   c.pid, a, a + page));
+		EXPECT_NE(NULL, strstr(out, "(EOPNOTSUPP): this kernel lacks guard markers"))
+			TH_LOG("%s", out);
+		free(out);
+		reap(c.pid);
+		return;
+	}
+	ASSERT_EQ(0, run_ptmarkctl(&out, "guard install %d %lx-%lx", c.pid,
+				   a + 2 * page, a + 6 * page)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "4 pages marked")) TH_LOG("%s", out);
+	free(out);
+	ASSERT_EQ(0, ptmark_scan_dense_of(dev, pidfd, c.p, 16, recs));
+	for (i = 2; i < 6; i++)
+		EXPECT_EQ('G', ptmark_record_char(&recs[i]));
+	ASSERT_EQ(0, run_ptmarkctl(&out, "guard remove %d %lx-%lx", c.pid,
+				   a + 2 * page, a + 4 * page)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "2 pages cleared")) TH_LOG("%s", out);
+	free(out);
+	ASSERT_EQ(0, ptmark_scan_dense_of(dev, pidfd, c.p, 16, recs));
+	EXPECT_EQ('.', ptmark_record_char(&recs[2]));
+	EXPECT_EQ('.', ptmark_record_char(&recs[3]));
+	EXPECT_EQ('G', ptmark_record_char(&recs[4]));
+	/* A hole in the range: ENOMEM, named. */
+	EXPECT_EQ(1, run_ptmarkctl(&out, "guard install %d %lx-%lx", c.pid,
+				   a + 15 * page, a + 17 * page));
+	EXPECT_NE(NULL, strstr(out, "(ENOMEM): the range has unmapped holes"))
+		TH_LOG("%s", out);
+	free(out);
+	close(pidfd);
+	reap(c.pid);
+}
+
+TEST(ptmarkctl_usage_and_errors)
+{
+	char *out;
+	int dev;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	close(dev);
+	REQUIRE_PTMARKCTL();
+	EXPECT_EQ(0, run_ptmarkctl(&out, "--help"));
+	EXPECT_NE(NULL, strstr(out, "usage: ptmarkctl"));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, ""));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "frobnicate"));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "maps notapid"));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "dump 1 1000-1001"));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--map maps 1"));
+	free(out);
+	EXPECT_EQ(1, run_ptmarkctl(&out, "maps %d", INT_MAX));
+	EXPECT_NE(NULL, strstr(out, "(ESRCH): no such process")) TH_LOG("%s", out);
+	free(out);
+	EXPECT_EQ(0, run_ptmarkctl(&out, "features"));
+	EXPECT_NE(NULL, strstr(out, "\nguard_ioctl ")) TH_LOG("%s", out);
+	free(out);
+	EXPECT_EQ(0, run_ptmarkctl(&out, "--json features"));
+	EXPECT_NE(NULL, strstr(out, "\"guard_ioctl\":")) TH_LOG("%s", out);
+	free(out);
+}
+
+/* ---------------------------------------------------------------------
+ * Thread stacks.
+ */
+
+#define NR_THREADS	4
+#define STACK_PAGES	32
+
+static pthread_barrier_t threads_up;
+
+struct thread_stack {
+	uintptr_t addr;		/* lowest address of the stack */
+	size_t size, guard;	/* as pthread_getattr_np() reports them */
+};
+
+static void *stack_thread(void *arg)
+{
+	struct thread_stack *ts = arg;
+	pthread_attr_t attr;
+	void *addr;
+
+	if (!pthread_getattr_np(pthread_self(), &attr)) {
+		pthread_attr_getstack(&attr, &addr, &ts->size);
+		pthread_attr_getguardsize(&attr, &ts->guard);
+		ts->addr = (uintptr_t)addr;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_barrier_wait(&threads_up);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * A child with NR_THREADS threads on stacks of its own, carved out of one
+ * mapping, each with a guard page installed at its low end (as glibc
+ * 2.42+ guards its stacks), and NR_THREADS threads on glibc's default
+ * stacks; what pthread_getattr_np() says of each comes back by pipe.
+ */
+static pid_t threaded_child(struct thread_stack *own, struct thread_stack *dflt,
+			    uintptr_t *region, bool *guarded)
+{
+	int pipefd[2];
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		struct thread_stack o[NR_THREADS] = { 0 }, d[NR_THREADS] = { 0 };
+		char *stacks = isolated_region(NR_THREADS * STACK_PAGES);
+		pthread_attr_t attr;
+		pthread_t t;
+		bool ok = true;
+		int i;
+
+		if (stacks == MAP_FAILED)
+			_exit(1);
+		pthread_barrier_init(&threads_up, NULL, 2 * NR_THREADS + 1);
+		for (i = 0; i < NR_THREADS; i++) {
+			char *s = stacks + i * STACK_PAGES * page;
+
+			ok = ok && guard_works(s);
+			pthread_attr_init(&attr);
+			/* The usable stack starts above its guard page. */
+			pthread_attr_setstack(&attr, s + page,
+					      (STACK_PAGES - 1) * page);
+			if (pthread_create(&t, &attr, stack_thread, &o[i]) ||
+			    pthread_create(&t, NULL, stack_thread, &d[i]))
+				_exit(1);
+			pthread_attr_destroy(&attr);
+		}
+		pthread_barrier_wait(&threads_up);
+		if (write(pipefd[1], o, sizeof(o)) != sizeof(o) ||
+		    write(pipefd[1], d, sizeof(d)) != sizeof(d) ||
+		    write(pipefd[1], &stacks, sizeof(stacks)) != sizeof(stacks) ||
+		    write(pipefd[1], &ok, sizeof(ok)) != sizeof(ok))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	if (pid < 0 ||
+	    read(pipefd[0], own, NR_THREADS * sizeof(*own)) != NR_THREADS * sizeof(*own) ||
+	    read(pipefd[0], dflt, NR_THREADS * sizeof(*dflt)) != NR_THREADS * sizeof(*dflt) ||
+	    read(pipefd[0], region, sizeof(*region)) != sizeof(*region) ||
+	    read(pipefd[0], guarded, sizeof(*guarded)) != sizeof(*guarded)) {
+		if (pid > 0)
+			reap(pid);
+		pid = -1;
+	}
+	close(pipefd[0]);
+	return pid;
+}
+
+/*
+ * Does the maps listing @out have a line "START-END ---p" (@tail is the
+ * "-END ---p" part) whose START is at most @lo?  A PROT_NONE guard may
+ * have merged with a PROT_NONE neighbour below it.
+ */
+static bool none_vma_covers(const char *out, const char *tail, uintptr_t lo)
+{
+	const char *t = strstr(out, tail);
+	unsigned long start;
+
+	return t && t - out >= 16 && sscanf(t - 16, "%16lx", &start) == 1 &&
+	       start <= lo;
+}
+
+TEST(ptmarkctl_maps_finds_thread_stack_guards)
+{
+	struct thread_stack own[NR_THREADS], dflt[NR_THREADS];
+	size_t len = NR_THREADS * STACK_PAGES * page;
+	char want[256], *out;
+	uintptr_t region;
+	bool guarded;
+	pid_t child;
+	int dev, i;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	close(dev);
+	REQUIRE_PTMARKCTL();
+	child = threaded_child(own, dflt, &region, &guarded);
+	ASSERT_LT(0, child);
+	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", child)) TH_LOG("%s", out);
+
+	/* glibc's stacks: a guard of pthread_attr_getguardsize() below each,
+	 * a PROT_NONE VMA (glibc < 2.42) or guard markers (2.42+).
+	 */
+	for (i = 0; i < NR_THREADS; i++) {
+		uintptr_t lo = dflt[i].addr - dflt[i].guard;
+		char vma[128], marks[128];
+
+		ASSERT_NE(0, dflt[i].guard);
+		ASSERT_EQ(0, dflt[i].guard % page);
+		snprintf(vma, sizeof(vma), "-%016lx ---p", dflt[i].addr);
+		snprintf(marks, sizeof(marks), "  guard %016lx-%016lx %zu pages\n",
+			 lo, dflt[i].addr, dflt[i].guard / page);
+		EXPECT_TRUE(none_vma_covers(out, vma, lo) || strstr(out, marks))
+			TH_LOG("thread %d: no guard of %zu bytes below %lx in:\n%s",
+			       i, dflt[i].guard, dflt[i].addr, out);
+	}
+
+	if (!guarded) {
+		free(out);
+		reap(child);
+		SKIP(return, "kernel lacks MADV_GUARD_INSTALL for own thread stacks");
+	}
+	/* Ours: one rw-p VMA, a one-page guard at each stack's low end. */
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu", region,
+		 region + len, len / 1024);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	for (i = 0; i < NR_THREADS; i++) {
+		uintptr_t g = region + i * STACK_PAGES * page;
+
+		EXPECT_EQ(g + page, own[i].addr);
+		snprintf(want, sizeof(want), "  guard %016lx-%016lx 1 pages\n",
+			 g, g + page);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	}
+	free(out);
+	reap(child);
+}
+
+static void __attribute__((constructor)) netlink_init(void)
+{
+	char self[400];
+	ssize_t n;
+
+	page = sysconf(_SC_PAGESIZE);
+	pmd_pages = (2UL << 20) / page;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(ptmarkctl, sizeof(ptmarkctl), "%s/ptmarkctl",
+			 dirname(self));
+	}
+}
+
+TEST_HARNESS_MAIN
