@@ -136,7 +136,7 @@ printf 'ptmark:%s\n' test-verdict test-mirror > "$LOGS"/self.list
 judge - "$LOGS"/self.list "$LOGS"/self.log
 
 step "native run on $(uname -r)"
-"$NATIVE"/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
+"$NATIVE"/ptmark/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
 judge native "$NATIVE"/kselftest-list.txt "$LOGS"/native.log
 
 step "VM: dev kernel"

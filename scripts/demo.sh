@@ -7,6 +7,6 @@
 echo "=== /sys/kernel/debug/ptmark/features"
 cat /sys/kernel/debug/ptmark/features
 echo "=== guard regions (ptmark_demo ${PTMARK_EXT4:-/tmp})"
-/ptmark/tests/ptmark_demo "${PTMARK_EXT4:-/tmp}"
+/ptmark/tests/ptmark/ptmark_demo "${PTMARK_EXT4:-/tmp}"
 echo "=== /sys/kernel/debug/ptmark/stats"
 cat /sys/kernel/debug/ptmark/stats

@@ -116,6 +116,11 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# What udev makes on a full system, and the kernel's runner writes to.
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmp /tmp
 brk=$(sed -n 's/.*ptmark.break=\([a-z,]*\).*/\1/p' /proc/cmdline)
@@ -160,7 +165,7 @@ mode=$(sed -n 's/.*ptmark.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.*ptmark.only=\([a-z0-9_,-]*\).*/\1/p' /proc/cmdline)
 case $mode in
 tests)	PTMARK_TESTS=$(echo "$only" | tr , ' ') \
-		sh /ptmark/tests/run_tests.sh /ptmark/tests ;;
+		sh /ptmark/tests/ptmark/run_tests.sh /ptmark/tests ;;
 run)	sh /ptmark/demo.sh ;;
 shell)	setsid cttyhack sh ;;
 esac

@@ -3295,5 +3295,5 @@ int main(int argc, char **argv)
 		       swap_active() ? "active" : "off", pmd_size >> 10,
 		       anon_zeropage ? "map the zeropage" :
 		       "allocate pages (no shared zeropage)");
-	return test_harness_run(argc, argv);
+	return ptmark_harness_run(argc, argv);
 }

@@ -1597,7 +1597,7 @@ TEST(inject_refused_without_param)
 }
 
 FIXTURE(inject) {
-	const char *ko;
+	char ko[PTMARK_WHY_LEN];
 	int fd;
 	struct ptmark_info info;
 	bool reloaded;
@@ -1612,9 +1612,8 @@ FIXTURE_SETUP(inject)
 	int fd;
 
 	self->fd = -1;
-	self->ko = getenv("PTMARK_KO");
-	if (!self->ko)
-		SKIP(return, "PTMARK_KO (path of ptmark.ko) not set");
+	if (!ptmark_ko_path(self->ko, sizeof(self->ko)))
+		SKIP(return, "%s", self->ko);
 	PTMARK_REQUIRE_DEVICE(fd);
 	close(fd);
 	ASSERT_EQ(0, reload_ptmark(self->ko, "inject=1"));
@@ -2070,4 +2069,4 @@ TEST_F_TIMEOUT(race, install_remove_vs_faults, 60)
 	}
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

@@ -1313,4 +1313,4 @@ TEST_F(migrate, cleared_moves)
 	migration_case(_metadata, self, variant, FLAG_CLEARED);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN
