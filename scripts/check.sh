@@ -6,7 +6,7 @@
 #   deps -> dev kernel (cached) -> stock kernel -> ptmark.ko for both ->
 #   selftests and kernel-bug reproducers -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel -> VM on
-#   stock 6.12 -> one line "N passed, N failed, N skipped"
+#   stock 6.12 and 6.1 -> one line "N passed, N failed, N skipped"
 #
 # Every log is judged by scripts/verdict.sh: each installed program must
 # run to its totals, every SKIP must be in the kernel's expected-skip list
@@ -17,8 +17,8 @@
 # The line before the summary names the known kernel bugs caught.  Logs:
 # build/logs/.  Exit status non-zero on any failure.
 #
-# Environment: PTMARK_STOCK_SERIES (default "6.12"; "" skips stock runs),
-# PTMARK_TESTS (run only these programs).
+# Environment: PTMARK_STOCK_SERIES (default "6.12 6.1": Debian bookworm's
+# kernels; "" skips stock runs), PTMARK_TESTS (run only these programs).
 
 set -uo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -96,7 +96,7 @@ KDEV=$("$PTMARK_ROOT"/scripts/dev-kernel.sh) || fatal "dev kernel build"
 
 STOCK=()
 declare -A SERIES
-for series in ${PTMARK_STOCK_SERIES-6.12}; do
+for series in ${PTMARK_STOCK_SERIES-6.12 6.1}; do
 	step "stock kernel $series"
 	rel=$("$PTMARK_ROOT"/scripts/stock-kernel.sh "$series") ||
 		fatal "stock kernel $series install"

@@ -92,11 +92,12 @@ if [ -n "$TESTS" ]; then
 fi
 [ "$MODE" = run ] && cp "$PTMARK_ROOT"/scripts/demo.sh "$root"/ptmark/demo.sh
 
-# A Debian kernel has the disk and ext4 drivers as modules: take them and
-# their dependencies, in load order, decompressed for busybox insmod.
+# A Debian kernel has the disk and ext4 drivers (6.1: virtio-pci too) as
+# modules: take them and their dependencies, in load order, decompressed
+# for busybox insmod.
 if [ -n "$MODDIR" ]; then
 	n=0
-	for m in virtio_blk ext4; do
+	for m in virtio_pci virtio_blk ext4; do
 		modprobe --show-depends -S "$RELEASE" "$m" | awk '$1 == "insmod" { print $2 }'
 	done | awk '!seen[$0]++' | while read -r ko; do
 		n=$((n + 1))

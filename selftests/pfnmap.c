@@ -144,6 +144,7 @@ TEST_F(pfnmap, move_pages_status)
 {
 	void *pages[NR_PAGES];
 	int status[NR_PAGES];
+	int pfn_status;
 	int i;
 
 	if (variant->flags == MAP_PRIVATE)
@@ -154,11 +155,19 @@ TEST_F(pfnmap, move_pages_status)
 	}
 	ASSERT_EQ(0, move_pages(0, NR_PAGES, pages, NULL, status, 0))
 		TH_LOG("move_pages: %s", strerror(errno));
+	/*
+	 * A pfn without a page is no page: -ENOENT where the kernel looks
+	 * with folio_walk (6.12 on), -EFAULT where follow_page() did (6.1).
+	 * Either way every such page of the mapping gets the same answer.
+	 */
+	pfn_status = status[variant->flags == MAP_PRIVATE ? 1 : 0];
+	EXPECT_TRUE(pfn_status == -ENOENT || pfn_status == -EFAULT)
+		TH_LOG("status %d for a pfn", pfn_status);
 	for (i = 0; i < NR_PAGES; i++) {
 		if (i == 0 && variant->flags == MAP_PRIVATE) {
 			EXPECT_LE(0, status[i]);
 		} else {
-			EXPECT_EQ(-ENOENT, status[i]) TH_LOG("page %d", i);
+			EXPECT_EQ(pfn_status, status[i]) TH_LOG("page %d", i);
 		}
 	}
 }
@@ -180,4 +189,4 @@ TEST(pfnmap_bad_requests)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN
