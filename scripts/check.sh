@@ -3,10 +3,12 @@
 #
 # `make check`: everything, on a machine that may have nothing installed.
 #
-#   deps -> dev kernel (cached) -> stock kernel -> ptmark.ko for both ->
-#   selftests and kernel-bug reproducers -> the harness's own tests ->
+#   deps -> dev kernel (cached) -> stock kernels -> ptmark.ko for each,
+#   and through DKMS for the stock ones -> selftests and kernel-bug
+#   reproducers (one kselftest install) -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel -> VM on
-#   stock 6.12 and 6.1 -> one line "N passed, N failed, N skipped"
+#   stock 6.12 and 6.1, each loading its DKMS-built module -> one line
+#   "N passed, N failed, N skipped"
 #
 # Every log is judged by scripts/verdict.sh: each installed program must
 # run to its totals, every SKIP must be in the kernel's expected-skip list
@@ -114,6 +116,47 @@ for rel in "${STOCK[@]}"; do
 		"$LOGS/ko-$rel"
 done
 
+# DKMS, as a user installs ptmark on a distribution kernel; the stock
+# VM runs then load the module DKMS installed, by its path.
+declare -A KO
+for rel in "${STOCK[@]}"; do
+	step "ptmark.ko for $rel through DKMS"
+	KO[$rel]=$LOGS/ko-$rel/ptmark.ko
+	if ko=$("$PTMARK_ROOT"/scripts/dkms.sh "$rel" "$LOGS/dkms-$rel"); then
+		echo "ok - DKMS add, build and install for $rel"
+		passed=$((passed + 1))
+		KO[$rel]=$ko
+	else
+		echo "not ok - DKMS add, build and install for $rel"
+		failed=$((failed + 1))
+	fi
+done
+
+# make install as a user runs it for a distribution kernel, staged under
+# a root of its own: the module where modprobe finds it, the collection
+# where run_kselftest.sh runs it.
+install_staged() {
+	local rel=$1 src=$LOGS/install-src root=$LOGS/install-root
+	rm -rf "$src" "$root"
+	mkdir -p "$src"
+	rsync -a --exclude build --exclude '*.o' --exclude '*.ko' \
+		"$PTMARK_ROOT"/{Makefile,Kbuild,COPYING,module,include,selftests,reproducers} "$src"/
+	make -s -C "$src" install KDIR="/lib/modules/$rel/build" \
+		INSTALL_MOD_PATH="$root" > "$LOGS"/install.log 2>&1 || {
+		tail -n 20 "$LOGS"/install.log >&2
+		return 1
+	}
+	modprobe -d "$root" -S "$rel" --show-depends ptmark | grep -q '/extra/ptmark\.ko' &&
+	grep -qx 'ptmark:load' "$root"/usr/local/lib/ptmark/kselftest/kselftest-list.txt &&
+	[ -x "$root"/usr/local/lib/ptmark/kselftest/run_kselftest.sh ] &&
+	[ -x "$root"/usr/local/lib/ptmark/kselftest/ptmark/load ]
+}
+if [ "${#STOCK[@]}" -gt 0 ]; then
+	step "make install for ${STOCK[0]}"
+	check "make install puts ptmark.ko and the collection in place" \
+		install_staged "${STOCK[0]}"
+fi
+
 step "selftests"
 TESTS=$LOGS/tests NATIVE=$LOGS/tests-native
 build_selftests "$KDEV" "$PTMARK_ROOT/build/selftests-build" "$TESTS" ||
@@ -150,7 +193,7 @@ for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
 	check "VM on $rel ran clean" \
 		"$PTMARK_ROOT"/scripts/vm.sh --release "$rel" \
-		--ko "$LOGS/ko-$rel/ptmark.ko" --tests "$TESTS" \
+		--ko "${KO[$rel]}" --tests "$TESTS" \
 		--name "$rel" --log "$LOGS/vm-$rel.log" --only "${PTMARK_TESTS:-}"
 	judge "${SERIES[$rel]}" "$TESTS"/kselftest-list.txt "$LOGS/vm-$rel.log"
 done

@@ -9,6 +9,7 @@
 #                                      installed Debian kernel (/boot,
 #                                      /lib/modules/REL)
 #         --ko FILE                    ptmark.ko built for that kernel
+#                                      (.ko, .ko.xz or .ko.zst)
 #         --tests DIR                  installed selftests (make install)
 #         [--mode tests|run|shell]     what the guest does (default tests)
 #         [--only "t1 t2"]             run only these test programs
@@ -70,7 +71,15 @@ LOG=${LOG:-$WORK/console.log}
 root=$WORK/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt/ext4,ptmark,lib/ptmark-modules}
 cp /bin/busybox "$root"/bin/busybox
-cp "$KO" "$root"/ptmark/ptmark.ko
+# unpack: a module as busybox insmod takes it, decompressed.
+unpack() {
+	case $1 in
+	*.xz) xz -dc "$1" ;;
+	*.zst) zstd -dcq "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+unpack "$KO" > "$root"/ptmark/ptmark.ko
 broken insmod && truncate -s 4096 "$root"/ptmark/ptmark.ko
 
 copy_with_libs() {
@@ -102,11 +111,7 @@ if [ -n "$MODDIR" ]; then
 	done | awk '!seen[$0]++' | while read -r ko; do
 		n=$((n + 1))
 		base=$(basename "$ko")
-		case $ko in
-		*.xz) xz -dc "$ko" ;;
-		*.zst) zstd -dcq "$ko" ;;
-		*) cat "$ko" ;;
-		esac > "$root/lib/ptmark-modules/$(printf %02d $n)-${base%%.ko*}.ko"
+		unpack "$ko" > "$root/lib/ptmark-modules/$(printf %02d $n)-${base%%.ko*}.ko"
 	done
 fi
 
