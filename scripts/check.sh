@@ -6,9 +6,10 @@
 #   deps -> dev kernel (cached) -> stock kernels -> ptmark.ko for each,
 #   and through DKMS for the stock ones -> selftests and kernel-bug
 #   reproducers (one kselftest install) -> the harness's own tests ->
-#   native run on this machine's kernel -> VM on the dev kernel -> VM on
-#   stock 6.12 and 6.1, each loading its DKMS-built module -> one line
-#   "N passed, N failed, N skipped"
+#   native run on this machine's kernel -> VM on the dev kernel, with
+#   ptmark's run_tests.sh and again with the kernel's run_kselftest.sh
+#   (their counts must agree) -> VM on stock 6.12 and 6.1, each loading
+#   its DKMS-built module -> one line "N passed, N failed, N skipped"
 #
 # Every log is judged by scripts/verdict.sh: each installed program must
 # run to its totals, every SKIP must be in the kernel's expected-skip list
@@ -60,6 +61,39 @@ judge() {
 	done <<< "$out"
 }
 
+# same_counts SERIES LIST LOG KSFT_LOG: the verdict's counts of LOG (a
+# run_tests.sh run) equal a farm's reading of KSFT_LOG (run_kselftest.sh
+# over the same install), and the runner gave every program a result.
+same_counts() {
+	local series=$1 list=$2 log=$3 klog=$4 ours theirs progs p missing=0
+	progs=$(sed 's/^ptmark://' "$list" | xargs)
+	ours=$("$PTMARK_ROOT"/scripts/verdict.sh \
+		--expected "$PTMARK_ROOT/selftests/expected/$series.skip" \
+		--bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
+		--programs "$progs" "$log" 2>/dev/null | grep '^counts ')
+	theirs=$("$PTMARK_ROOT"/scripts/kselftest-counts.sh "$klog")
+	for p in ${PTMARK_TESTS:-$progs}; do
+		grep -Eq "^program $p (pass|skip)$" <<< "$theirs" || {
+			echo "ptmark: run_kselftest.sh: $p:" \
+			     "$(grep "^program $p " <<< "$theirs" || echo "no result")" >&2
+			missing=1
+		}
+	done
+	theirs=$(grep '^counts ' <<< "$theirs")
+	echo "ptmark: run_tests.sh $ours; run_kselftest.sh $theirs" >&2
+	[ "$missing" = 0 ] && [ "$ours" = "$theirs" ]
+}
+
+# config_met FRAGMENT CONFIG: every option FRAGMENT sets is set so in the
+# kernel .config CONFIG.
+config_met() {
+	local opt missing=0
+	while read -r opt; do
+		grep -qx "$opt" "$2" || { echo "ptmark: $2 lacks $opt" >&2; missing=1; }
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$1")
+	[ "$missing" = 0 ]
+}
+
 # check NAME CMD...: one harness-level check, counted like a test.
 check() {
 	local name=$1
@@ -105,6 +139,9 @@ for series in ${PTMARK_STOCK_SERIES-6.12 6.1}; do
 	STOCK+=("$rel")
 	SERIES[$rel]=$series
 done
+
+check "the dev kernel has every option selftests/config names" \
+	config_met "$PTMARK_ROOT"/selftests/config "$KDEV"/.config
 
 step "ptmark.ko for $(basename "$KDEV")"
 check "module builds for the dev kernel" \
@@ -188,6 +225,18 @@ check "VM on $(basename "$KDEV") ran clean" \
 	--tests "$TESTS" --name dev --log "$LOGS"/vm-dev.log \
 	--only "${PTMARK_TESTS:-}"
 judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
+
+# The same installed collection under the kernel's own runner, on a
+# fresh boot, read the way a test farm reads it: the counts must be the
+# ones make check just found.
+step "VM: dev kernel, the kernel's run_kselftest.sh"
+check "VM on $(basename "$KDEV") ran run_kselftest.sh clean" \
+	"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KDEV" --ko "$LOGS"/ko-dev/ptmark.ko \
+	--tests "$TESTS" --name dev-kselftest --mode kselftest \
+	--log "$LOGS"/vm-dev-kselftest.log --only "${PTMARK_TESTS:-}"
+check "run_kselftest.sh counts equal make check's on the dev kernel" \
+	same_counts dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log \
+	"$LOGS"/vm-dev-kselftest.log
 
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"

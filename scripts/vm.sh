@@ -11,7 +11,11 @@
 #         --ko FILE                    ptmark.ko built for that kernel
 #                                      (.ko, .ko.xz or .ko.zst)
 #         --tests DIR                  installed selftests (make install)
-#         [--mode tests|run|shell]     what the guest does (default tests)
+#         [--mode tests|kselftest|run|shell]
+#                                      what the guest does (default tests:
+#                                      ptmark's run_tests.sh; kselftest:
+#                                      the kernel's run_kselftest.sh
+#                                      installed beside it, as a farm runs it)
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
 #         [--cpus N]                   vCPUs, an even number (default 2)
@@ -101,6 +105,15 @@ if [ -n "$TESTS" ]; then
 fi
 [ "$MODE" = run ] && cp "$PTMARK_ROOT"/scripts/demo.sh "$root"/ptmark/demo.sh
 
+# The kernel's runner times programs out with coreutils' timeout, at
+# /usr/bin, where a farm's root filesystem has it (busybox's lacks
+# --foreground).
+if [ "$MODE" = kselftest ]; then
+	mkdir -p "$root"/usr/bin
+	cp /usr/bin/timeout "$root"/usr/bin/timeout
+	copy_with_libs "$root"/usr/bin/timeout
+fi
+
 # A Debian kernel has the disk and ext4 drivers (6.1: virtio-pci too) as
 # modules: take them and their dependencies, in load order, decompressed
 # for busybox insmod.
@@ -172,6 +185,11 @@ only=$(sed -n 's/.*ptmark.only=\([a-z0-9_,-]*\).*/\1/p' /proc/cmdline)
 case $mode in
 tests)	PTMARK_TESTS=$(echo "$only" | tr , ' ') \
 		sh /ptmark/tests/ptmark/run_tests.sh /ptmark/tests ;;
+kselftest)
+	sel=
+	for p in $(echo "$only" | tr , ' '); do sel="$sel -t ptmark:$p"; done
+	(cd /ptmark/tests && sh ./run_kselftest.sh $sel)
+	echo "ptmark-vm: run_kselftest.sh rc=$?" ;;
 run)	sh /ptmark/demo.sh ;;
 shell)	setsid cttyhack sh ;;
 esac
