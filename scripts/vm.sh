@@ -180,6 +180,9 @@ have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
 	incomplete "$have of ${want:-0} huge pages reserved"
 echo "ptmark-vm: nodes $nodes swap $(awk 'NR > 1' /proc/swaps | wc -l)" \
      "hugepages $have ext4 $(grep -c ' /mnt/ext4 ext4 ' /proc/mounts)"
+# What the module finds in this kernel (scripts/kernel-matrix.sh reads it).
+[ -r /sys/kernel/debug/ptmark/features ] &&
+	sed 's/^/ptmark-vm: feature /' /sys/kernel/debug/ptmark/features
 mode=$(sed -n 's/.*ptmark.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.*ptmark.only=\([a-z0-9_,-]*\).*/\1/p' /proc/cmdline)
 case $mode in

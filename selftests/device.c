@@ -54,7 +54,7 @@ TEST_F(dev, info_describes_running_kernel)
 	ASSERT_EQ(0, uname(&uts));
 	EXPECT_EQ(PTMARK_ABI_VERSION, self->info.abi);
 	EXPECT_EQ(sysconf(_SC_PAGESIZE), self->info.page_size);
-	EXPECT_EQ(2u << 20, self->info.pmd_size);
+	EXPECT_EQ(ptmark_pmd_size(), self->info.pmd_size);
 	EXPECT_STREQ(uts.release, self->info.release);
 	EXPECT_EQ(sizeof(struct ptmark_info), self->info.size);
 }

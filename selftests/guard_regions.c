@@ -3253,10 +3253,7 @@ static void probe_environment(void)
 	char *text;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	text = read_text_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-	pmd_size = text ? strtoul(text, NULL, 10) :
-		   page_size / sizeof(uint64_t) * page_size;
-	free(text);
+	pmd_size = ptmark_pmd_size();
 	pmd_pages = pmd_size / page_size;
 
 	text = read_text_file("/sys/kernel/mm/transparent_hugepage/enabled");

@@ -249,7 +249,9 @@ static char *map_hugetlb(size_t *len)
 {
 	char *p;
 
-	*len = 2UL << 20;
+	*len = ptmark_hugetlb_size();
+	if (!*len)
+		return NULL;
 	p = mmap(NULL, *len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	return p == MAP_FAILED ? NULL : p;

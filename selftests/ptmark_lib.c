@@ -448,6 +448,37 @@ double monotonic_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* ---- the machine's geometry --------------------------------------------- */
+
+size_t ptmark_pmd_size(void)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	char *text = read_text_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	size_t bytes = text ? strtoul(text, NULL, 10) : 0;
+
+	free(text);
+	return bytes ? bytes : page / sizeof(uint64_t) * page;
+}
+
+size_t ptmark_hugetlb_size(void)
+{
+	long long kb = text_file_value("/proc/meminfo", "Hugepagesize:");
+
+	return kb > 0 ? kb << 10 : 0;
+}
+
+uint64_t ptmark_user_space_end(void)
+{
+	uint64_t page = sysconf(_SC_PAGESIZE);
+	void *above = (void *)(1ULL << 47);
+	void *p = mmap(above, page, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	return (p == above ? 1ULL << 56 : 1ULL << 47) - page;
+}
+
 /* ---- pagemap ------------------------------------------------------------ */
 
 int pagemap_pread(int fd, const void *addr, size_t nr, uint64_t *out)

@@ -196,6 +196,24 @@ bool smaps_has_vmflag(const void *addr, const char *flag);
 /* Milliseconds of CLOCK_MONOTONIC. */
 double monotonic_ms(void);
 
+/* ---- the machine's geometry --------------------------------------------- */
+
+/*
+ * What a PMD maps (2 MiB on x86-64 with 4 KiB pages): the kernel's
+ * hpage_pmd_size, else a page of page-table entries' worth of pages.
+ */
+size_t ptmark_pmd_size(void);
+
+/* The default hugetlb page size (/proc/meminfo), 0 without hugetlb. */
+size_t ptmark_hugetlb_size(void);
+
+/*
+ * The end of this process's user address space, found by mapping: on
+ * x86-64 56 bits up with five-level paging (where a mapping above 47
+ * bits works), else 47 bits, the top page never being user space.
+ */
+uint64_t ptmark_user_space_end(void);
+
 /* ---- pagemap ------------------------------------------------------------ */
 
 /*
