@@ -9,6 +9,8 @@
 #   make run          boot the dev kernel, load ptmark, show what it sees
 #   make check-upstream  the kernel's own mm selftests in the same VM
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
+#   make kernel-matrix  Documentation/kernel-matrix.rst from the last
+#                     make check's logs
 #   make style        checkpatch.pl --strict over the module
 #   make sparse       sparse over the module (C=2) against the dev kernel
 #   make install      on a real machine: ptmark.ko into
@@ -59,6 +61,9 @@ run:
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh
 
+kernel-matrix:
+	@$(SCRIPTS)/kernel-matrix.sh
+
 deps:
 	@$(SCRIPTS)/deps.sh
 
@@ -79,4 +84,4 @@ clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
 		module/*.o module/.*.cmd .module-common.o
 
-.PHONY: all module install install-module install-tests check check-upstream run deps dev-kernel vm style sparse clean
+.PHONY: all module install install-module install-tests check check-upstream kernel-matrix run deps dev-kernel vm style sparse clean
