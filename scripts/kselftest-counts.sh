@@ -15,15 +15,54 @@
 # of the runner's own stream.  A program the runner failed (a timeout, an
 # exit status other than 0 or 4) counts as one failure more; a program
 # with a result but no subtests, or a header without a result, too.
+#
+# kselftest-counts.sh --cases [--run-tests] LOG prints instead one
+# "PROG:CASE OUTCOME" line a subtest (pass, skip, xfail, xpass, fail), of
+# a run_kselftest.sh log, or with --run-tests of a run_tests.sh one
+# ("ptmark-run: begin/end" frames), so two runs can be compared case by
+# case.
 
 set -euo pipefail
 
-collection=ptmark
-if [ "${1:-}" = --collection ]; then
-	collection=$2
-	shift 2
+collection=ptmark cases=0 run_tests=0
+while [ $# -gt 1 ]; do
+	case $1 in
+	--collection) collection=$2; shift 2 ;;
+	--cases) cases=1; shift ;;
+	--run-tests) run_tests=1; shift ;;
+	*) break ;;
+	esac
+done
+[ $# = 1 ] || { echo "usage: kselftest-counts.sh [--collection C] [--cases [--run-tests]] LOG" >&2; exit 2; }
+
+if [ "$cases" = 1 ]; then
+	awk -v coll="$collection" -v run_tests="$run_tests" '
+	run_tests && /^ptmark-run: begin / { prog = $3; next }
+	run_tests && /^ptmark-run: end / { prog = ""; next }
+	!run_tests && $0 ~ "^# selftests: " coll ": " { prog = $4; next }
+	!run_tests && $0 ~ "^(not )?ok [0-9]+ selftests: " coll ": " { prog = ""; next }
+	prog != "" {
+		line = $0
+		if (!run_tests) {
+			if (line !~ /^# /)
+				next
+			line = substr(line, 3)
+		}
+		if (line !~ /^(not )?ok [0-9]+ /)
+			next
+		name = line
+		sub(/^(not )?ok [0-9]+ /, "", name)
+		outcome = "pass"
+		if (line ~ /^not ok/)
+			outcome = "fail"
+		else if (match(name, / # (SKIP|XFAIL|XPASS)( |$)/))
+			outcome = tolower(substr(name, RSTART + 3, 5))
+		sub(/ # .*/, "", name)
+		sub(/ +$/, "", outcome)
+		print prog ":" name, outcome
+	}' "$1"
+	exit 0
 fi
-[ $# = 1 ] || { echo "usage: kselftest-counts.sh [--collection C] LOG" >&2; exit 2; }
 
 awk -v coll="$collection" '
 function close_program() {
