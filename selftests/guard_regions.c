@@ -2866,7 +2866,16 @@ TEST_F(guard, threads_race_install_remove)
 	ASSERT_EQ(0, pthread_create(&threads[0], NULL, race_toggler, &r));
 	for (i = 1; i < 3; i++)
 		ASSERT_EQ(0, pthread_create(&threads[i], NULL, race_worker, &r));
-	nanosleep(&delay, NULL);
+	/*
+	 * At least the delay, and on until both sides have had a go: on a
+	 * loaded machine (TCG, shared cores) a thread may not run at all in
+	 * 200 ms.  Ten seconds is where "may not run" becomes "is stuck".
+	 */
+	for (i = 0; i < 50; i++) {
+		nanosleep(&delay, NULL);
+		if (atomic_load(&r.toggles) && atomic_load(&r.guard_faults))
+			break;
+	}
 	atomic_store(&r.stop, true);
 	for (i = 0; i < 3; i++)
 		pthread_join(threads[i], NULL);
