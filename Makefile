@@ -13,12 +13,24 @@
 #   make check-upstream  the kernel's own mm selftests in the same VM
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
+#   make kernel-matrix  Documentation/kernel-matrix.rst from the last
+#                     make check's logs
 #   make style        checkpatch.pl --strict over the module
 #   make sparse       sparse over the module (C=2) against the dev kernel
+#   make install      on a real machine: ptmark.ko into
+#                     /lib/modules/<KDIR's release>/extra (modprobe ptmark),
+#                     and the kselftest collection into INSTALL_PATH
+#                     (default /usr/local/lib/ptmark/kselftest: run its
+#                     run_kselftest.sh); the selftests need KSRC= a kernel
+#                     source tree with `make headers_install` done, unless
+#                     make check's dev kernel is cached.  INSTALL_MOD_PATH=
+#                     stages it all under another root.
+#   make install-module / make install-tests   either half
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SCRIPTS := $(CURDIR)/scripts
+INSTALL_PATH ?= $(INSTALL_MOD_PATH)/usr/local/lib/ptmark/kselftest
 
 all: module ptmarkctl
 
@@ -28,8 +40,27 @@ module:
 ptmarkctl:
 	$(MAKE) -C ptmarkctl
 
-install: ptmarkctl
+install: install-module install-tests install-ptmarkctl
+
+install-ptmarkctl: ptmarkctl
 	$(MAKE) -C ptmarkctl install
+
+# "extra", where 6.1 puts external modules by default (7.x says "updates",
+# which DKMS uses): the two never shadow each other.
+# The release the module is built for, as the kernel reports it (Debian's
+# 6.1 headers give their make another one).
+KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h)
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) KERNELRELEASE=$(KRELEASE) \
+		INSTALL_MOD_DIR=extra modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
+
+install-tests:
+	$(MAKE) -C selftests install INSTALL_PATH=$(INSTALL_PATH)
+	$(MAKE) -C reproducers install INSTALL_PATH=$(INSTALL_PATH) \
+		KHDR=$$($(MAKE) -s --no-print-directory -C selftests print-khdr)
 
 check:
 	@$(SCRIPTS)/check.sh
@@ -42,6 +73,9 @@ check-upstream:
 
 fuzz:
 	@$(SCRIPTS)/fuzz.sh
+
+kernel-matrix:
+	@$(SCRIPTS)/kernel-matrix.sh
 
 deps:
 	@$(SCRIPTS)/deps.sh
@@ -64,4 +98,6 @@ clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.order *.symvers .*.cmd \
 		module/*.o module/.*.cmd .module-common.o
 
-.PHONY: all module ptmarkctl install check check-upstream fuzz run deps dev-kernel vm style sparse clean
+.PHONY: all module ptmarkctl install install-module install-tests \
+	install-ptmarkctl check check-upstream fuzz kernel-matrix run deps \
+	dev-kernel vm style sparse clean

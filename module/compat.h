@@ -45,6 +45,75 @@
 #error "ptmark supports x86-64 only"
 #endif
 
+/*
+ * Before 6.12 (6.1 is the floor): the page-table readers and the GUP and
+ * VMA-flag interfaces of later kernels, as module/probe.mk found them in
+ * the headers built against.  Old kernels read page-table entries with
+ * READ_ONCE(), which is what the generic readers do.
+ */
+#if !PTMARK_PROBE_PUDP_GET
+static inline pud_t pudp_get(pud_t *pudp)
+{
+	return READ_ONCE(*pudp);
+}
+
+static inline p4d_t p4dp_get(p4d_t *p4dp)
+{
+	return READ_ONCE(*p4dp);
+}
+
+static inline pgd_t pgdp_get(pgd_t *pgdp)
+{
+	return READ_ONCE(*pgdp);
+}
+#endif
+
+#if !PTMARK_PROBE_PMDP_GET
+static inline pmd_t pmdp_get(pmd_t *pmdp)
+{
+	return READ_ONCE(*pmdp);
+}
+#endif
+
+/*
+ * x86-64 reads a PMD in one access, so the lockless read is a plain one;
+ * only 32-bit PAE needed the kernel's split read, which this module does
+ * not build for.
+ */
+#if !PTMARK_PROBE_PMDP_GET_LOCKLESS
+static inline pmd_t pmdp_get_lockless(pmd_t *pmdp)
+{
+	return pmdp_get(pmdp);
+}
+#endif
+
+#if PTMARK_PROBE_GUP_REMOTE_VMAS
+#define get_user_pages_remote(mm, start, nr, gup_flags, pages, locked)	\
+	((get_user_pages_remote)(mm, start, nr, gup_flags, pages, NULL, locked))
+#endif
+
+/*
+ * Without vm_flags_set() there are no VMA write locks either, and so no
+ * guard ioctl (PTMARK_HAVE_VMA_START_WRITE), the one user: reaching these
+ * is a bug, and the flags stay as they are.
+ */
+#if !PTMARK_PROBE_VM_FLAGS_SET
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	WARN_ON_ONCE(1);
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	WARN_ON_ONCE(1);
+}
+#endif
+
+/* mseal(): 6.10.  Without it nothing is sealed. */
+#ifndef VM_SEALED
+#define VM_SEALED			VM_NONE
+#endif
+
 /* madvise(MADV_GUARD_INSTALL) on anonymous memory: 6.13. */
 #ifdef MADV_GUARD_INSTALL
 #define PTMARK_HAVE_GUARD		1
@@ -304,6 +373,9 @@ static inline void ptmark_compat_zap(struct vm_area_struct *vma,
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
 	zap_vma_range(vma, start, size);
+#elif PTMARK_PROBE_ZAP_PAGE_RANGE
+	/* 6.1 exports only the zap that may span VMAs; this range does not. */
+	zap_page_range(vma, start, size);
 #else
 	zap_page_range_single(vma, start, size, NULL);
 #endif

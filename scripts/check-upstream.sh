@@ -21,7 +21,7 @@ src=$(readlink -f "$kdev/source")
 mm=$src/tools/testing/selftests/mm
 work=$PTMARK_ROOT/build/logs/upstream-mm
 rm -rf "$work"
-mkdir -p "$work"/tests "$work"/inc
+mkdir -p "$work"/tests/mm "$work"/inc
 
 step "ptmark.ko and the mm selftests from $(basename "$src")"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
@@ -40,12 +40,13 @@ for p in "${PROGS[@]}"; do
 		-isystem "$src"/tools/include/uapi \
 		-I"$src"/tools/testing/selftests \
 		"$p".c vm_util.c hugepage_settings.c "${extra[@]}" \
-		-lrt -lpthread -lm "${libs[@]}" -o "$work/tests/$p") \
+		-lrt -lpthread -lm "${libs[@]}" -o "$work/tests/mm/$p") \
 		> "$work/build-$p.log" 2>&1 ||
 		die "building the mm selftest $p failed (log: $work/build-$p.log)"
 	echo "mm:$p"
 done > "$work"/tests/kselftest-list.txt
-cp "$PTMARK_ROOT"/selftests/run_tests.sh "$work"/tests/
+mkdir -p "$work"/tests/ptmark
+cp "$PTMARK_ROOT"/selftests/run_tests.sh "$work"/tests/ptmark/
 
 vm_ok=1
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \

@@ -3,10 +3,13 @@
 #
 # `make check`: everything, on a machine that may have nothing installed.
 #
-#   deps -> dev kernel (cached) -> stock kernel -> ptmark.ko for both ->
-#   selftests and kernel-bug reproducers -> the harness's own tests ->
-#   native run on this machine's kernel -> VM on the dev kernel -> VM on
-#   stock 6.12 -> one line "N passed, N failed, N skipped"
+#   deps -> dev kernel (cached) -> stock kernels -> ptmark.ko for each,
+#   and through DKMS for the stock ones -> selftests and kernel-bug
+#   reproducers (one kselftest install) -> the harness's own tests ->
+#   native run on this machine's kernel -> VM on the dev kernel, with
+#   ptmark's run_tests.sh and again with the kernel's run_kselftest.sh
+#   (their counts must agree) -> VM on stock 6.12 and 6.1, each loading
+#   its DKMS-built module -> one line "N passed, N failed, N skipped"
 #
 # Every log is judged by scripts/verdict.sh: each installed program must
 # run to its totals, every SKIP must be in the kernel's expected-skip list
@@ -17,11 +20,12 @@
 # The line before the summary names the known kernel bugs caught.  Logs:
 # build/logs/.  Exit status non-zero on any failure.
 #
-# Environment: PTMARK_STOCK_SERIES (default "6.12"; "" skips stock runs),
-# PTMARK_TESTS (run only these programs); PTMARK_KASAN=1 and
-# PTMARK_KMEMLEAK=1 reach dev-kernel.sh and so pick the debug dev kernel,
-# which under TCG wants PTMARK_VM_TIMEOUT (vm.sh) and PTMARK_TEST_TIMEOUT
-# (each program's limit in the guest) raised, e.g. to 3600 and 1800.
+# Environment: PTMARK_STOCK_SERIES (default "6.12 6.1": Debian bookworm's
+# kernels; "" skips stock runs), PTMARK_TESTS (run only these programs);
+# PTMARK_KASAN=1 and PTMARK_KMEMLEAK=1 reach dev-kernel.sh and so pick the
+# debug dev kernel, which under TCG wants PTMARK_VM_TIMEOUT (vm.sh) and
+# PTMARK_TEST_TIMEOUT (each program's limit in the guest) raised, e.g. to
+# 3600 and 1800.
 
 set -uo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -59,6 +63,57 @@ judge() {
 		bug)	bugs+=("$a") ;;
 		esac
 	done <<< "$out"
+}
+
+# same_counts SERIES LIST LOG KSFT_LOG: a farm's reading of KSFT_LOG
+# (run_kselftest.sh over the install) finds what the verdict found in LOG
+# (a run_tests.sh run): every program passed or skipped, and each case the
+# same outcome, but for the two a run may change between runs: a known
+# bug's race (XFAIL in one, XPASS in the other) and a case SERIES's list
+# says skips only sometimes ("~").  Both counts are printed.
+same_counts() {
+	local series=$1 list=$2 log=$3 klog=$4 progs p bad=0 diffs sometimes
+	local expected=$PTMARK_ROOT/selftests/expected/$series.skip
+	local counts=$PTMARK_ROOT/scripts/kselftest-counts.sh theirs
+	progs=$(sed 's/^ptmark://' "$list" | xargs)
+	theirs=$("$counts" "$klog")
+	for p in ${PTMARK_TESTS:-$progs}; do
+		grep -Eq "^program $p (pass|skip)$" <<< "$theirs" || {
+			echo "ptmark: run_kselftest.sh: $p:" \
+			     "$(grep "^program $p " <<< "$theirs" || echo "no result")" >&2
+			bad=1
+		}
+	done
+	echo "ptmark: run_tests.sh $("$PTMARK_ROOT"/scripts/verdict.sh \
+		--expected "$expected" --bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
+		--programs "$progs" "$log" 2>/dev/null | grep '^counts ');" \
+	     "run_kselftest.sh $(grep '^counts ' <<< "$theirs")" >&2
+	sometimes=$(sed -n 's/^~\([^ ]*\) # .*/\1/p' "$expected" | xargs)
+	diffs=$(join -a 1 -a 2 -e none -o 0,1.2,2.2 \
+		<("$counts" --cases --run-tests "$log" | sort -k1,1) \
+		<("$counts" --cases "$klog" | sort -k1,1) |
+		awk -v sometimes="$sometimes" '
+		BEGIN { n = split(sometimes, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+		$2 == $3 { next }
+		$2 ~ /^x(fail|pass)$/ && $3 ~ /^x(fail|pass)$/ { next }
+		($1 in s) && $2 ~ /^(pass|skip)$/ && $3 ~ /^(pass|skip)$/ { next }
+		{ print }')
+	if [ -n "$diffs" ]; then
+		echo "ptmark: run_tests.sh and run_kselftest.sh disagree (case, ours, theirs):" >&2
+		head -n 20 <<< "$diffs" | sed 's/^/ptmark:   /' >&2
+		bad=1
+	fi
+	[ "$bad" = 0 ]
+}
+
+# config_met FRAGMENT CONFIG: every option FRAGMENT sets is set so in the
+# kernel .config CONFIG.
+config_met() {
+	local opt missing=0
+	while read -r opt; do
+		grep -qx "$opt" "$2" || { echo "ptmark: $2 lacks $opt" >&2; missing=1; }
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$1")
+	[ "$missing" = 0 ]
 }
 
 # check NAME CMD...: one harness-level check, counted like a test.
@@ -99,13 +154,16 @@ KDEV=$("$PTMARK_ROOT"/scripts/dev-kernel.sh) || fatal "dev kernel build"
 
 STOCK=()
 declare -A SERIES
-for series in ${PTMARK_STOCK_SERIES-6.12}; do
+for series in ${PTMARK_STOCK_SERIES-6.12 6.1}; do
 	step "stock kernel $series"
 	rel=$("$PTMARK_ROOT"/scripts/stock-kernel.sh "$series") ||
 		fatal "stock kernel $series install"
 	STOCK+=("$rel")
 	SERIES[$rel]=$series
 done
+
+check "the dev kernel has every option selftests/config names" \
+	config_met "$PTMARK_ROOT"/selftests/config "$KDEV"/.config
 
 step "ptmark.ko for $(basename "$KDEV")"
 check "module builds for the dev kernel" \
@@ -116,6 +174,47 @@ for rel in "${STOCK[@]}"; do
 		"$PTMARK_ROOT"/scripts/build-module.sh "/lib/modules/$rel/build" \
 		"$LOGS/ko-$rel"
 done
+
+# DKMS, as a user installs ptmark on a distribution kernel; the stock
+# VM runs then load the module DKMS installed, by its path.
+declare -A KO
+for rel in "${STOCK[@]}"; do
+	step "ptmark.ko for $rel through DKMS"
+	KO[$rel]=$LOGS/ko-$rel/ptmark.ko
+	if ko=$("$PTMARK_ROOT"/scripts/dkms.sh "$rel" "$LOGS/dkms-$rel"); then
+		echo "ok - DKMS add, build and install for $rel"
+		passed=$((passed + 1))
+		KO[$rel]=$ko
+	else
+		echo "not ok - DKMS add, build and install for $rel"
+		failed=$((failed + 1))
+	fi
+done
+
+# make install as a user runs it for a distribution kernel, staged under
+# a root of its own: the module where modprobe finds it, the collection
+# where run_kselftest.sh runs it.
+install_staged() {
+	local rel=$1 src=$LOGS/install-src root=$LOGS/install-root
+	rm -rf "$src" "$root"
+	mkdir -p "$src"
+	rsync -a --exclude build --exclude '*.o' --exclude '*.ko' \
+		"$PTMARK_ROOT"/{Makefile,Kbuild,COPYING,module,include,selftests,reproducers} "$src"/
+	make -s -C "$src" install KDIR="/lib/modules/$rel/build" \
+		INSTALL_MOD_PATH="$root" > "$LOGS"/install.log 2>&1 || {
+		tail -n 20 "$LOGS"/install.log >&2
+		return 1
+	}
+	modprobe -d "$root" -S "$rel" --show-depends ptmark | grep -q '/extra/ptmark\.ko' &&
+	grep -qx 'ptmark:load' "$root"/usr/local/lib/ptmark/kselftest/kselftest-list.txt &&
+	[ -x "$root"/usr/local/lib/ptmark/kselftest/run_kselftest.sh ] &&
+	[ -x "$root"/usr/local/lib/ptmark/kselftest/ptmark/load ]
+}
+if [ "${#STOCK[@]}" -gt 0 ]; then
+	step "make install for ${STOCK[0]}"
+	check "make install puts ptmark.ko and the collection in place" \
+		install_staged "${STOCK[0]}"
+fi
 
 step "selftests"
 TESTS=$LOGS/tests NATIVE=$LOGS/tests-native
@@ -139,7 +238,7 @@ printf 'ptmark:%s\n' test-verdict test-mirror test-ynl > "$LOGS"/self.list
 judge - "$LOGS"/self.list "$LOGS"/self.log
 
 step "native run on $(uname -r)"
-"$NATIVE"/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
+"$NATIVE"/ptmark/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
 judge native "$NATIVE"/kselftest-list.txt "$LOGS"/native.log
 
 step "VM: dev kernel"
@@ -149,11 +248,23 @@ check "VM on $(basename "$KDEV") ran clean" \
 	--only "${PTMARK_TESTS:-}"
 judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
 
+# The same installed collection under the kernel's own runner, on a
+# fresh boot, read the way a test farm reads it: the counts must be the
+# ones make check just found.
+step "VM: dev kernel, the kernel's run_kselftest.sh"
+check "VM on $(basename "$KDEV") ran run_kselftest.sh clean" \
+	"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KDEV" --ko "$LOGS"/ko-dev/ptmark.ko \
+	--tests "$TESTS" --name dev-kselftest --mode kselftest \
+	--log "$LOGS"/vm-dev-kselftest.log --only "${PTMARK_TESTS:-}"
+check "run_kselftest.sh counts equal make check's on the dev kernel" \
+	same_counts dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log \
+	"$LOGS"/vm-dev-kselftest.log
+
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
 	check "VM on $rel ran clean" \
 		"$PTMARK_ROOT"/scripts/vm.sh --release "$rel" \
-		--ko "$LOGS/ko-$rel/ptmark.ko" --tests "$TESTS" \
+		--ko "${KO[$rel]}" --tests "$TESTS" \
 		--name "$rel" --log "$LOGS/vm-$rel.log" --only "${PTMARK_TESTS:-}"
 	judge "${SERIES[$rel]}" "$TESTS"/kselftest-list.txt "$LOGS/vm-$rel.log"
 done

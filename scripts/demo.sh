@@ -8,6 +8,6 @@
 echo "=== /sys/kernel/debug/ptmark/features"
 cat /sys/kernel/debug/ptmark/features
 echo "=== guard regions and ptmarkctl maps (ptmark_demo ${PTMARK_EXT4:-/tmp})"
-/ptmark/tests/ptmark_demo "${PTMARK_EXT4:-/tmp}"
+/ptmark/tests/ptmark/ptmark_demo "${PTMARK_EXT4:-/tmp}"
 echo "=== /sys/kernel/debug/ptmark/stats"
 cat /sys/kernel/debug/ptmark/stats

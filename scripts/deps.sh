@@ -14,7 +14,7 @@ PACKAGES=(
 	cpio kmod xz-utils zstd rsync patch
 	qemu-system-x86 busybox-static e2fsprogs util-linux
 	liburing-dev libmnl-dev libnuma-dev numactl
-	sparse python3 perl debian-archive-keyring
+	sparse python3 perl debian-archive-keyring dkms
 )
 
 missing_packages() {

@@ -9,8 +9,13 @@
 #                                      installed Debian kernel (/boot,
 #                                      /lib/modules/REL)
 #         --ko FILE                    ptmark.ko built for that kernel
+#                                      (.ko, .ko.xz or .ko.zst)
 #         --tests DIR                  installed selftests (make install)
-#         [--mode tests|run|shell]     what the guest does (default tests)
+#         [--mode tests|kselftest|run|shell]
+#                                      what the guest does (default tests:
+#                                      ptmark's run_tests.sh; kselftest:
+#                                      the kernel's run_kselftest.sh
+#                                      installed beside it, as a farm runs it)
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
 #                                      (--timeout defaults to
@@ -77,7 +82,15 @@ LOG=${LOG:-$WORK/console.log}
 root=$WORK/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt/ext4,ptmark,lib/ptmark-modules}
 cp /bin/busybox "$root"/bin/busybox
-cp "$KO" "$root"/ptmark/ptmark.ko
+# unpack: a module as busybox insmod takes it, decompressed.
+unpack() {
+	case $1 in
+	*.xz) xz -dc "$1" ;;
+	*.zst) zstd -dcq "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+unpack "$KO" > "$root"/ptmark/ptmark.ko
 broken insmod && truncate -s 4096 "$root"/ptmark/ptmark.ko
 
 copy_with_libs() {
@@ -99,20 +112,26 @@ if [ -n "$TESTS" ]; then
 fi
 [ "$MODE" = run ] && cp "$PTMARK_ROOT"/scripts/demo.sh "$root"/ptmark/demo.sh
 
-# A Debian kernel has the disk and ext4 drivers as modules: take them and
-# their dependencies, in load order, decompressed for busybox insmod.
+# The kernel's runner times programs out with coreutils' timeout, at
+# /usr/bin, where a farm's root filesystem has it (busybox's lacks
+# --foreground).
+if [ "$MODE" = kselftest ]; then
+	mkdir -p "$root"/usr/bin
+	cp /usr/bin/timeout "$root"/usr/bin/timeout
+	copy_with_libs "$root"/usr/bin/timeout
+fi
+
+# A Debian kernel has the disk and ext4 drivers (6.1: virtio-pci too) as
+# modules: take them and their dependencies, in load order, decompressed
+# for busybox insmod.
 if [ -n "$MODDIR" ]; then
 	n=0
-	for m in virtio_blk ext4; do
+	for m in virtio_pci virtio_blk ext4; do
 		modprobe --show-depends -S "$RELEASE" "$m" | awk '$1 == "insmod" { print $2 }'
 	done | awk '!seen[$0]++' | while read -r ko; do
 		n=$((n + 1))
 		base=$(basename "$ko")
-		case $ko in
-		*.xz) xz -dc "$ko" ;;
-		*.zst) zstd -dcq "$ko" ;;
-		*) cat "$ko" ;;
-		esac > "$root/lib/ptmark-modules/$(printf %02d $n)-${base%%.ko*}.ko"
+		unpack "$ko" > "$root/lib/ptmark-modules/$(printf %02d $n)-${base%%.ko*}.ko"
 	done
 fi
 
@@ -123,6 +142,11 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# What udev makes on a full system, and the kernel's runner writes to.
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmp /tmp
 brk=$(sed -n 's/.*ptmark.break=\([a-z,]*\).*/\1/p' /proc/cmdline)
@@ -166,11 +190,19 @@ have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
 	incomplete "$have of ${want:-0} huge pages reserved"
 echo "ptmark-vm: nodes $nodes swap $(awk 'NR > 1' /proc/swaps | wc -l)" \
      "hugepages $have ext4 $(grep -c ' /mnt/ext4 ext4 ' /proc/mounts)"
+# What the module finds in this kernel (scripts/kernel-matrix.sh reads it).
+[ -r /sys/kernel/debug/ptmark/features ] &&
+	sed 's/^/ptmark-vm: feature /' /sys/kernel/debug/ptmark/features
 mode=$(sed -n 's/.*ptmark.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.*ptmark.only=\([a-z0-9_,-]*\).*/\1/p' /proc/cmdline)
 case $mode in
 tests)	PTMARK_TESTS=$(echo "$only" | tr , ' ') \
-		sh /ptmark/tests/run_tests.sh /ptmark/tests ;;
+		sh /ptmark/tests/ptmark/run_tests.sh /ptmark/tests ;;
+kselftest)
+	sel=
+	for p in $(echo "$only" | tr , ' '); do sel="$sel -t ptmark:$p"; done
+	(cd /ptmark/tests && sh ./run_kselftest.sh $sel)
+	echo "ptmark-vm: run_kselftest.sh rc=$?" ;;
 run)	sh /ptmark/demo.sh ;;
 shell)	setsid cttyhack sh ;;
 esac

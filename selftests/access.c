@@ -669,4 +669,4 @@ TEST_F(access, other_processes)
 	}
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

@@ -54,7 +54,7 @@ TEST_F(dev, info_describes_running_kernel)
 	ASSERT_EQ(0, uname(&uts));
 	EXPECT_EQ(PTMARK_ABI_VERSION, self->info.abi);
 	EXPECT_EQ(sysconf(_SC_PAGESIZE), self->info.page_size);
-	EXPECT_EQ(2u << 20, self->info.pmd_size);
+	EXPECT_EQ(ptmark_pmd_size(), self->info.pmd_size);
 	EXPECT_STREQ(uts.release, self->info.release);
 	EXPECT_EQ(sizeof(struct ptmark_info), self->info.size);
 }
@@ -209,12 +209,12 @@ TEST_F(dev, non_root_open_refused)
  */
 TEST(unload_and_reload)
 {
-	const char *ko = getenv("PTMARK_KO");
+	char ko[PTMARK_WHY_LEN];
 	struct ptmark_info info;
 	int fd;
 
-	if (!ko)
-		SKIP(return, "PTMARK_KO (path of ptmark.ko) not set");
+	if (!ptmark_ko_path(ko, sizeof(ko)))
+		SKIP(return, "%s", ko);
 	PTMARK_REQUIRE_DEVICE(fd);
 
 	EXPECT_EQ(-EWOULDBLOCK, ptmark_module_unload());
@@ -232,4 +232,4 @@ TEST(unload_and_reload)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

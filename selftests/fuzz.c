@@ -974,4 +974,4 @@ TEST_F(unload, with_calls_in_flight)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

@@ -2870,7 +2870,16 @@ TEST_F(guard, threads_race_install_remove)
 	ASSERT_EQ(0, pthread_create(&threads[0], NULL, race_toggler, &r));
 	for (i = 1; i < 3; i++)
 		ASSERT_EQ(0, pthread_create(&threads[i], NULL, race_worker, &r));
-	nanosleep(&delay, NULL);
+	/*
+	 * At least the delay, and on until both sides have had a go: on a
+	 * loaded machine (TCG, shared cores) a thread may not run at all in
+	 * 200 ms.  Ten seconds is where "may not run" becomes "is stuck".
+	 */
+	for (i = 0; i < 50; i++) {
+		nanosleep(&delay, NULL);
+		if (atomic_load(&r.toggles) && atomic_load(&r.guard_faults))
+			break;
+	}
 	atomic_store(&r.stop, true);
 	for (i = 0; i < 3; i++)
 		pthread_join(threads[i], NULL);
@@ -3257,10 +3266,7 @@ static void probe_environment(void)
 	char *text;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	text = read_text_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-	pmd_size = text ? strtoul(text, NULL, 10) :
-		   page_size / sizeof(uint64_t) * page_size;
-	free(text);
+	pmd_size = ptmark_pmd_size();
 	pmd_pages = pmd_size / page_size;
 
 	text = read_text_file("/sys/kernel/mm/transparent_hugepage/enabled");
@@ -3299,5 +3305,5 @@ int main(int argc, char **argv)
 		       swap_active() ? "active" : "off", pmd_size >> 10,
 		       anon_zeropage ? "map the zeropage" :
 		       "allocate pages (no shared zeropage)");
-	return test_harness_run(argc, argv);
+	return ptmark_harness_run(argc, argv);
 }

@@ -249,7 +249,9 @@ static char *map_hugetlb(size_t *len)
 {
 	char *p;
 
-	*len = 2UL << 20;
+	*len = ptmark_hugetlb_size();
+	if (!*len)
+		return NULL;
 	p = mmap(NULL, *len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
@@ -1692,7 +1694,7 @@ TEST(inject_refused_without_param)
 }
 
 FIXTURE(inject) {
-	const char *ko;
+	char ko[PTMARK_WHY_LEN];
 	int fd;
 	struct ptmark_info info;
 	bool reloaded;
@@ -1707,9 +1709,8 @@ FIXTURE_SETUP(inject)
 	int fd;
 
 	self->fd = -1;
-	self->ko = getenv("PTMARK_KO");
-	if (!self->ko)
-		SKIP(return, "PTMARK_KO (path of ptmark.ko) not set");
+	if (!ptmark_ko_path(self->ko, sizeof(self->ko)))
+		SKIP(return, "%s", self->ko);
 	PTMARK_REQUIRE_DEVICE(fd);
 	close(fd);
 	ASSERT_EQ(0, reload_ptmark(self->ko, "inject=1"));
@@ -2406,4 +2407,4 @@ TEST_F(guard, vector_spans_batches)
 	free(recs);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

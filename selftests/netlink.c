@@ -1204,4 +1204,4 @@ static void __attribute__((constructor)) netlink_init(void)
 	}
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

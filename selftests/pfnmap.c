@@ -937,4 +937,4 @@ TEST(pfnmap_bad_requests)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

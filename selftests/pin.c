@@ -1181,4 +1181,4 @@ TEST(nothing_left_pinned)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

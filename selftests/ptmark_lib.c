@@ -76,17 +76,64 @@ static const char *feature_name(__u64 bit)
 	return "?";
 }
 
+/* finit_module() flag for a compressed .ko, in uapi linux/module.h (5.17). */
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE	4
+#endif
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
 int ptmark_module_load(const char *ko, const char *params)
 {
 	int fd = open(ko, O_RDONLY | O_CLOEXEC);
+	int flags = ends_with(ko, ".ko") ? 0 : MODULE_INIT_COMPRESSED_FILE;
 	int ret = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_finit_module, fd, params, 0))
+	if (syscall(SYS_finit_module, fd, params, flags))
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Where make install, DKMS and distribution packages put ptmark.ko, in
+ * the order modprobe prefers them (depmod searches updates/ first).
+ */
+static const char *const ko_dirs[] = { "updates/dkms", "updates", "extra" };
+static const char *const ko_names[] = { "ptmark.ko", "ptmark.ko.xz",
+					"ptmark.ko.zst", "ptmark.ko.gz" };
+
+const char *ptmark_ko_path(char *path, size_t len)
+{
+	const char *env = getenv("PTMARK_KO");
+	struct utsname uts;
+	size_t d, n;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return path;
+	}
+	if (uname(&uts))
+		return NULL;
+	for (d = 0; d < ARRAY_SIZE(ko_dirs); d++) {
+		for (n = 0; n < ARRAY_SIZE(ko_names); n++) {
+			snprintf(path, len, "/lib/modules/%s/%s/%s", uts.release,
+				 ko_dirs[d], ko_names[n]);
+			if (!access(path, R_OK))
+				return path;
+		}
+	}
+	snprintf(path, len,
+		 "ptmark.ko not found: PTMARK_KO unset, none in /lib/modules/%s/{updates/dkms,updates,extra}",
+		 uts.release);
+	return NULL;
 }
 
 int ptmark_module_unload(void)
@@ -626,6 +673,37 @@ double monotonic_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* ---- the machine's geometry --------------------------------------------- */
+
+size_t ptmark_pmd_size(void)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	char *text = read_text_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	size_t bytes = text ? strtoul(text, NULL, 10) : 0;
+
+	free(text);
+	return bytes ? bytes : page / sizeof(uint64_t) * page;
+}
+
+size_t ptmark_hugetlb_size(void)
+{
+	long long kb = text_file_value("/proc/meminfo", "Hugepagesize:");
+
+	return kb > 0 ? kb << 10 : 0;
+}
+
+uint64_t ptmark_user_space_end(void)
+{
+	uint64_t page = sysconf(_SC_PAGESIZE);
+	void *above = (void *)(1ULL << 47);
+	void *p = mmap(above, page, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	return (p == above ? 1ULL << 56 : 1ULL << 47) - page;
+}
+
 /* ---- pagemap ------------------------------------------------------------ */
 
 int pagemap_pread(int fd, const void *addr, size_t nr, uint64_t *out)
@@ -735,31 +813,96 @@ int memfd_sized(const char *name, unsigned int flags, size_t len)
 	return fd;
 }
 
-/* $PTMARK_EXT4, else a directory that is ext4 where the suite runs natively. */
-static const char *ext4_dir_name(void)
+/* The filesystems a farm's test directory is likely to be on, by name. */
+static const char *fs_type_name(unsigned long magic)
 {
-	const char *dir = getenv("PTMARK_EXT4");
-
-	return dir && *dir ? dir : "/var/tmp";
+	switch (magic) {
+	case TMPFS_MAGIC:
+		return "tmpfs, not a disk filesystem";
+	case RAMFS_MAGIC:
+		return "ramfs, not a disk filesystem";
+	case OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs";
+	case NFS_SUPER_MAGIC:
+		return "nfs";
+	case BTRFS_SUPER_MAGIC:
+		return "btrfs";
+	case XFS_SUPER_MAGIC:
+		return "xfs";
+	default:
+		return NULL;
+	}
 }
 
+/* Is @dir a writable directory on ext4?  If not, append why to @why. */
+static bool ext4_dir_usable(const char *dir, char *why, size_t len)
+{
+	size_t used = strlen(why);
+	struct statfs fs;
+	const char *name;
+
+	if (statfs(dir, &fs) || access(dir, W_OK)) {
+		snprintf(why + used, len - used, "%s%s: %s", used ? "; " : "",
+			 dir, strerror(errno));
+		return false;
+	}
+	if (fs.f_type == EXT4_SUPER_MAGIC)
+		return true;
+	name = fs_type_name(fs.f_type);
+	if (name)
+		snprintf(why + used, len - used, "%s%s: %s, not ext4",
+			 used ? "; " : "", dir, name);
+	else
+		snprintf(why + used, len - used, "%s%s: fs magic %#lx, not ext4",
+			 used ? "; " : "", dir, (unsigned long)fs.f_type);
+	return false;
+}
+
+/* The directory the running program is installed in, "" if unknown. */
+static const char *program_dir(void)
+{
+	static char dir[4096];
+	ssize_t n;
+	char *slash;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0) {
+		dir[0] = '\0';
+		return dir;
+	}
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	return dir;
+}
+
+/*
+ * $PTMARK_EXT4 when set, and nothing else: the tester named it.  Else the
+ * first ext4 one of /var/tmp (on a disk where a distribution installs)
+ * and the directory the suite is installed in (the root filesystem of a
+ * farm's test machine).
+ */
 const char *ptmark_ext4_dir(char *why, size_t len)
 {
-	const char *dir = ext4_dir_name();
-	struct statfs fs;
+	const char *env = getenv("PTMARK_EXT4");
+	const char *dirs[] = { "/var/tmp", program_dir() };
+	char tried[PTMARK_WHY_LEN] = "";
+	size_t i;
 
-	if (statfs(dir, &fs)) {
-		snprintf(why, len, "no ext4 directory: %s: %s (set PTMARK_EXT4)",
-			 dir, strerror(errno));
+	if (env && *env) {
+		if (ext4_dir_usable(env, tried, sizeof(tried)))
+			return env;
+		snprintf(why, len, "no ext4 directory: %s (PTMARK_EXT4)", tried);
 		return NULL;
 	}
-	if (fs.f_type != EXT4_SUPER_MAGIC) {
-		snprintf(why, len,
-			 "no ext4 directory: %s: fs magic %#lx, not ext4 (set PTMARK_EXT4)",
-			 dir, (unsigned long)fs.f_type);
-		return NULL;
-	}
-	return dir;
+	for (i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (*dirs[i] && ext4_dir_usable(dirs[i], tried, sizeof(tried)))
+			return dirs[i];
+	snprintf(why, len, "no ext4 directory: %s (set PTMARK_EXT4)", tried);
+	return NULL;
 }
 
 int ptmark_ext4_tmpfile(int flags)

@@ -1,16 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# run_tests.sh [DIR]: run every program named in DIR/kselftest-list.txt
-# (or only those in $PTMARK_TESTS), each framed by "ptmark-run:" lines so
-# that a runner can tell a program that died before its TAP totals from
-# one that finished.  POSIX sh: it runs under busybox in the test VM too.
+# run_tests.sh [ROOT]: run every program named in the kselftest tree
+# ROOT's kselftest-list.txt, "COLLECTION:PROG" run in ROOT/COLLECTION
+# (default ROOT: the tree this script is installed in; only the programs
+# in $PTMARK_TESTS, if set), each framed by "ptmark-run:" lines so that
+# a runner can tell a program that died before its TAP totals from one
+# that finished.  The end line also says how long the program took.  The kernel's run_kselftest.sh runs the same programs;
+# this is the runner make check judges.  POSIX sh: it runs under busybox
+# in the test VM too.
 
-dir=${1:-$(dirname "$0")}
+root=${1:-$(dirname "$0")/..}
 timeout_s=${PTMARK_TEST_TIMEOUT:-600}
 
-for entry in $(cat "$dir/kselftest-list.txt"); do
+for entry in $(cat "$root/kselftest-list.txt"); do
 	prog=${entry#*:}
+	collection=${entry%%:*}
 	if [ -n "$PTMARK_TESTS" ]; then
 		case " $PTMARK_TESTS " in
 		*" $prog "*) ;;
@@ -18,6 +23,8 @@ for entry in $(cat "$dir/kselftest-list.txt"); do
 		esac
 	fi
 	echo "ptmark-run: begin $prog"
-	(cd "$dir" && timeout "$timeout_s" "./$prog")
-	echo "ptmark-run: end $prog rc=$?"
+	t0=$(date +%s)
+	(cd "$root/$collection" && timeout "$timeout_s" "./$prog")
+	rc=$?
+	echo "ptmark-run: end $prog rc=$rc secs=$(($(date +%s) - t0))"
 done

@@ -1943,5 +1943,5 @@ int main(int argc, char **argv)
 			       kernel.guard_file ? "no" : "yes");
 	if (!ptmark_ext4_dir(why, sizeof(why)))
 		ksft_print_msg("ext4 variant skips: %s\n", why);
-	return test_harness_run(argc, argv);
+	return ptmark_harness_run(argc, argv);
 }

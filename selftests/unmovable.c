@@ -907,16 +907,16 @@ static int fault_in_place_of(struct region *r, size_t i, char *page)
  * from its high end, in pageblocks that are not wholly free.  So the test
  * fills most of node 0, puts its pages in place of the lowest pages of
  * the fill, the flagged and the unflagged file in turn with anonymous
- * pages it frees again, and then frees half of every 2 MiB of the fill
- * for compaction to move pages into.  The flagged folios must stay; their
- * unflagged twins must move, some at least.  The flagged file
- * is allocated the way guest_memfd's is, without __GFP_MOVABLE: its pages
- * come from unmovable pageblocks, not from the freed anonymous ones, and
- * stay wherever they landed.
+ * pages it frees again, and then frees half of every PMD-sized block of
+ * the fill (a pageblock on x86-64) for compaction to move pages into.
+ * The flagged folios must stay; their unflagged twins must move, some at
+ * least.  The flagged file is allocated the way guest_memfd's is, without
+ * __GFP_MOVABLE: its pages come from unmovable pageblocks, not from the
+ * freed anonymous ones, and stay wherever they landed.
  */
 TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 {
-	const size_t chunk = 2UL << 20, spare = 256UL << 20;
+	const size_t chunk = ptmark_pmd_size(), spare = 256UL << 20;
 	struct region control, holes;
 	long long free_bytes, scanned;
 	size_t fill_len, i, moved;
@@ -1454,4 +1454,4 @@ TEST_F(migrate, cleared_moves)
 	migration_case(_metadata, self, variant, FLAG_CLEARED);
 }
 
-TEST_HARNESS_MAIN
+PTMARK_HARNESS_MAIN

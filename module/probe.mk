@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Kernel interfaces that leave no macro for module/compat.h to test (they
+# are inline functions, or changed only their arguments) are probed here
+# in the headers of the kernel being built against, so that a backport
+# counts as much as a release.  Each probe defines PTMARK_PROBE_<NAME> to
+# 1 or 0; compat.h alone decides what follows from it.
+
+# ptmark_probe NAME,HEADER,GREP: PTMARK_PROBE_NAME=1 when GREP (a grep
+# command reading stdin) finds it in the kernel's include/HEADER.
+ptmark_probe = -DPTMARK_PROBE_$(1)=$(if $(shell < $(srctree)/include/$(2) $(3) > /dev/null 2>&1 && echo y),1,0)
+
+# The generic page-table readers pudp_get(), p4dp_get(), pgdp_get() and
+# pmdp_get(), and pmdp_get_lockless() for every architecture: 6.12 has
+# them all, 6.1 none.
+ccflags-y += $(call ptmark_probe,PUDP_GET,linux/pgtable.h,grep -qw 'pud_t pudp_get')
+ccflags-y += $(call ptmark_probe,PMDP_GET,linux/pgtable.h,grep -qw 'pmd_t pmdp_get')
+ccflags-y += $(call ptmark_probe,PMDP_GET_LOCKLESS,linux/pgtable.h,grep -qw 'pmd_t pmdp_get_lockless')
+# The VMA flag accessors vm_flags_set() and vm_flags_clear() (6.3).
+ccflags-y += $(call ptmark_probe,VM_FLAGS_SET,linux/mm.h,grep -qw 'void vm_flags_set')
+# get_user_pages_remote() with a vmas argument (6.1; gone by 6.12).
+ccflags-y += $(call ptmark_probe,GUP_REMOTE_VMAS,linux/mm.h,grep -A4 '^long get_user_pages_remote' | grep -q vmas)
+# zap_page_range(), the only exported zap of a VMA's pages in 6.1.
+ccflags-y += $(call ptmark_probe,ZAP_PAGE_RANGE,linux/mm.h,grep -qw 'void zap_page_range')
