@@ -87,9 +87,21 @@ static inline pmd_t pmdp_get_lockless(pmd_t *pmdp)
 }
 #endif
 
+/* The ptmark genetlink family needs split ops and NLA_UINT: 6.7. */
+#if PTMARK_PROBE_GENL_INFO_DUMP && PTMARK_PROBE_NLA_UINT
+#define PTMARK_HAVE_NETLINK		1
+#else
+#define PTMARK_HAVE_NETLINK		0
+#endif
+
 #if PTMARK_PROBE_GUP_REMOTE_VMAS
 #define get_user_pages_remote(mm, start, nr, gup_flags, pages, locked)	\
 	((get_user_pages_remote)(mm, start, nr, gup_flags, pages, NULL, locked))
+/* The vmas argument left the pin_user_pages*() family in the same series. */
+#define pin_user_pages_remote(mm, start, nr, gup_flags, pages, locked)	\
+	((pin_user_pages_remote)(mm, start, nr, gup_flags, pages, NULL, locked))
+#define pin_user_pages(start, nr, gup_flags, pages)			\
+	((pin_user_pages)(start, nr, gup_flags, pages, NULL))
 #endif
 
 /*
