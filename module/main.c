@@ -37,6 +37,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_INJECT,		"inject" },
 	{ PTMARK_FEAT_PIN,		"pin" },
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
+	{ PTMARK_FEAT_NETLINK,		"netlink" },
 	{ }
 };
 
@@ -78,6 +79,8 @@ u64 ptmark_features(void)
 	f |= PTMARK_FEAT_PIN;
 	if (PTMARK_HAVE_HUGE_PFNMAP)
 		f |= PTMARK_FEAT_HUGE_PFNMAP;
+	if (PTMARK_HAVE_NETLINK)
+		f |= PTMARK_FEAT_NETLINK;
 	return f;
 }
 

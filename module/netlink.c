@@ -39,6 +39,8 @@
 #include "compat.h"
 #include "ptmark.h"
 
+#if PTMARK_HAVE_NETLINK
+
 /* Records walked per mmap-lock hold; a dump message takes ~100 bytes each. */
 #define PTMARK_NL_BATCH		512
 
@@ -604,3 +606,21 @@ void ptmark_netlink_exit(void)
 {
 	genl_unregister_family(&ptmark_nl_family);
 }
+
+#else /* !PTMARK_HAVE_NETLINK: no family, "netlink no" in features */
+
+int ptmark_netlink_init(void)
+{
+	return 0;
+}
+
+void ptmark_netlink_exit(void)
+{
+}
+
+void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
+				  u64 nr_pages, long err)
+{
+}
+
+#endif /* PTMARK_HAVE_NETLINK */

@@ -22,3 +22,7 @@ ccflags-y += $(call ptmark_probe,VM_FLAGS_SET,linux/mm.h,grep -qw 'void vm_flags
 ccflags-y += $(call ptmark_probe,GUP_REMOTE_VMAS,linux/mm.h,grep -A4 '^long get_user_pages_remote' | grep -q vmas)
 # zap_page_range(), the only exported zap of a VMA's pages in 6.1.
 ccflags-y += $(call ptmark_probe,ZAP_PAGE_RANGE,linux/mm.h,grep -qw 'void zap_page_range')
+# Generic netlink as the ptmark family speaks it: split ops with
+# genl_info_dump() and NLA_UINT attributes (6.7; 6.1 has neither).
+ccflags-y += $(call ptmark_probe,GENL_INFO_DUMP,net/genetlink.h,grep -qw genl_info_dump)
+ccflags-y += $(call ptmark_probe,NLA_UINT,net/netlink.h,grep -qw NLA_UINT)

@@ -154,8 +154,12 @@ static bool same_records(struct __test_metadata *_metadata,
 /* Skip unless the module is loaded; the family and the device then. */
 #define REQUIRE_FAMILY(nl, fd)						\
 	do {								\
+		struct ptmark_info __info;				\
 		int __ret;						\
 		PTMARK_REQUIRE_DEVICE(fd);				\
+		ASSERT_EQ(0, ptmark_get_info(fd, &__info));		\
+		if (!(__info.features & PTMARK_FEAT_NETLINK))		\
+			SKIP(return, "no PTMARK_FEAT_NETLINK: kernel lacks genetlink split ops and NLA_UINT (6.7)"); \
 		__ret = ptmark_nl_open(nl);				\
 		ASSERT_EQ(0, __ret) TH_LOG("family: %s", strerror(-__ret)); \
 	} while (0)

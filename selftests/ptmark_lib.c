@@ -62,6 +62,7 @@ const struct ptmark_feature ptmark_features[] = {
 	{ PTMARK_FEAT_INJECT,		"inject" },
 	{ PTMARK_FEAT_PIN,		"pin" },
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
+	{ PTMARK_FEAT_NETLINK,		"netlink" },
 };
 
 const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);

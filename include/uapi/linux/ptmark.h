@@ -48,6 +48,7 @@
 #define PTMARK_FEAT_INJECT		(1ULL << 14) /* "inject" param is set */
 #define PTMARK_FEAT_PIN			(1ULL << 15) /* PTMARK_IOC_PIN sessions */
 #define PTMARK_FEAT_HUGE_PFNMAP		(1ULL << 16) /* PMD leaves in pfnmaps */
+#define PTMARK_FEAT_NETLINK		(1ULL << 17) /* the "ptmark" genl family */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
