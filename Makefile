@@ -42,8 +42,9 @@ ptmarkctl:
 
 install: install-module install-tests install-ptmarkctl
 
+# ptmarkctl goes under the same staging root as the module, if any.
 install-ptmarkctl: ptmarkctl
-	$(MAKE) -C ptmarkctl install
+	$(MAKE) -C ptmarkctl install DESTDIR=$(or $(DESTDIR),$(INSTALL_MOD_PATH))
 
 # "extra", where 6.1 puts external modules by default (7.x says "updates",
 # which DKMS uses): the two never shadow each other.

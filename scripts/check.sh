@@ -199,9 +199,9 @@ install_staged() {
 	rm -rf "$src" "$root"
 	mkdir -p "$src"
 	rsync -a --exclude build --exclude '*.o' --exclude '*.ko' \
-		"$PTMARK_ROOT"/{Makefile,Kbuild,COPYING,module,include,selftests,reproducers} "$src"/
+		"$PTMARK_ROOT"/{Makefile,Kbuild,COPYING,module,include,selftests,reproducers,ptmarkctl,Documentation} "$src"/
 	make -s -C "$src" install KDIR="/lib/modules/$rel/build" \
-		INSTALL_MOD_PATH="$root" > "$LOGS"/install.log 2>&1 || {
+		INSTALL_MOD_PATH="$root" DESTDIR="$root" > "$LOGS"/install.log 2>&1 || {
 		tail -n 20 "$LOGS"/install.log >&2
 		return 1
 	}
