@@ -305,6 +305,18 @@ static void check_scan(struct thread *t, const void *arg)
 	}
 	if (a->records != (uintptr_t)t->recs)
 		return;
+	if (a->flags & PTMARK_SCAN_COMPACT) {
+		const uint32_t *w = (const uint32_t *)t->recs;
+
+		/* Words: a state word first, no empty repeat. */
+		for (i = 0; i < a->nr_records; i++)
+			if ((!i && (w[i] & PTMARK_C_REPEAT)) ||
+			    ((w[i] & PTMARK_C_REPEAT) && !PTMARK_C_COUNT(w[i])) ||
+			    (!(w[i] & PTMARK_C_REPEAT) &&
+			     PTMARK_C_KIND(w[i]) >= PTMARK_KIND_COUNT))
+				note_anomaly(t, "scan: word %u is %#x", i, w[i]);
+		return;
+	}
 	for (i = 0; i < a->nr_records; i++)
 		if (t->recs[i].kind >= PTMARK_KIND_COUNT ||
 		    !t->recs[i].nr_pages || t->recs[i].reserved)
@@ -347,6 +359,9 @@ static void check_marker(struct thread *t, const void *arg)
 {
 	const struct ptmark_marker *a = arg;
 
+	/* A vector's len counts ranges, not bytes. */
+	if (a->flags & PTMARK_MARKER_F_VECTOR)
+		return;
 	if (a->size >= PTMARK_MARKER_SIZE_VER0 &&
 	    a->nr_pages > (a->len + psize - 1) / psize)
 		note_anomaly(t, "marker: %llu pages of %llx bytes",
@@ -374,10 +389,47 @@ static void check_unmovable(struct thread *t, const void *arg)
 {
 	const struct ptmark_unmovable *a = arg;
 
+	/* CREATE hands out a new file: do not run out of descriptors. */
+	if (a->op == PTMARK_UNMOVABLE_CREATE && a->fd >= 0)
+		close(a->fd);
+
 	if (a->size >= PTMARK_UNMOVABLE_SIZE_VER0 &&
 	    (a->as_flags & ~(PTMARK_AS_UNMOVABLE | PTMARK_AS_INACCESSIBLE |
 			     PTMARK_AS_UNEVICTABLE)))
 		note_anomaly(t, "unmovable: as_flags %#x", a->as_flags);
+}
+
+static void fill_pin(struct thread *t, void *arg)
+{
+	struct ptmark_pin_open *a = arg;
+
+	a->size = pick_size(t, sizeof(*a), PTMARK_PIN_OPEN_SIZE_VER0);
+	a->flags = chance(t, 5) ? (uint32_t)rnd(t) :
+				  below(t, PTMARK_PIN_OPEN_FLAGS + 1);
+	a->pidfd = pick_pidfd(t);
+	a->fd = rnd(t);
+	a->max_pages = rnd(t);
+}
+
+/*
+ * A session: pin a random range of the arena through it, then close it,
+ * which must let every pin go (the stats say so at the end).
+ */
+static void check_pin(struct thread *t, const void *arg)
+{
+	const struct ptmark_pin_open *a = arg;
+	struct ptmark_pin_range r = {
+		.size = sizeof(r),
+		.flags = below(t, PTMARK_PIN_FLAGS + 1),
+	};
+
+	if (a->fd < 0) {
+		note_anomaly(t, "pin: session fd %d", a->fd);
+		return;
+	}
+	arena_range(t, &r.start, &r.len);
+	ioctl(a->fd, PTMARK_PIN_IOC_PIN, &r);
+	close(a->fd);
 }
 
 static const struct verb {
@@ -390,6 +442,7 @@ static const struct verb {
 	{ "scan",	PTMARK_IOC_SCAN,	fill_scan,	check_scan },
 	{ "marker",	PTMARK_IOC_MARKER,	fill_marker,	check_marker },
 	{ "unmovable",	PTMARK_IOC_UNMOVABLE,	fill_unmovable,	check_unmovable },
+	{ "pin",	PTMARK_IOC_PIN,		fill_pin,	check_pin },
 };
 
 /* One random call of one random verb; its errno, or 0. */
@@ -412,8 +465,12 @@ static int fuzz_call(struct thread *t, unsigned int *verb_nr)
 	if (chance(t, 3))
 		cmd = (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
 		      (below(t, _IOC_SIZEMASK + 1) << _IOC_SIZESHIFT);
+	/* Unknown numbers: past PTMARK_IOC_PIN, whose fds must be closed. */
 	if (chance(t, 1))
-		cmd = _IOWR(PTMARK_IOC_MAGIC, 4 + below(t, 250), int);
+		cmd = _IOWR(PTMARK_IOC_MAGIC, 5 + below(t, 249), int);
+	/* A session is only ever opened where its fd can be seen. */
+	if (verb->check == check_pin && (at || cmd != verb->cmd))
+		cmd = PTMARK_IOC_INFO;
 	if (chance(t, 2))
 		arg = chance(t, 50) ? NULL : (void *)0xffff800000001000ULL;
 
