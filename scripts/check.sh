@@ -86,7 +86,7 @@ same_counts() {
 	done
 	echo "ptmark: run_tests.sh $("$PTMARK_ROOT"/scripts/verdict.sh \
 		--expected "$expected" --bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
-		--programs "$progs" "$log" 2>/dev/null | grep '^counts ');" \
+		--programs "${PTMARK_TESTS:-$progs}" "$log" 2>/dev/null | grep '^counts ');" \
 	     "run_kselftest.sh $(grep '^counts ' <<< "$theirs")" >&2
 	sometimes=$(sed -n 's/^~\([^ ]*\) # .*/\1/p' "$expected" | xargs)
 	diffs=$(join -a 1 -a 2 -e none -o 0,1.2,2.2 \

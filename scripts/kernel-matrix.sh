@@ -149,8 +149,7 @@ Test programs
 =============
 
 Each cell: cases passed / skipped (known kernel bugs caught, as XFAIL,
-after a ``+``).  A failure would show as ``FAILED``; the matrix is made
-from passing runs only.
+after a ``+``; cases that failed in that run after ``FAILED``).
 
 EOF
 {
