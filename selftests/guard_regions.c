@@ -2881,6 +2881,10 @@ TEST_F(guard, threads_race_install_remove)
 	for (i = 1; i < 3; i++)
 		ASSERT_EQ(0, pthread_create(&threads[i], NULL, race_worker, &r));
 	nanosleep(&delay, NULL);
+	/* A starved machine may need longer for one of each. */
+	for (i = 0; i < 100 && (atomic_load(&r.toggles) < 2 ||
+				!atomic_load(&r.guard_faults)); i++)
+		nanosleep(&delay, NULL);
 	atomic_store(&r.stop, true);
 	for (i = 0; i < 3; i++)
 		pthread_join(threads[i], NULL);
