@@ -140,13 +140,13 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 		ret = ptmark_ioc_info(uarg);
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_SCAN):
-		ret = ptmark_ioc_scan(uarg);
+		ret = ptmark_ioc_scan(file, uarg);
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_MARKER):
-		ret = ptmark_ioc_marker(uarg);
+		ret = ptmark_ioc_marker(file, uarg);
 		break;
 	case PTMARK_IOC_MATCH(PTMARK_IOC_UNMOVABLE):
-		ret = ptmark_ioc_unmovable(uarg);
+		ret = ptmark_ioc_unmovable(file, uarg);
 		break;
 	default:
 		return -ENOTTY;

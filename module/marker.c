@@ -337,7 +337,7 @@ static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
 	return err;
 }
 
-long ptmark_ioc_marker(void __user *uarg)
+long ptmark_ioc_marker(struct file *file, void __user *uarg)
 {
 	struct ptmark_marker_req req = { };
 	struct ptmark_marker args;
@@ -346,6 +346,10 @@ long ptmark_ioc_marker(void __user *uarg)
 	u64 len;
 	long ret;
 
+	/* Installing and removing alike change the target's memory. */
+	ret = ptmark_may_change(file);
+	if (ret)
+		return ret;
 	ret = ptmark_copy_args(&args, sizeof(args), PTMARK_MARKER_SIZE_VER0,
 			       uarg);
 	if (ret)
@@ -387,7 +391,8 @@ long ptmark_ioc_marker(void __user *uarg)
 		return -EOPNOTSUPP;
 
 	mm = args.flags & PTMARK_MARKER_F_PIDFD ?
-		ptmark_get_mm_pidfd(args.pidfd) : ptmark_get_mm_self();
+		ptmark_get_mm_pidfd_as(file, args.pidfd, PTMARK_ACCESS_WRITE) :
+		ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
 	if (args.start + len > mm->task_size) {

@@ -6,6 +6,7 @@
 #define _PTMARK_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/mm_types.h>
 #include <linux/types.h>
 #include <linux/ptmark.h>
@@ -70,13 +71,28 @@ struct ptmark_walk {
 int ptmark_walk(struct ptmark_walk *w, unsigned long end);
 void ptmark_walk_keep_last(struct ptmark_walk *w);
 
-struct mm_struct *ptmark_get_mm_self(void);
-struct mm_struct *ptmark_get_mm_pidfd(int pidfd);
-struct mm_struct *ptmark_get_mm_pid(pid_t nr);
+/*
+ * What a request does to the mm it names (module/target.c says what each
+ * needs of another process).
+ */
+#define PTMARK_ACCESS_READ	BIT(0)	/* looks: pagemap's rule */
+#define PTMARK_ACCESS_WRITE	BIT(1)	/* changes: ptrace-attach's */
 
-long ptmark_ioc_scan(void __user *uarg);
-long ptmark_ioc_unmovable(void __user *uarg);
-long ptmark_ioc_marker(void __user *uarg);
+struct file;
+
+struct mm_struct *ptmark_get_mm_self(void);
+/* The mm behind @pidfd if the caller, and @file's opener, may @access it. */
+struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
+					 unsigned int access);
+/* The same without a device fd (netlink, debugfs): the caller decides. */
+struct mm_struct *ptmark_get_mm_pidfd(int pidfd, unsigned int access);
+struct mm_struct *ptmark_get_mm_pid(pid_t nr);
+int ptmark_may_change(struct file *file);
+bool ptmark_may_see_pfns(struct file *file);
+
+long ptmark_ioc_scan(struct file *file, void __user *uarg);
+long ptmark_ioc_unmovable(struct file *file, void __user *uarg);
+long ptmark_ioc_marker(struct file *file, void __user *uarg);
 bool ptmark_inject_allowed(void);
 int ptmark_mmap(struct file *file, struct vm_area_struct *vma);
 

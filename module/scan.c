@@ -6,7 +6,6 @@
  * goes to userspace only after the lock is dropped: a fault on the user
  * buffer may need that very lock.
  */
-#include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -18,7 +17,7 @@
 /* Records walked per mmap-lock hold. */
 #define PTMARK_SCAN_BATCH	4096
 
-long ptmark_ioc_scan(void __user *uarg)
+long ptmark_ioc_scan(struct file *file, void __user *uarg)
 {
 	struct ptmark_walk w = { };
 	struct ptmark_record __user *urecs;
@@ -41,8 +40,9 @@ long ptmark_ioc_scan(void __user *uarg)
 		return -EINVAL;
 	urecs = u64_to_user_ptr(args.records);
 
-	mm = args.flags & PTMARK_SCAN_PIDFD ? ptmark_get_mm_pidfd(args.pidfd) :
-					      ptmark_get_mm_self();
+	mm = args.flags & PTMARK_SCAN_PIDFD ?
+		ptmark_get_mm_pidfd_as(file, args.pidfd, PTMARK_ACCESS_READ) :
+		ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
 	if (args.start + args.len > mm->task_size) {
@@ -53,7 +53,7 @@ long ptmark_ioc_scan(void __user *uarg)
 
 	w.mm = mm;
 	w.dense = args.flags & PTMARK_SCAN_DENSE;
-	w.show_pfn = capable(CAP_SYS_ADMIN);
+	w.show_pfn = ptmark_may_see_pfns(file);
 	w.next = args.start;
 	w.recs = kvmalloc_array(min_t(u32, args.nr_records, PTMARK_SCAN_BATCH),
 				sizeof(*w.recs), GFP_KERNEL);

@@ -218,7 +218,7 @@ static long ptmark_unmovable_op(struct file *file,
 }
 #endif /* PTMARK_HAVE_UNMOVABLE_FLAG */
 
-long ptmark_ioc_unmovable(void __user *uarg)
+long ptmark_ioc_unmovable(struct file *dev, void __user *uarg)
 {
 	struct ptmark_unmovable args;
 	struct file *file;
@@ -234,6 +234,11 @@ long ptmark_ioc_unmovable(void __user *uarg)
 	    args.op != PTMARK_UNMOVABLE_SET &&
 	    args.op != PTMARK_UNMOVABLE_CLEAR)
 		return -EINVAL;
+	if (args.op != PTMARK_UNMOVABLE_QUERY) {
+		ret = ptmark_may_change(dev);
+		if (ret)
+			return ret;
+	}
 	if (!PTMARK_HAVE_UNMOVABLE_FLAG)
 		return -EOPNOTSUPP;
 

@@ -1722,9 +1722,10 @@ static int drop_cap_sys_admin(void)
 }
 
 /*
- * Pfns are for CAP_SYS_ADMIN only.  A child that drops it, still holding
- * the device open, sees every page as it did before but with pfn 0 - as
- * its own pagemap, opened after the drop, shows them too.
+ * Pfns are for an opener with CAP_SYS_ADMIN only.  A child that drops it
+ * still sees them through the device fd it opened before, and through one
+ * opened after the drop sees every page as before but with pfn 0 - as its
+ * own pagemap, opened after the drop, shows them too.
  */
 TEST_F(scan, pfn_hidden_without_cap_sys_admin)
 {
@@ -1751,8 +1752,14 @@ TEST_F(scan, pfn_hidden_without_cap_sys_admin)
 		EXPECT_NE(0, with[1].pfn);
 
 		ASSERT_EQ(0, drop_cap_sys_admin());
+		free(with);
+		with = scan_self(_metadata, p, 3);
+		EXPECT_NE(0, with[0].pfn) TH_LOG("an fd opened before the drop");
 		close(env.pagemap);
 		env.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		close(env.fd);
+		env.fd = open(PTMARK_DEVICE, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, env.fd);
 		without = scan_self(_metadata, p, 3);
 		for (i = 0; i < 3; i++) {
 			EXPECT_EQ(0, without[i].pfn);

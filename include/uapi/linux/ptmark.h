@@ -8,6 +8,14 @@
  * older caller does not pass and refusing (E2BIG) non-zero bytes it does
  * not know, as clone3() and openat2() do.  The size bits encoded in the
  * ioctl number are ignored for the same reason.
+ *
+ * Access (Documentation/ptmark.rst, "Access"): INFO, SCAN and the QUERY of
+ * UNMOVABLE work through any fd of the device.  Everything that changes
+ * state (MARKER, UNMOVABLE SET and CLEAR) needs the fd open for
+ * writing (EBADF) and CAP_SYS_ADMIN of the fd's opener, not of its holder
+ * (EPERM).  A pidfd target other than the caller needs CAP_SYS_PTRACE of
+ * both the caller and the opener (EACCES), and to be written to,
+ * CAP_SYS_NICE of the caller (EPERM); a target that has exited is ESRCH.
  */
 #ifndef _UAPI_LINUX_PTMARK_H
 #define _UAPI_LINUX_PTMARK_H
@@ -138,7 +146,7 @@ enum ptmark_kind {
  * @nr_pages:	pages in the run
  * @pfn:	pfn of the first page for present, migration and device
  *		entries (consecutive for the rest of the run); 0 otherwise,
- *		and always 0 unless the caller has CAP_SYS_ADMIN
+ *		and always 0 unless the device fd's opener had CAP_SYS_ADMIN
  * @vma_flags:	PTMARK_VMA_* of the VMA the run lies in
  * @kind:	enum ptmark_kind
  * @marker:	PTMARK_MARKER_* for PTMARK_KIND_MARKER, else 0
@@ -168,8 +176,9 @@ struct ptmark_record {
  * struct ptmark_scan - classify every page of a range
  * @size:	(in) sizeof(struct ptmark_scan) as the caller knows it
  * @flags:	(in) PTMARK_SCAN_*
- * @pidfd:	(in) target process with PTMARK_SCAN_PIDFD; needs the same
- *		access as reading /proc/pid/pagemap
+ * @pidfd:	(in) target process with PTMARK_SCAN_PIDFD; stands for
+ *		reading /proc/pid/pagemap, and needs CAP_SYS_PTRACE of the
+ *		caller and of the device fd's opener
  * @nr_records:	(in) room in @records; (out) records written
  * @start:	(in) page-aligned start of the range
  * @len:	(in) page-aligned length, > 0, inside the user address space
@@ -203,7 +212,9 @@ struct ptmark_scan {
  * struct ptmark_marker - install or remove PTE markers on a range
  * @size:	(in) sizeof(struct ptmark_marker) as the caller knows it
  * @flags:	(in) PTMARK_MARKER_F_*
- * @pidfd:	(in) target process with PTMARK_MARKER_F_PIDFD
+ * @pidfd:	(in) target process with PTMARK_MARKER_F_PIDFD; stands for
+ *		ptrace-attach, and needs CAP_SYS_PTRACE of the caller and of
+ *		the device fd's opener, and CAP_SYS_NICE of the caller
  * @marker:	(in) PTMARK_MARKER_GUARD or PTMARK_MARKER_UFFD_WP; with
  *		PTMARK_MARKER_F_INJECT any non-empty set of PTMARK_MARKER_*
  *		bits but UNKNOWN
@@ -218,6 +229,8 @@ struct ptmark_scan {
  * are done.  uffd-wp markers go
  * only on none PTEs of a shmem or file VMA registered for uffd write
  * protection, the state the kernel leaves when it zaps a protected PTE.
+ * Installing and removing alike need the device fd open for writing and
+ * CAP_SYS_ADMIN of its opener.
  */
 struct ptmark_marker {
 	__u32 size;
@@ -241,7 +254,7 @@ struct ptmark_marker {
  * @size:	(in) sizeof(struct ptmark_unmovable) as the caller knows it
  * @fd:		(in) a regular shmem file (memfd, tmpfs); other files are
  *		refused (EINVAL), and SET/CLEAR need it open for writing
- *		(EPERM)
+ *		(EPERM), and the device fd what every change needs
  * @op:		(in) PTMARK_UNMOVABLE_*
  * @flag:	(out) the PTMARK_AS_* bit this kernel uses to mean
  *		"unmovable" (PTMARK_AS_INACCESSIBLE or PTMARK_AS_UNMOVABLE)
