@@ -2,6 +2,7 @@
 /*
  * Helpers shared by the ptmark selftests.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -201,6 +202,21 @@ long ptmark_guard(const void *addr, size_t len, bool install)
 			     install ? 0 : PTMARK_MARKER_F_REMOVE);
 }
 
+int ptmark_unmovable_op(int dev, int fd, __u32 op,
+			struct ptmark_unmovable *reply)
+{
+	struct ptmark_unmovable u = {
+		.size = sizeof(u),
+		.fd = fd,
+		.op = op,
+	};
+	int ret = ioctl(dev, PTMARK_IOC_UNMOVABLE, &u) ? -errno : 0;
+
+	if (reply)
+		*reply = u;
+	return ret;
+}
+
 /* ---- files and /proc ---------------------------------------------------- */
 
 int reopen_fd(int fd, int flags)
@@ -294,6 +310,21 @@ int write_text_file(const char *path, const char *text)
 		n = -errno;
 	close(fd);
 	return n < 0 ? n : n == len ? 0 : -EIO;
+}
+
+int open_fd_count(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *d;
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	/* Less the one opendir() holds. */
+	return n - 1;
 }
 
 bool swap_active(void)

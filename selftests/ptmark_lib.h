@@ -131,6 +131,13 @@ long ptmark_marker(int pidfd, const void *addr, size_t len, __u32 marker,
  */
 long ptmark_guard(const void *addr, size_t len, bool install);
 
+/*
+ * PTMARK_IOC_UNMOVABLE @op on @fd (-1 for CREATE) through the device fd
+ * @dev: 0 or -errno, the module's reply in *@reply when @reply is set.
+ */
+int ptmark_unmovable_op(int dev, int fd, __u32 op,
+			struct ptmark_unmovable *reply);
+
 /* ---- files and /proc ---------------------------------------------------- */
 
 /*
@@ -163,6 +170,9 @@ long long text_file_value(const char *path, const char *name);
 
 /* Write @text to the (sysfs, proc) file @path: 0, -errno, -EIO if short. */
 int write_text_file(const char *path, const char *text);
+
+/* How many descriptors the process has open (/proc/self/fd), or -errno. */
+int open_fd_count(void);
 
 /* Is a swap device active (/proc/swaps lists one)? */
 bool swap_active(void);

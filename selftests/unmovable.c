@@ -2,7 +2,9 @@
 /*
  * Unmovable address spaces: PTMARK_IOC_UNMOVABLE puts the flag guest_memfd
  * relies on (AS_INACCESSIBLE from 6.11, AS_UNMOVABLE in 6.8 to 6.10) on a
- * shmem file, and these tests hold the kernel to what the flag means:
+ * shmem file before its first page - a new one it makes (CREATE), or an
+ * empty one (SET) - and these tests hold the module and the kernel to
+ * what that means:
  *
  *  - move_pages(2), mbind(2) with MPOL_MF_MOVE and migrate_pages(2) leave
  *    the file's folios where they are, with the results mm/migrate.c and
@@ -14,8 +16,10 @@
  *    alive, leave no kernel splat;
  *  - partial truncation no longer zeroes the cut-off bytes (AS_INACCESSIBLE,
  *    mm/truncate.c) - the reason the module refuses disk files;
- *  - the ioctl refuses what is not a regular shmem file, bad arguments,
- *    and leaves nothing changed when it fails.
+ *  - SET refuses a file that has a size or pages, CLEAR gives back
+ *    exactly what the flag took, and the ioctl refuses what is not a
+ *    regular shmem file and bad arguments, leaving nothing changed when
+ *    it fails.
  *
  * Where pages are is judged three ways: by what the migration call
  * returns, by move_pages(nodes = NULL), and by the pfns ptmark's scan
@@ -72,34 +76,35 @@ static size_t page_size(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
-/* PTMARK_IOC_UNMOVABLE @op on @fd; 0 or -errno, the answer in @reply. */
-static int unmovable_op(int dev, int fd, __u32 op,
-			struct ptmark_unmovable *reply)
+/* A new memfd with the flag on from birth (CREATE): the fd or -errno. */
+static int flagged_memfd(int dev)
 {
-	struct ptmark_unmovable u = {
-		.size = sizeof(u),
-		.fd = fd,
-		.op = op,
-	};
-	int ret = ioctl(dev, PTMARK_IOC_UNMOVABLE, &u) ? -errno : 0;
+	struct ptmark_unmovable u;
+	int ret = ptmark_unmovable_op(dev, -1, PTMARK_UNMOVABLE_CREATE, &u);
 
-	if (reply)
-		*reply = u;
-	return ret;
+	return ret ? ret : u.fd;
+}
+
+/* A new memfd without it: the fd or -errno. */
+static int plain_memfd(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
 }
 
 /* PTMARK_AS_* of @fd's address space, or -errno. */
 static long as_flags_of(int dev, int fd)
 {
 	struct ptmark_unmovable u;
-	int ret = unmovable_op(dev, fd, PTMARK_UNMOVABLE_QUERY, &u);
+	int ret = ptmark_unmovable_op(dev, fd, PTMARK_UNMOVABLE_QUERY, &u);
 
 	return ret ? ret : (long)u.as_flags;
 }
 
 static int set_flag(int dev, int fd, bool on)
 {
-	return unmovable_op(dev, fd, on ? PTMARK_UNMOVABLE_SET :
+	return ptmark_unmovable_op(dev, fd, on ? PTMARK_UNMOVABLE_SET :
 				   PTMARK_UNMOVABLE_CLEAR, NULL);
 }
 
@@ -128,7 +133,7 @@ static __u32 expected_flag(const struct ptmark_info *info)
 			__fd = memfd_create("ptmark-noflag", MFD_CLOEXEC); \
 			ASSERT_LE(0, __fd);				\
 			ASSERT_EQ(-EOPNOTSUPP,				\
-				  unmovable_op(dev, __fd,		\
+				  ptmark_unmovable_op(dev, __fd,		\
 					       PTMARK_UNMOVABLE_QUERY, NULL)); \
 			close(__fd);					\
 			SKIP(return, "kernel has neither AS_INACCESSIBLE nor AS_UNMOVABLE"); \
@@ -159,7 +164,7 @@ static const char *no_numa_migration(void)
 			SKIP(return, "%s", __why);			\
 	} while (0)
 
-/* A memfd mapped MAP_SHARED, and per-page arrays for looking at it. */
+/* A memfd of nr pages mapped MAP_SHARED, and arrays for looking at it. */
 struct region {
 	int fd;
 	char *addr;
@@ -170,14 +175,15 @@ struct region {
 	uint64_t *pfns;
 };
 
-static int region_create(struct region *r, const char *name, size_t nr)
+/* The region of the memfd @fd (plain_memfd(), flagged_memfd()), or -errno. */
+static int region_create(struct region *r, int fd, size_t nr)
 {
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	r->fd = memfd_create(name, MFD_CLOEXEC);
+	r->fd = fd;
 	if (r->fd < 0)
-		return -errno;
+		return fd;
 	r->nr = nr;
 	if (ftruncate(r->fd, nr * page_size()))
 		return -errno;
@@ -303,27 +309,36 @@ static long long vmstat(const char *name)
 FIXTURE(unmovable) {
 	int dev;
 	__u32 flag;
-	struct region r;
+	struct region r;	/* plain, with a size: SET refuses it */
+	struct region f;	/* flagged from birth */
+	int empty;		/* a plain memfd of size 0: SET takes it */
 };
 
 FIXTURE_SETUP(unmovable)
 {
 	PTMARK_REQUIRE_DEVICE(self->dev);
 	REQUIRE_UNMOVABLE(self->dev, self->flag);
-	ASSERT_EQ(0, region_create(&self->r, "ptmark-unmovable", NR_PAGES));
+	ASSERT_EQ(0, region_create(&self->r, plain_memfd("ptmark-unmovable"),
+				   NR_PAGES));
+	ASSERT_EQ(0, region_create(&self->f, flagged_memfd(self->dev),
+				   NR_PAGES));
+	self->empty = plain_memfd("ptmark-empty");
+	ASSERT_LE(0, self->empty);
 }
 
 FIXTURE_TEARDOWN(unmovable)
 {
+	close(self->empty);
+	region_destroy(&self->f);
 	region_destroy(&self->r);
 	close(self->dev);
 }
 
 /*
  * SET, QUERY and CLEAR answer with the kernel's bit and the address
- * space's flags after the operation; SET brings AS_UNEVICTABLE along, as
- * the kernel's setter does, CLEAR takes it away again, and repeating
- * either changes nothing.
+ * space's flags after the operation; SET on an empty file brings
+ * AS_UNEVICTABLE along, as the kernel's setter does, CLEAR takes it away
+ * again, and repeating either changes nothing.
  */
 TEST_F(unmovable, set_query_clear)
 {
@@ -331,28 +346,28 @@ TEST_F(unmovable, set_query_clear)
 	struct ptmark_unmovable u;
 	int round;
 
-	ASSERT_EQ(0, unmovable_op(self->dev, self->r.fd,
+	ASSERT_EQ(0, ptmark_unmovable_op(self->dev, self->empty,
 				  PTMARK_UNMOVABLE_QUERY, &u));
 	EXPECT_EQ(self->flag, u.flag);
 	EXPECT_EQ(0, u.as_flags);
 
 	for (round = 0; round < 2; round++) {
-		ASSERT_EQ(0, unmovable_op(self->dev, self->r.fd,
+		ASSERT_EQ(0, ptmark_unmovable_op(self->dev, self->empty,
 					  PTMARK_UNMOVABLE_SET, &u));
 		EXPECT_EQ(sizeof(u), u.size);
-		EXPECT_EQ(self->r.fd, u.fd);
+		EXPECT_EQ(self->empty, u.fd);
 		EXPECT_EQ(PTMARK_UNMOVABLE_SET, u.op);
 		EXPECT_EQ(self->flag, u.flag);
 		EXPECT_EQ(both, u.as_flags);
 		EXPECT_EQ(0, u.reserved);
-		EXPECT_EQ(both, as_flags_of(self->dev, self->r.fd));
+		EXPECT_EQ(both, as_flags_of(self->dev, self->empty));
 	}
 	for (round = 0; round < 2; round++) {
-		ASSERT_EQ(0, unmovable_op(self->dev, self->r.fd,
+		ASSERT_EQ(0, ptmark_unmovable_op(self->dev, self->empty,
 					  PTMARK_UNMOVABLE_CLEAR, &u));
 		EXPECT_EQ(self->flag, u.flag);
 		EXPECT_EQ(0, u.as_flags);
-		EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
+		EXPECT_EQ(0, as_flags_of(self->dev, self->empty));
 	}
 }
 
@@ -361,38 +376,125 @@ TEST_F(unmovable, flag_belongs_to_file)
 {
 	int fd;
 
-	fd = reopen_fd(self->r.fd, O_RDWR);
+	fd = reopen_fd(self->empty, O_RDWR);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, set_flag(self->dev, fd, true));
 	EXPECT_EQ(self->flag | PTMARK_AS_UNEVICTABLE,
-		  as_flags_of(self->dev, self->r.fd));
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, false));
+		  as_flags_of(self->dev, self->empty));
+	ASSERT_EQ(0, set_flag(self->dev, self->empty, false));
 	EXPECT_EQ(0, as_flags_of(self->dev, fd));
 	close(fd);
 }
 
-/* The scan reports the flag in as_flags of every record of the VMA. */
+/*
+ * The scan reports the flag in as_flags of every record of the VMA; once
+ * CLEARed, the flag cannot come back on a file with pages.
+ */
 TEST_F(unmovable, scan_shows_flag)
 {
 	struct ptmark_record recs[NR_PAGES];
 	long want;
-	int on;
+	int round;
 	size_t i;
 
 	for (i = 0; i < NR_PAGES; i++)
-		region_touch(&self->r, i);
-	for (on = 1; on >= 0; on--) {
-		ASSERT_EQ(0, set_flag(self->dev, self->r.fd, on));
-		want = as_flags_of(self->dev, self->r.fd);
-		ASSERT_EQ(on ? self->flag | PTMARK_AS_UNEVICTABLE : 0, want);
-		ASSERT_EQ(0, ptmark_scan_dense(self->dev, self->r.addr,
+		region_touch(&self->f, i);
+	for (round = 0; round < 2; round++) {
+		want = as_flags_of(self->dev, self->f.fd);
+		ASSERT_EQ(round ? 0 : self->flag | PTMARK_AS_UNEVICTABLE, want);
+		ASSERT_EQ(0, ptmark_scan_dense(self->dev, self->f.addr,
 					       NR_PAGES, recs));
 		for (i = 0; i < NR_PAGES; i++) {
 			ASSERT_EQ(PTMARK_KIND_PRESENT, recs[i].kind);
 			ASSERT_EQ(want, recs[i].as_flags)
-				TH_LOG("page %zu, flag %s", i, on ? "set" : "clear");
+				TH_LOG("page %zu, round %d", i, round);
 		}
+		ASSERT_EQ(0, set_flag(self->dev, self->f.fd, false));
+		EXPECT_EQ(-EBUSY, set_flag(self->dev, self->f.fd, true));
 	}
+}
+
+/*
+ * CREATE gives a new descriptor (O_RDWR, close-on-exec) of an empty
+ * regular tmpfs file, flagged already, that takes everything a memfd
+ * takes: ftruncate, mmap, fallocate, read and write.
+ */
+TEST_F(unmovable, create_makes_flagged_memfd)
+{
+	const __u32 both = self->flag | PTMARK_AS_UNEVICTABLE;
+	struct ptmark_unmovable u;
+	struct statfs sfs;
+	struct stat st;
+	char *p, c = 0;
+	int fd;
+
+	ASSERT_EQ(0, ptmark_unmovable_op(self->dev, -1,
+					 PTMARK_UNMOVABLE_CREATE, &u));
+	fd = u.fd;
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(sizeof(u), u.size);
+	EXPECT_EQ(PTMARK_UNMOVABLE_CREATE, u.op);
+	EXPECT_EQ(self->flag, u.flag);
+	EXPECT_EQ(both, u.as_flags);
+	EXPECT_EQ(both, as_flags_of(self->dev, fd));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD));
+	EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(0, st.st_size);
+	ASSERT_EQ(0, fstatfs(fd, &sfs));
+	EXPECT_EQ(TMPFS_MAGIC, sfs.f_type);
+
+	ASSERT_EQ(0, ftruncate(fd, 2 * page_size()));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, page_size()));
+	p = mmap(NULL, 2 * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p[page_size()] = 'x';
+	ASSERT_EQ(1, pread(fd, &c, 1, page_size()));
+	EXPECT_EQ('x', c);
+	ASSERT_EQ(1, pwrite(fd, "y", 1, 0));
+	EXPECT_EQ('y', p[0]);
+	EXPECT_EQ(both, as_flags_of(self->dev, fd));
+	munmap(p, 2 * page_size());
+	close(fd);
+}
+
+/*
+ * SET refuses (EBUSY) a file that has a size, pages, or pages beyond a
+ * zero size, and changes nothing then, by the ioctl's word and by the
+ * scan; once truncated to nothing the file takes the flag.
+ */
+TEST_F(unmovable, set_refuses_file_with_size_or_pages)
+{
+	struct ptmark_record recs[NR_PAGES];
+	size_t i;
+
+	/* A size and no page yet. */
+	EXPECT_EQ(-EBUSY, set_flag(self->dev, self->r.fd, true));
+	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
+
+	for (i = 0; i < NR_PAGES; i++)
+		region_touch(&self->r, i);
+	EXPECT_EQ(-EBUSY, set_flag(self->dev, self->r.fd, true));
+	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
+	ASSERT_EQ(0, ptmark_scan_dense(self->dev, self->r.addr, NR_PAGES,
+				       recs));
+	for (i = 0; i < NR_PAGES; i++) {
+		EXPECT_EQ(PTMARK_KIND_PRESENT, recs[i].kind);
+		EXPECT_EQ(0, recs[i].as_flags) TH_LOG("page %zu", i);
+	}
+
+	/* Size 0, a page past EOF. */
+	ASSERT_EQ(0, fallocate(self->empty, FALLOC_FL_KEEP_SIZE, 0,
+			       page_size()));
+	EXPECT_EQ(-EBUSY, set_flag(self->dev, self->empty, true));
+	EXPECT_EQ(0, as_flags_of(self->dev, self->empty));
+
+	ASSERT_EQ(0, ftruncate(self->r.fd, 0));
+	EXPECT_EQ(0, set_flag(self->dev, self->r.fd, true));
+	EXPECT_EQ(self->flag | PTMARK_AS_UNEVICTABLE,
+		  as_flags_of(self->dev, self->r.fd));
 }
 
 /* A read-only open may look, but not change how the file behaves. */
@@ -400,13 +502,13 @@ TEST_F(unmovable, readonly_fd_cannot_change)
 {
 	int ro;
 
-	ro = reopen_fd(self->r.fd, O_RDONLY);
+	ro = reopen_fd(self->empty, O_RDONLY);
 	ASSERT_LE(0, ro);
 	EXPECT_EQ(0, as_flags_of(self->dev, ro));
 	EXPECT_EQ(-EPERM, set_flag(self->dev, ro, true));
-	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
+	EXPECT_EQ(0, as_flags_of(self->dev, self->empty));
 
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, true));
+	ASSERT_EQ(0, set_flag(self->dev, self->empty, true));
 	EXPECT_EQ(-EPERM, set_flag(self->dev, ro, false));
 	EXPECT_EQ(self->flag | PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, ro));
 	close(ro);
@@ -415,13 +517,13 @@ TEST_F(unmovable, readonly_fd_cannot_change)
 /*
  * The reply is the only thing that can fail after validation: with it in
  * a read-only page the ioctl says EFAULT, and neither SET nor CLEAR may
- * have happened.
+ * have happened, nor may CREATE have left a descriptor.
  */
 TEST_F(unmovable, reply_fault_changes_nothing)
 {
 	const __u32 both = self->flag | PTMARK_AS_UNEVICTABLE;
 	struct ptmark_unmovable *u;
-	int on;
+	int on, fds;
 
 	u = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -429,16 +531,28 @@ TEST_F(unmovable, reply_fault_changes_nothing)
 	for (on = 1; on >= 0; on--) {
 		ASSERT_EQ(0, mprotect(u, page_size(), PROT_READ | PROT_WRITE));
 		u->size = sizeof(*u);
-		u->fd = self->r.fd;
+		u->fd = self->empty;
 		u->op = on ? PTMARK_UNMOVABLE_SET : PTMARK_UNMOVABLE_CLEAR;
 		ASSERT_EQ(0, mprotect(u, page_size(), PROT_READ));
 		errno = 0;
 		EXPECT_EQ(-1, ioctl(self->dev, PTMARK_IOC_UNMOVABLE, u));
 		EXPECT_EQ(EFAULT, errno);
-		EXPECT_EQ(on ? 0 : both, as_flags_of(self->dev, self->r.fd));
+		EXPECT_EQ(on ? 0 : both, as_flags_of(self->dev, self->empty));
 		/* Now really make it so, for the opposite test next round. */
-		ASSERT_EQ(0, set_flag(self->dev, self->r.fd, on));
+		ASSERT_EQ(0, set_flag(self->dev, self->empty, on));
 	}
+
+	/* A CREATE that cannot answer leaves no descriptor behind. */
+	ASSERT_EQ(0, mprotect(u, page_size(), PROT_READ | PROT_WRITE));
+	fds = open_fd_count();
+	u->size = sizeof(*u);
+	u->fd = -1;
+	u->op = PTMARK_UNMOVABLE_CREATE;
+	ASSERT_EQ(0, mprotect(u, page_size(), PROT_READ));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->dev, PTMARK_IOC_UNMOVABLE, u));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(fds, open_fd_count());
 	munmap(u, page_size());
 }
 
@@ -454,7 +568,7 @@ static int raw_unmovable(int dev, void *u)
  */
 TEST_F(unmovable, bad_arguments)
 {
-	static const __u32 bad_ops[] = { 3, 0x80000000u, ~0u };
+	static const __u32 bad_ops[] = { 4, 0x80000000u, ~0u };
 	struct {
 		struct ptmark_unmovable u;
 		char tail[8];
@@ -469,9 +583,15 @@ TEST_F(unmovable, bad_arguments)
 			TH_LOG("op %#x", bad_ops[i]);
 	}
 
-	u = (struct ptmark_unmovable){ .size = sizeof(u), .fd = self->r.fd,
+	u = (struct ptmark_unmovable){ .size = sizeof(u), .fd = self->empty,
 		.op = PTMARK_UNMOVABLE_SET, .reserved = 1 };
 	EXPECT_EQ(EINVAL, raw_unmovable(self->dev, &u));
+
+	/* CREATE's fd is an answer only: a caller's value is refused. */
+	u = (struct ptmark_unmovable){ .size = sizeof(u), .fd = self->empty,
+		.op = PTMARK_UNMOVABLE_CREATE };
+	EXPECT_EQ(EINVAL, raw_unmovable(self->dev, &u));
+	u.op = PTMARK_UNMOVABLE_SET;
 
 	u.reserved = 0;
 	u.size = PTMARK_UNMOVABLE_SIZE_VER0 - 1;
@@ -481,12 +601,12 @@ TEST_F(unmovable, bad_arguments)
 
 	memset(&big, 0, sizeof(big));
 	big.u = (struct ptmark_unmovable){ .size = sizeof(big),
-		.fd = self->r.fd, .op = PTMARK_UNMOVABLE_SET };
+		.fd = self->empty, .op = PTMARK_UNMOVABLE_SET };
 	big.tail[3] = 1;
 	EXPECT_EQ(E2BIG, raw_unmovable(self->dev, &big));
 
 	EXPECT_EQ(EFAULT, raw_unmovable(self->dev, NULL));
-	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
+	EXPECT_EQ(0, as_flags_of(self->dev, self->empty));
 
 	/* A larger struct with a zero tail is a newer caller: fine. */
 	big.tail[3] = 0;
@@ -499,21 +619,21 @@ TEST_F(unmovable, bad_fds)
 {
 	int fd;
 
-	EXPECT_EQ(-EBADF, unmovable_op(self->dev, -1, PTMARK_UNMOVABLE_SET,
+	EXPECT_EQ(-EBADF, ptmark_unmovable_op(self->dev, -1, PTMARK_UNMOVABLE_SET,
 				       NULL));
-	EXPECT_EQ(-EBADF, unmovable_op(self->dev, INT_MAX,
+	EXPECT_EQ(-EBADF, ptmark_unmovable_op(self->dev, INT_MAX,
 				       PTMARK_UNMOVABLE_QUERY, NULL));
 
 	fd = dup(self->r.fd);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, close(fd));
-	EXPECT_EQ(-EBADF, unmovable_op(self->dev, fd, PTMARK_UNMOVABLE_SET,
+	EXPECT_EQ(-EBADF, ptmark_unmovable_op(self->dev, fd, PTMARK_UNMOVABLE_SET,
 				       NULL));
 
 	/* An O_PATH descriptor names the file but opens nothing. */
 	fd = reopen_fd(self->r.fd, O_PATH);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EBADF, unmovable_op(self->dev, fd, PTMARK_UNMOVABLE_SET,
+	EXPECT_EQ(-EBADF, ptmark_unmovable_op(self->dev, fd, PTMARK_UNMOVABLE_SET,
 				       NULL));
 	close(fd);
 	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
@@ -522,9 +642,9 @@ TEST_F(unmovable, bad_fds)
 /* Every op on @fd fails with EINVAL. */
 static bool refused(int dev, int fd)
 {
-	return unmovable_op(dev, fd, PTMARK_UNMOVABLE_QUERY, NULL) == -EINVAL &&
-	       unmovable_op(dev, fd, PTMARK_UNMOVABLE_SET, NULL) == -EINVAL &&
-	       unmovable_op(dev, fd, PTMARK_UNMOVABLE_CLEAR, NULL) == -EINVAL;
+	return ptmark_unmovable_op(dev, fd, PTMARK_UNMOVABLE_QUERY, NULL) == -EINVAL &&
+	       ptmark_unmovable_op(dev, fd, PTMARK_UNMOVABLE_SET, NULL) == -EINVAL &&
+	       ptmark_unmovable_op(dev, fd, PTMARK_UNMOVABLE_CLEAR, NULL) == -EINVAL;
 }
 
 /*
@@ -592,16 +712,14 @@ static int byte_after_cut(int dev, bool flagged, enum cut cut)
 	unsigned char *buf = malloc(page_size()), b = 0;
 	int fd, ret = 0;
 
-	fd = memfd_create("ptmark-cut", MFD_CLOEXEC);
+	fd = flagged ? flagged_memfd(dev) : plain_memfd("ptmark-cut");
 	if (fd < 0 || !buf) {
 		free(buf);
-		return -ENOMEM;
+		return fd < 0 ? fd : -ENOMEM;
 	}
 	memset(buf, 0xaa, page_size());
 	if (pwrite(fd, buf, page_size(), 0) != (ssize_t)page_size())
 		ret = -errno;
-	if (!ret && flagged)
-		ret = set_flag(dev, fd, true);
 	if (!ret && cut == CUT_TRUNCATE &&
 	    (ftruncate(fd, 100) || ftruncate(fd, page_size())))
 		ret = -errno;
@@ -646,27 +764,27 @@ TEST_F(unmovable, clear_rescues_unevictable_folios)
 	    (move_pages(0, 0, NULL, NULL, NULL, 0) && errno == ENOSYS))
 		SKIP(return, "no move_pages(2) to drain the LRU caches with");
 
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, true));
 	for (i = 0; i < NR_PAGES; i++)
-		region_touch(&self->r, i);
+		region_touch(&self->f, i);
 	/*
 	 * New folios wait in per-CPU batches before they reach an LRU list;
 	 * move_pages() drains them all (lru_cache_disable()).  Moving each
 	 * page to the node it is on migrates nothing.
 	 */
-	ASSERT_EQ(0, move_pages(0, NR_PAGES, self->r.pages, NULL,
-				self->r.nodes, 0));
-	ASSERT_EQ(0, move_pages(0, NR_PAGES, self->r.pages, self->r.nodes,
-				self->r.status, MPOL_MF_MOVE));
+	ASSERT_EQ(0, move_pages(0, NR_PAGES, self->f.pages, NULL,
+				self->f.nodes, 0));
+	ASSERT_EQ(0, move_pages(0, NR_PAGES, self->f.pages, self->f.nodes,
+				self->f.status, MPOL_MF_MOVE));
 
 	rescued = vmstat("unevictable_pgs_rescued");
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, false));
+	ASSERT_EQ(0, set_flag(self->dev, self->f.fd, false));
 	EXPECT_LE(rescued + NR_PAGES, vmstat("unevictable_pgs_rescued"));
 }
 
 /*
- * A tmpfs mounted noswap keeps its files unevictable itself: CLEAR must
- * leave that AS_UNEVICTABLE alone.
+ * A tmpfs mounted noswap keeps its files unevictable itself: SET takes a
+ * new, empty file there, and CLEAR must give back exactly what it found,
+ * AS_UNEVICTABLE included.
  */
 TEST_F(unmovable, clear_keeps_noswap_unevictable)
 {
@@ -696,10 +814,11 @@ TEST_F(unmovable, clear_keeps_noswap_unevictable)
 }
 
 /*
- * A SHM_LOCKed SysV segment (opened through /proc/self/map_files) keeps
- * AS_UNEVICTABLE across SET and CLEAR, and loses it with SHM_UNLOCK.
+ * A SysV segment (opened through /proc/self/map_files) has its size from
+ * birth: SET refuses it and leaves SHM_LOCK's AS_UNEVICTABLE as it is,
+ * for SHM_UNLOCK to take away.
  */
-TEST_F(unmovable, clear_keeps_shm_lock)
+TEST_F(unmovable, set_refuses_shm_segment)
 {
 	size_t len = 4 * page_size();
 	char path[96];
@@ -719,7 +838,8 @@ TEST_F(unmovable, clear_keeps_shm_lock)
 	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
 
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
-	EXPECT_EQ(0, set_flag(self->dev, fd, true));
+	EXPECT_EQ(-EBUSY, set_flag(self->dev, fd, true));
+	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
 	EXPECT_EQ(0, set_flag(self->dev, fd, false));
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
 	ASSERT_EQ(0, shmctl(id, SHM_UNLOCK, NULL));
@@ -789,14 +909,17 @@ static int fault_in_place_of(struct region *r, size_t i, char *page)
  * the fill, the flagged and the unflagged file in turn with anonymous
  * pages it frees again, and then frees half of every 2 MiB of the fill
  * for compaction to move pages into.  The flagged folios must stay; their
- * unflagged twins may move, and how many did is logged.
+ * unflagged twins must move, some at least.  The flagged file
+ * is allocated the way guest_memfd's is, without __GFP_MOVABLE: its pages
+ * come from unmovable pageblocks, not from the freed anonymous ones, and
+ * stay wherever they landed.
  */
 TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 {
 	const size_t chunk = 2UL << 20, spare = 256UL << 20;
 	struct region control, holes;
 	long long free_bytes, scanned;
-	size_t fill_len, i;
+	size_t fill_len, i, moved;
 	uint64_t *after;
 	cpu_set_t cpus;
 	char **low;
@@ -820,14 +943,16 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	fill = mmap(NULL, fill_len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, fill);
-	ASSERT_EQ(0, region_create(&control, "ptmark-control", NR_PAGES));
-	ASSERT_EQ(0, region_create(&holes, "ptmark-holes", NR_PAGES));
+	ASSERT_EQ(0, region_create(&control, plain_memfd("ptmark-control"),
+				   NR_PAGES));
+	ASSERT_EQ(0, region_create(&holes, plain_memfd("ptmark-holes"),
+				   NR_PAGES));
 	after = calloc(NR_PAGES, sizeof(*after));
 	low = calloc(3 * NR_PAGES, sizeof(*low));
 	ASSERT_NE(NULL, after);
 	ASSERT_NE(NULL, low);
 	ASSERT_EQ(0, bind_to_node(fill, fill_len, 0));
-	ASSERT_EQ(0, region_bind(&self->r, 0, 0));
+	ASSERT_EQ(0, region_bind(&self->f, 0, 0));
 	ASSERT_EQ(0, region_bind(&control, 0, 0));
 	ASSERT_EQ(0, region_bind(&holes, 0, 0));
 	ASSERT_EQ(0, madvise(fill, fill_len, MADV_NOHUGEPAGE));
@@ -835,9 +960,8 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	ASSERT_EQ(0, lowest_pages(self->dev, fill, fill_len / page_size(),
 				  3 * NR_PAGES, low));
 
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, true));
 	for (i = 0; i < NR_PAGES; i++) {
-		ASSERT_EQ(0, fault_in_place_of(&self->r, i, low[3 * i]));
+		ASSERT_EQ(0, fault_in_place_of(&self->f, i, low[3 * i]));
 		ASSERT_EQ(0, fault_in_place_of(&control, i, low[3 * i + 1]));
 		ASSERT_EQ(0, fault_in_place_of(&holes, i, low[3 * i + 2]));
 	}
@@ -846,7 +970,7 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	for (i = 0; i < fill_len; i += chunk)
 		ASSERT_EQ(0, madvise(fill + i + chunk / 2, chunk / 2,
 				     MADV_DONTNEED));
-	ASSERT_EQ(0, region_pfns(self->dev, &self->r, self->r.pfns));
+	ASSERT_EQ(0, region_pfns(self->dev, &self->f, self->f.pfns));
 	ASSERT_EQ(0, region_pfns(self->dev, &control, control.pfns));
 
 	scanned = vmstat("compact_migrate_scanned");
@@ -856,13 +980,15 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	if (scanned >= 0)
 		EXPECT_LT(scanned, vmstat("compact_migrate_scanned"));
 
-	ASSERT_EQ(0, region_pfns(self->dev, &self->r, after));
-	EXPECT_EQ(NR_PAGES, same_pfns(self->r.pfns, after, NR_PAGES));
+	ASSERT_EQ(0, region_pfns(self->dev, &self->f, after));
+	EXPECT_EQ(NR_PAGES, same_pfns(self->f.pfns, after, NR_PAGES));
 	ASSERT_EQ(0, region_pfns(self->dev, &control, after));
+	moved = NR_PAGES - same_pfns(control.pfns, after, NR_PAGES);
 	TH_LOG("compaction moved %zu of %d unflagged pages, pfns %#llx-%#llx",
-	       NR_PAGES - same_pfns(control.pfns, after, NR_PAGES), NR_PAGES,
-	       (unsigned long long)control.pfns[0],
+	       moved, NR_PAGES, (unsigned long long)control.pfns[0],
 	       (unsigned long long)control.pfns[NR_PAGES - 1]);
+	/* The control shows that compaction did reach pages placed so. */
+	EXPECT_LT(0, moved);
 
 	free(after);
 	free(low);
@@ -883,6 +1009,7 @@ struct stress {
 	struct region *r;
 	atomic_bool stop;
 	atomic_int err;
+	atomic_ulong sets;	/* SETs that took */
 	char what[64];
 	pthread_mutex_t lock;
 };
@@ -913,12 +1040,16 @@ static off_t random_offset(unsigned int *seed, size_t size)
  * stress_fail()) ends its thread.
  */
 
-/* Cut the file anywhere (mostly mid-page), then grow it back. */
+/*
+ * Cut the file anywhere (mostly mid-page), one time in four to nothing,
+ * which lets a SET in, then grow it back.
+ */
 static bool stress_truncate(struct stress *s, unsigned int *seed)
 {
 	size_t size = s->r->nr * page_size();
+	off_t to = rand_r(seed) % 4 ? random_offset(seed, size) : 0;
 
-	if (ftruncate(s->r->fd, random_offset(seed, size)))
+	if (ftruncate(s->r->fd, to))
 		stress_fail(s, "ftruncate down", errno);
 	else if (ftruncate(s->r->fd, size))
 		stress_fail(s, "ftruncate up", errno);
@@ -977,12 +1108,15 @@ static bool stress_move(struct stress *s, unsigned int *seed)
 	return stress_running(s);
 }
 
+/* SET takes only while the file is cut to nothing, EBUSY otherwise. */
 static bool stress_toggle(struct stress *s, unsigned int *seed)
 {
 	bool on = rand_r(seed) & 1;
 	int ret = set_flag(s->dev, s->r->fd, on);
 
-	if (ret)
+	if (on && !ret)
+		atomic_fetch_add(&s->sets, 1);
+	else if (ret && !(on && ret == -EBUSY))
 		stress_fail(s, on ? "SET" : "CLEAR", -ret);
 	return stress_running(s);
 }
@@ -1091,8 +1225,8 @@ FIXTURE_SETUP(race)
 	self->no_migration = no_numa_migration();
 	if (self->no_migration)
 		TH_LOG("without move_pages(): %s", self->no_migration);
-	ASSERT_EQ(0, region_create(&self->r, "ptmark-race", STRESS_PAGES));
-	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, true));
+	ASSERT_EQ(0, region_create(&self->r, flagged_memfd(self->dev),
+				   STRESS_PAGES));
 	self->s.dev = self->dev;
 	self->s.r = &self->r;
 }
@@ -1121,8 +1255,8 @@ TEST_F_TIMEOUT(race, truncate_vs_compaction_and_migration, 120)
 }
 
 /*
- * The same with the flag set and cleared all along; once cleared for good
- * every page migrates.
+ * The same with the flag cleared and set again all along, SET taking
+ * only when the file is empty; once cleared for good every page migrates.
  */
 TEST_F_TIMEOUT(race, toggle_vs_truncation_and_migration, 120)
 {
@@ -1130,7 +1264,8 @@ TEST_F_TIMEOUT(race, toggle_vs_truncation_and_migration, 120)
 				STRESS_SECONDS, self->summary,
 				sizeof(self->summary)))
 		TH_LOG("%s: %s", self->s.what, strerror(self->s.err));
-	TH_LOG("rounds:%s", self->summary);
+	TH_LOG("rounds:%s, SETs taken %lu", self->summary,
+	       atomic_load(&self->s.sets));
 	ASSERT_EQ(0, set_flag(self->dev, self->r.fd, false));
 	EXPECT_EQ(0, as_flags_of(self->dev, self->r.fd));
 	if (!self->no_migration)
@@ -1229,7 +1364,6 @@ FIXTURE_SETUP(migrate)
 	REQUIRE_TWO_NODES();
 	if (geteuid())
 		SKIP(return, "needs root to see pfns");
-	ASSERT_EQ(0, region_create(&self->r, "ptmark-migrate", NR_PAGES));
 	/*
 	 * migrate_pages() reports the process's other unmovable pages of
 	 * node 0 too: count them first, once everything movable has gone.
@@ -1249,9 +1383,9 @@ FIXTURE_TEARDOWN(migrate)
 
 enum flagging {
 	NO_FLAG,		/* the control */
-	FLAG_BEFORE_FAULT,	/* folios born unevictable, as guest_memfd's */
-	FLAG_AFTER_FAULT,	/* folios already on the evictable LRU */
-	FLAG_CLEARED,		/* set before the faults, cleared after */
+	FLAG_BEFORE_FAULT,	/* a CREATEd file, as guest_memfd's */
+	SET_AFTER_FAULT,	/* refused: the file has pages */
+	FLAG_CLEARED,		/* CREATEd, cleared after the faults */
 };
 
 static void migration_case(struct __test_metadata *_metadata,
@@ -1259,21 +1393,27 @@ static void migration_case(struct __test_metadata *_metadata,
 			   const FIXTURE_VARIANT(migrate) *variant,
 			   enum flagging flagging)
 {
-	bool stuck = flagging == FLAG_BEFORE_FAULT ||
-		     flagging == FLAG_AFTER_FAULT;
+	bool flagged = flagging == FLAG_BEFORE_FAULT ||
+		       flagging == FLAG_CLEARED;
+	bool stuck = flagging == FLAG_BEFORE_FAULT;
 	struct region *r = &self->r;
 	uint64_t *after;
 	size_t i;
 
+	ASSERT_EQ(0, region_create(r, flagged ? flagged_memfd(self->dev) :
+					plain_memfd("ptmark-migrate"),
+				   NR_PAGES));
 	after = calloc(r->nr, sizeof(*after));
 	ASSERT_NE(NULL, after);
-	if (flagging == FLAG_BEFORE_FAULT || flagging == FLAG_CLEARED)
-		ASSERT_EQ(0, set_flag(self->dev, r->fd, true));
 	ASSERT_EQ(0, region_fault_on(r, 0));
-	if (flagging == FLAG_AFTER_FAULT)
-		ASSERT_EQ(0, set_flag(self->dev, r->fd, true));
-	if (flagging == FLAG_CLEARED)
+	if (flagging == SET_AFTER_FAULT) {
+		ASSERT_EQ(-EBUSY, set_flag(self->dev, r->fd, true));
+		ASSERT_EQ(0, as_flags_of(self->dev, r->fd));
+	}
+	if (flagging == FLAG_CLEARED) {
 		ASSERT_EQ(0, set_flag(self->dev, r->fd, false));
+		ASSERT_EQ(0, as_flags_of(self->dev, r->fd));
+	}
 	ASSERT_EQ(r->nr, pages_on_node(r, 0));
 	ASSERT_EQ(0, region_pfns(self->dev, r, r->pfns));
 
@@ -1303,9 +1443,10 @@ TEST_F(migrate, flagged_before_fault_stays)
 	migration_case(_metadata, self, variant, FLAG_BEFORE_FAULT);
 }
 
-TEST_F(migrate, flagged_after_fault_stays)
+/* The refused SET left the file as it was: its pages still move. */
+TEST_F(migrate, set_after_fault_refused_moves)
 {
-	migration_case(_metadata, self, variant, FLAG_AFTER_FAULT);
+	migration_case(_metadata, self, variant, SET_AFTER_FAULT);
 }
 
 TEST_F(migrate, cleared_moves)

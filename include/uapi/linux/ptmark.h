@@ -11,7 +11,7 @@
  *
  * Access (Documentation/ptmark.rst, "Access"): INFO, SCAN and the QUERY of
  * UNMOVABLE work through any fd of the device.  Everything that changes
- * state (MARKER, UNMOVABLE SET and CLEAR) needs the fd open for
+ * state (MARKER, UNMOVABLE SET, CLEAR and CREATE) needs the fd open for
  * writing (EBADF) and CAP_SYS_ADMIN of the fd's opener, not of its holder
  * (EPERM).  A pidfd target other than the caller needs CAP_SYS_PTRACE of
  * both the caller and the opener (EACCES), and to be written to,
@@ -248,18 +248,34 @@ struct ptmark_marker {
 #define PTMARK_UNMOVABLE_QUERY		0
 #define PTMARK_UNMOVABLE_SET		1
 #define PTMARK_UNMOVABLE_CLEAR		2
+#define PTMARK_UNMOVABLE_CREATE		3
 
 /**
  * struct ptmark_unmovable - the unmovable flag of a file's address space
  * @size:	(in) sizeof(struct ptmark_unmovable) as the caller knows it
- * @fd:		(in) a regular shmem file (memfd, tmpfs); other files are
- *		refused (EINVAL), and SET/CLEAR need it open for writing
- *		(EPERM), and the device fd what every change needs
+ * @fd:		(in) QUERY, SET, CLEAR: a regular shmem file (memfd, tmpfs);
+ *		other files are refused (EINVAL), and SET/CLEAR need it open
+ *		for writing (EPERM).  CREATE: (in) -1, (out) the new file
  * @op:		(in) PTMARK_UNMOVABLE_*
  * @flag:	(out) the PTMARK_AS_* bit this kernel uses to mean
  *		"unmovable" (PTMARK_AS_INACCESSIBLE or PTMARK_AS_UNMOVABLE)
  * @as_flags:	(out) PTMARK_AS_* of the address space after @op
  * @reserved:	(in) 0
+ *
+ * The flag goes on a file before its first page, as guest_memfd puts it
+ * on its own, and with it the file's pages are allocated only where
+ * unmovable memory may go (never ZONE_MOVABLE or CMA):
+ *  - CREATE makes a new, empty shmem file (O_RDWR, O_CLOEXEC; it can be
+ *    mmap()ed, ftruncate()d and fallocate()d like a memfd) with the flag
+ *    already set, and returns its descriptor in @fd;
+ *  - SET flags an existing file only while it has size 0 and no pages
+ *    (EBUSY otherwise); on a flagged file it does nothing;
+ *  - CLEAR undoes exactly what SET or CREATE did (the flag, the
+ *    PTMARK_AS_UNEVICTABLE that came with it unless shmem keeps that
+ *    itself, the pages' placement), on a flagged file at any time;
+ *  - QUERY changes nothing.
+ * All but QUERY need the device fd open for writing and CAP_SYS_ADMIN of
+ * its opener.
  */
 struct ptmark_unmovable {
 	__u32 size;
