@@ -105,19 +105,21 @@ static inline pmd_t pmdp_get_lockless(pmd_t *pmdp)
 #endif
 
 /*
- * Without vm_flags_set() there are no VMA write locks either, and so no
- * guard ioctl (PTMARK_HAVE_VMA_START_WRITE), the one user: reaching these
- * is a bug, and the flags stay as they are.
+ * Without vm_flags_set() there are no VMA locks either: the flags are
+ * written under the mmap write lock, as that kernel's own drivers write
+ * them in their mmap handlers (the huge pfnmap's is one).
  */
 #if !PTMARK_PROBE_VM_FLAGS_SET
 static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 {
-	WARN_ON_ONCE(1);
+	mmap_assert_write_locked(vma->vm_mm);
+	vma->vm_flags |= flags;
 }
 
 static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 {
-	WARN_ON_ONCE(1);
+	mmap_assert_write_locked(vma->vm_mm);
+	vma->vm_flags &= ~flags;
 }
 #endif
 
