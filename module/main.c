@@ -114,6 +114,15 @@ int ptmark_copy_out(void __user *uarg, const void *karg, size_t ksize)
 	return 0;
 }
 
+/* Count an ioctl of /dev/ptmark or of a session in "stats"; returns @ret. */
+long ptmark_count_ioctl(long ret)
+{
+	atomic64_inc(&ptmark_stats.ioctls);
+	if (ret < 0)
+		atomic64_inc(&ptmark_stats.ioctl_errors);
+	return ret;
+}
+
 static long ptmark_ioc_info(void __user *uarg)
 {
 	struct ptmark_info info;
@@ -164,10 +173,7 @@ static long ptmark_ioctl(struct file *file, unsigned int cmd,
 		return -ENOTTY;
 	}
 
-	atomic64_inc(&ptmark_stats.ioctls);
-	if (ret < 0)
-		atomic64_inc(&ptmark_stats.ioctl_errors);
-	return ret;
+	return ptmark_count_ioctl(ret);
 }
 
 static const struct file_operations ptmark_fops = {

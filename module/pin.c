@@ -417,10 +417,7 @@ static long ptmark_pin_ioctl(struct file *file, unsigned int cmd,
 		return -ENOTTY;
 	}
 
-	atomic64_inc(&ptmark_stats.ioctls);
-	if (ret < 0)
-		atomic64_inc(&ptmark_stats.ioctl_errors);
-	return ret;
+	return ptmark_count_ioctl(ret);
 }
 
 static int ptmark_pin_release(struct inode *inode, struct file *file)

@@ -40,6 +40,7 @@ extern const struct ptmark_feature_name ptmark_feature_names[];
 int ptmark_copy_args(void *karg, size_t ksize, size_t minsize,
 		     const void __user *uarg);
 int ptmark_copy_out(void __user *uarg, const void *karg, size_t ksize);
+long ptmark_count_ioctl(long ret);
 
 /*
  * A page-table walk in progress: records for [start, next) are in
