@@ -240,7 +240,7 @@ truncate -s 512M "$WORK"/ext4.img
 mkfs.ext4 -q -F "$WORK"/ext4.img
 
 # -- boot -----------------------------------------------------------------
-if host_kvm_usable; then
+if host_kvm_usable "$IMAGE"; then
 	accel=(-enable-kvm -cpu host)
 	accel_name=kvm
 else
