@@ -10,6 +10,8 @@
  *   vma-get		dump: one summary per VMA, pages counted per kind
  *   marker-ntf		event on the "events" group: markers installed or
  *			removed through PTMARK_IOC_MARKER
+ *   pin-ntf		event on the same group: a pin session pinned a range
+ *			or let it go (released, or the session ended)
  *
  * Both dumps drive the ioctl's walker, ptmark_walk(), a batch at a time
  * and resume where the last message ended: the walk state lives between
@@ -483,20 +485,40 @@ static int ptmark_nl_vma_dumpit(struct sk_buff *skb,
 /* The process a marker request was about, in the initial pid namespace. */
 static pid_t ptmark_nl_marker_pid(const struct ptmark_marker *args)
 {
-	struct file *file;
-	struct pid *pid;
-	pid_t nr = 0;
-
 	if (!(args->flags & PTMARK_MARKER_F_PIDFD))
 		return task_tgid_nr(current);
-	file = fget(args->pidfd);
-	if (!file)
-		return 0;
-	pid = ptmark_pidfd_pid(file);
-	if (pid)
-		nr = pid_nr(pid);
-	fput(file);
-	return nr;
+	return ptmark_pidfd_nr(args->pidfd);
+}
+
+/* A new message of event @cmd, or NULL when nobody listens or memory is short. */
+static struct sk_buff *ptmark_nl_event_new(u8 cmd, void **hdr)
+{
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&ptmark_nl_family, &init_net,
+				PTMARK_NL_MCGRP_EVENTS))
+		return NULL;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &ptmark_nl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* Send what ptmark_nl_event_new() began, unless its attributes did not fit. */
+static void ptmark_nl_event_send(struct sk_buff *msg, void *hdr, bool full)
+{
+	if (full) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast(&ptmark_nl_family, msg, 0, PTMARK_NL_MCGRP_EVENTS,
+			  GFP_KERNEL);
 }
 
 /**
@@ -510,6 +532,7 @@ void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
 {
 	struct sk_buff *msg;
 	void *hdr;
+	bool full;
 
 	/*
 	 * An event names one range; a vectored call (start is the array)
@@ -517,29 +540,44 @@ void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
 	 */
 	if (args->flags & PTMARK_MARKER_F_VECTOR)
 		return;
-	if (!genl_has_listeners(&ptmark_nl_family, &init_net,
-				PTMARK_NL_MCGRP_EVENTS))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = ptmark_nl_event_new(PTMARK_CMD_MARKER_NTF, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &ptmark_nl_family, 0,
-			  PTMARK_CMD_MARKER_NTF);
-	if (!hdr ||
-	    nla_put_u32(msg, PTMARK_A_EVENT_PID, ptmark_nl_marker_pid(args)) ||
-	    nla_put_uint(msg, PTMARK_A_EVENT_START, args->start) ||
-	    nla_put_uint(msg, PTMARK_A_EVENT_LEN, PAGE_ALIGN(args->len)) ||
-	    nla_put_u32(msg, PTMARK_A_EVENT_MARKER, args->marker) ||
-	    ((args->flags & PTMARK_MARKER_F_REMOVE) &&
-	     nla_put_flag(msg, PTMARK_A_EVENT_REMOVE)) ||
-	    nla_put_uint(msg, PTMARK_A_EVENT_NR_PAGES, nr_pages) ||
-	    nla_put_s32(msg, PTMARK_A_EVENT_ERROR, err)) {
-		nlmsg_free(msg);
+	full = nla_put_u32(msg, PTMARK_A_EVENT_PID, ptmark_nl_marker_pid(args)) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_START, args->start) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_LEN, PAGE_ALIGN(args->len)) ||
+	       nla_put_u32(msg, PTMARK_A_EVENT_MARKER, args->marker) ||
+	       ((args->flags & PTMARK_MARKER_F_REMOVE) &&
+		nla_put_flag(msg, PTMARK_A_EVENT_REMOVE)) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_NR_PAGES, nr_pages) ||
+	       nla_put_s32(msg, PTMARK_A_EVENT_ERROR, err);
+	ptmark_nl_event_send(msg, hdr, full);
+}
+
+/**
+ * ptmark_netlink_notify_pin - tell the "events" group about a pinned range
+ * @pid: the session's target, in the initial pid namespace
+ * @start: first address of the range
+ * @nr_pages: its pages, all pinned or all unpinned
+ * @unpin: the range was released (by PTMARK_PIN_IOC_RELEASE or the end
+ *	of its session), else it was pinned
+ */
+void ptmark_netlink_notify_pin(pid_t pid, unsigned long start,
+			       unsigned long nr_pages, bool unpin)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	bool full;
+
+	msg = ptmark_nl_event_new(PTMARK_CMD_PIN_NTF, &hdr);
+	if (!msg)
 		return;
-	}
-	genlmsg_end(msg, hdr);
-	genlmsg_multicast(&ptmark_nl_family, msg, 0, PTMARK_NL_MCGRP_EVENTS,
-			  GFP_KERNEL);
+	full = nla_put_u32(msg, PTMARK_A_EVENT_PID, pid) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_START, start) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_LEN, nr_pages << PAGE_SHIFT) ||
+	       (unpin && nla_put_flag(msg, PTMARK_A_EVENT_REMOVE)) ||
+	       nla_put_uint(msg, PTMARK_A_EVENT_NR_PAGES, nr_pages);
+	ptmark_nl_event_send(msg, hdr, full);
 }
 
 /* ---- the family -------------------------------------------------------- */
@@ -620,6 +658,11 @@ void ptmark_netlink_exit(void)
 
 void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
 				  u64 nr_pages, long err)
+{
+}
+
+void ptmark_netlink_notify_pin(pid_t pid, unsigned long start,
+			       unsigned long nr_pages, bool unpin)
 {
 }
 

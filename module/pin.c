@@ -9,7 +9,9 @@
  * exited process's memory mapped) and a list of pinned ranges, each with
  * the pages pin_user_pages*() returned.  Everything is unpinned when a
  * range is released or the file goes away; the file's fops hold a module
- * reference, so rmmod cannot run while a session exists.
+ * reference, so rmmod cannot run while a session exists.  Each range
+ * pinned and each range let go (released, or dropped with its session)
+ * is a pin-ntf event of the netlink family.
  *
  * The comparison of pinned and mapped pages reads the page tables with
  * the scan's walker and compares pfns inside the module: callers only
@@ -43,10 +45,13 @@ struct ptmark_pin_session {
 	struct mm_struct *mm;		/* mmgrab()bed */
 	struct list_head ranges;	/* struct ptmark_pinned */
 	unsigned long nr_pages;
+	pid_t pid;			/* of the target, for events */
 };
 
-static void ptmark_pinned_free(struct ptmark_pinned *pr)
+static void ptmark_pinned_free(struct ptmark_pin_session *s,
+			       struct ptmark_pinned *pr)
 {
+	ptmark_netlink_notify_pin(s->pid, pr->start, pr->nr_pages, true);
 	unpin_user_pages(pr->pages, pr->nr_pages);
 	atomic64_sub(pr->nr_pages, &ptmark_stats.pinned_pages);
 	kvfree(pr->pages);
@@ -205,6 +210,7 @@ static long ptmark_pin_ioc_pin(struct ptmark_pin_session *s, void __user *uarg)
 	atomic64_add(nr, &ptmark_stats.pinned_pages);
 	args.nr_pages = s->nr_pages;
 	mutex_unlock(&s->lock);
+	ptmark_netlink_notify_pin(s->pid, args.start, nr, false);
 	/* The pins stay even if the caller cannot read the answer. */
 	return ptmark_copy_out(uarg, &args, sizeof(args));
 
@@ -245,7 +251,7 @@ static long ptmark_pin_ioc_release(struct ptmark_pin_session *s,
 	s->nr_pages -= pr->nr_pages;
 	args.nr_pages = s->nr_pages;
 	mutex_unlock(&s->lock);
-	ptmark_pinned_free(pr);
+	ptmark_pinned_free(s, pr);
 	return ptmark_copy_out(uarg, &args, sizeof(args));
 }
 
@@ -426,7 +432,7 @@ static int ptmark_pin_release(struct inode *inode, struct file *file)
 	struct ptmark_pinned *pr, *next;
 
 	list_for_each_entry_safe(pr, next, &s->ranges, node)
-		ptmark_pinned_free(pr);
+		ptmark_pinned_free(s, pr);
 	mmdrop(s->mm);
 	mutex_destroy(&s->lock);
 	kfree(s);
@@ -479,6 +485,8 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	mmgrab(mm);
 	mmput(mm);
 	s->mm = mm;
+	s->pid = args.flags & PTMARK_PIN_OPEN_F_PIDFD ?
+		ptmark_pidfd_nr(args.pidfd) : task_tgid_nr(current);
 
 	atomic64_inc(&ptmark_stats.pin_sessions);
 	fd = get_unused_fd_flags(O_CLOEXEC);

@@ -97,6 +97,8 @@ struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
 /* The same without a device fd (netlink, debugfs): the caller decides. */
 struct mm_struct *ptmark_get_mm_pidfd(int pidfd, unsigned int access);
 struct mm_struct *ptmark_get_mm_pid(pid_t nr);
+/* The pid behind @pidfd in the initial pid namespace, 0 if none: a label. */
+pid_t ptmark_pidfd_nr(int pidfd);
 int ptmark_may_change(struct file *file);
 bool ptmark_may_see_pfns(struct file *file);
 
@@ -114,5 +116,7 @@ int ptmark_netlink_init(void);
 void ptmark_netlink_exit(void);
 void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
 				  u64 nr_pages, long err);
+void ptmark_netlink_notify_pin(pid_t pid, unsigned long start,
+			       unsigned long nr_pages, bool unpin);
 
 #endif /* _PTMARK_H */

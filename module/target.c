@@ -151,6 +151,22 @@ struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
 	return mm;
 }
 
+pid_t ptmark_pidfd_nr(int pidfd)
+{
+	struct file *pidfile;
+	struct pid *pid;
+	pid_t nr = 0;
+
+	pidfile = pidfd < 0 ? NULL : fget(pidfd);
+	if (!pidfile)
+		return 0;
+	pid = ptmark_pidfd_pid(pidfile);
+	if (pid)
+		nr = pid_nr(pid);
+	fput(pidfile);
+	return nr;
+}
+
 struct mm_struct *ptmark_get_mm_pidfd(int pidfd, unsigned int access)
 {
 	return ptmark_get_mm_pidfd_as(NULL, pidfd, access);
