@@ -2,8 +2,9 @@
 /*
  * ptmarkctl: look at a live process's page tables through ptmark.
  *
- * Reads (features, maps, dump) speak the "ptmark" generic netlink family;
- * changes (guard, uffd-wp-marker, unmovable) are the /dev/ptmark ioctls.
+ * Reads (features, maps, dump) and the event monitor speak the "ptmark"
+ * generic netlink family; changes (guard, uffd-wp-marker, unmovable, pin)
+ * are the /dev/ptmark ioctls.
  * Documentation/ptmarkctl.rst is the manual, the JSON schema included.
  * Exit status: 0 success, 1 an operation failed, 2 bad usage.
  */
@@ -11,10 +12,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -23,7 +26,8 @@
 
 #define EXIT_USAGE	2
 
-static bool opt_json, opt_map, opt_dense;
+static bool opt_json, opt_map, opt_dense, opt_write, opt_longterm;
+static long opt_for = -1, opt_count = -1;	/* -1: not given */
 static unsigned long page_size;
 
 static const char *const kind_names[PTMARK_KIND_COUNT] = {
@@ -70,6 +74,8 @@ static void usage(FILE *out)
 		"       ptmarkctl guard install|remove PID START-END\n"
 		"       ptmarkctl uffd-wp-marker install|remove PID START-END\n"
 		"       ptmarkctl [--json] unmovable query|set|clear FILE\n"
+		"       ptmarkctl [--write] [--longterm] [--for SECONDS] pin PID START-END\n"
+		"       ptmarkctl [--json] [--count N] [--for SECONDS] monitor\n"
 		"\n"
 		"Addresses are hexadecimal and page-aligned.  See ptmarkctl(8).\n");
 }
@@ -175,6 +181,16 @@ static bool parse_pid(const char *s, pid_t *pid)
 		return false;
 	*pid = v;
 	return true;
+}
+
+/* A decimal number >= 0 that fits an int's worth of seconds or events. */
+static bool parse_count(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return !errno && end != s && !*end && *v >= 0 && *v <= INT32_MAX / 1000;
 }
 
 /* "START-END", hexadecimal, page-aligned, START < END. */
@@ -861,12 +877,236 @@ out:
 	return ret;
 }
 
+/* ---- pin: hold a pin session on a range ------------------------------- */
+
+static const char *pin_cause(int fd, int err)
+{
+	struct ptmark_info info = { .size = sizeof(info) };
+
+	switch (err) {
+	case ENOTTY:
+	case EOPNOTSUPP:
+		if (!ioctl(fd, PTMARK_IOC_INFO, &info) &&
+		    !(info.features & PTMARK_FEAT_PIN))
+			return "this module has no pin sessions (feature pin: no)";
+		return NULL;
+	case EFAULT:
+		return "the range has a hole, a guard marker or a mapping GUP cannot pin (VM_PFNMAP, VM_IO), or a long-term write pin of a file with writeback";
+	case ENOSPC:
+		return "more pages than a session may hold (max_pages)";
+	case EACCES:
+	case EPERM:
+		return "no write access to the target's memory (ptrace-attach level and CAP_SYS_NICE)";
+	case ESRCH:
+		return "no such process";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Wait for one of the signals in @set (blocked since before the pin, so
+ * that one sent early still ends the wait), at most @secs seconds unless
+ * -1.  The pins are the session's: if ptmarkctl dies instead, the kernel
+ * closes the session and they go with it.
+ */
+static void pin_wait(const sigset_t *set, long secs)
+{
+	struct timespec ts = { .tv_sec = secs };
+
+	while ((secs < 0 ? sigwaitinfo(set, NULL) :
+		sigtimedwait(set, NULL, &ts)) < 0 && errno == EINTR)
+		;
+}
+
+static int cmd_pin(int argc, char **argv)
+{
+	struct ptmark_pin_open open_args = { .size = sizeof(open_args),
+					     .flags = PTMARK_PIN_OPEN_F_PIDFD };
+	struct ptmark_pin_range range = { .size = sizeof(range) };
+	uint64_t start, end;
+	char what[128];
+	int fd, ret = 1;
+	sigset_t set;
+	pid_t pid;
+
+	if (argc != 2)
+		return usage_error("pin takes PID START-END");
+	if (!parse_pid(argv[0], &pid))
+		return usage_error("bad PID '%s'", argv[0]);
+	if (!parse_range(argv[1], &start, &end))
+		return usage_error("bad range '%s' (want page-aligned hex START-END)",
+				   argv[1]);
+	snprintf(what, sizeof(what), "pin %d %s", pid, argv[1]);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	fd = dev_open(what);
+	if (fd < 0)
+		return 1;
+	open_args.pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (open_args.pidfd < 0) {
+		failure(what, errno, "pidfd_open");
+		goto out;
+	}
+	if (ioctl(fd, PTMARK_IOC_PIN, &open_args)) {
+		failure(what, errno, pin_cause(fd, errno));
+		goto out_pidfd;
+	}
+	range.start = start;
+	range.len = end - start;
+	range.flags = (opt_write ? PTMARK_PIN_F_WRITE : 0) |
+		      (opt_longterm ? PTMARK_PIN_F_LONGTERM : 0);
+	if (ioctl(open_args.fd, PTMARK_PIN_IOC_PIN, &range)) {
+		failure(what, errno, pin_cause(fd, errno));
+		goto out_session;
+	}
+	printf("%s: %" PRIu64 " pages pinned%s%s; holding them ", what,
+	       (end - start) / page_size, opt_write ? ", write" : "",
+	       opt_longterm ? ", long-term" : "");
+	if (opt_for < 0)
+		printf("until SIGINT or SIGTERM\n");
+	else
+		printf("for %ld s\n", opt_for);
+	fflush(stdout);
+	pin_wait(&set, opt_for);
+	range.flags = 0;
+	if (ioctl(open_args.fd, PTMARK_PIN_IOC_RELEASE, &range)) {
+		failure(what, errno, "release");
+		goto out_session;
+	}
+	printf("%s: released\n", what);
+	ret = 0;
+out_session:
+	close(open_args.fd);
+out_pidfd:
+	close(open_args.pidfd);
+out:
+	close(fd);
+	return ret;
+}
+
+/* ---- monitor: the "events" group -------------------------------------- */
+
+struct monitor {
+	long seen;
+};
+
+static int monitor_event(const struct nlmsghdr *nlh, void *data)
+{
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[PTMARK_A_EVENT_MAX + 1];
+	struct monitor *mon = data;
+	uint64_t start, len, nr;
+	bool remove, pin;
+	uint32_t pid;
+	int32_t err;
+
+	pin = genl->cmd == PTMARK_CMD_PIN_NTF;
+	if ((!pin && genl->cmd != PTMARK_CMD_MARKER_NTF) ||
+	    ptmark_nl_parse(nlh, tb, PTMARK_A_EVENT_MAX) ||
+	    !tb[PTMARK_A_EVENT_PID])
+		return MNL_CB_OK;
+	if (opt_count >= 0 && mon->seen >= opt_count)
+		return MNL_CB_OK;
+	mon->seen++;
+	pid = mnl_attr_get_u32(tb[PTMARK_A_EVENT_PID]);
+	start = ptmark_nl_uint(tb[PTMARK_A_EVENT_START]);
+	len = ptmark_nl_uint(tb[PTMARK_A_EVENT_LEN]);
+	nr = ptmark_nl_uint(tb[PTMARK_A_EVENT_NR_PAGES]);
+	remove = tb[PTMARK_A_EVENT_REMOVE];
+	err = tb[PTMARK_A_EVENT_ERROR] ?
+		(int32_t)mnl_attr_get_u32(tb[PTMARK_A_EVENT_ERROR]) : 0;
+
+	if (opt_json) {
+		printf("{\"event\":\"%s\",\"pid\":%" PRIu32 ",", pin ? "pin" : "marker",
+		       pid);
+		json_addr("start", start, true);
+		json_addr("end", start + len, true);
+		if (!pin) {
+			printf("\"marker\":");
+			print_bits(tb[PTMARK_A_EVENT_MARKER] ?
+				   mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]) : 0,
+				   marker_names);
+			printf(",\"error\":%" PRId32 ",", err);
+		}
+		printf("\"remove\":%s,\"pages\":%" PRIu64 "}\n",
+		       remove ? "true" : "false", nr);
+	} else if (pin) {
+		printf("pin %" PRIu32 " %016" PRIx64 "-%016" PRIx64 " %" PRIu64
+		       " pages %s\n", pid, start, start + len, nr,
+		       remove ? "unpinned" : "pinned");
+	} else {
+		printf("marker %" PRIu32 " %016" PRIx64 "-%016" PRIx64 " ", pid,
+		       start, start + len);
+		print_bits(tb[PTMARK_A_EVENT_MARKER] ?
+			   mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]) : 0,
+			   marker_names);
+		printf(" %s %" PRIu64 " pages", remove ? "removed" : "installed",
+		       nr);
+		if (err)
+			printf(" (%s)", strerrorname_np(-err) ?: "?");
+		putchar('\n');
+	}
+	fflush(stdout);
+	return MNL_CB_OK;
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	struct monitor mon = { 0 };
+	struct timespec now, until;
+	struct ptmark_nl nl;
+	int ret;
+
+	if (argc)
+		return usage_error("monitor takes no arguments");
+	if (nl_open(&nl))
+		return 1;
+	ret = ptmark_nl_join_events(&nl);
+	if (ret) {
+		ret = nl_failure(&nl, "monitor: join the events group", -ret);
+		goto out;
+	}
+	/* On stderr, so that --json output stays one document per line. */
+	fprintf(stderr, "ptmarkctl: monitor: listening on the ptmark events group\n");
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += opt_for;
+	while (opt_count < 0 || mon.seen < opt_count) {
+		int ms = -1;
+
+		if (opt_for >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (until.tv_sec - now.tv_sec) * 1000 +
+			     (until.tv_nsec - now.tv_nsec) / 1000000;
+			if (ms <= 0)
+				break;
+		}
+		ret = ptmark_nl_events(&nl, ms, monitor_event, &mon);
+		if (ret < 0) {
+			ret = failure("monitor", -ret, "receiving events");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	ptmark_nl_close(&nl);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "map", no_argument, NULL, 'm' },
 		{ "dense", no_argument, NULL, 'd' },
+		{ "write", no_argument, NULL, 'w' },
+		{ "longterm", no_argument, NULL, 'l' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -874,7 +1114,7 @@ int main(int argc, char **argv)
 	int c;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	while ((c = getopt_long(argc, argv, "jmdh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jmdwlf:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opt_json = true;
@@ -884,6 +1124,18 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			opt_dense = true;
+			break;
+		case 'w':
+			opt_write = true;
+			break;
+		case 'l':
+			opt_longterm = true;
+			break;
+		case 'f':
+		case 'c':
+			if (!parse_count(optarg, c == 'f' ? &opt_for : &opt_count))
+				return usage_error("bad --%s '%s' (want a number >= 0)",
+						   c == 'f' ? "for" : "count", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -900,8 +1152,15 @@ int main(int argc, char **argv)
 	argv += optind;
 	if ((opt_map || opt_dense) && strcmp(verb, "dump"))
 		return usage_error("--map and --dense go with dump only");
-	if (opt_json && (!strcmp(verb, "guard") || !strcmp(verb, "uffd-wp-marker")))
+	if (opt_json && (!strcmp(verb, "guard") || !strcmp(verb, "uffd-wp-marker") ||
+			 !strcmp(verb, "pin")))
 		return usage_error("--json goes with the read commands only");
+	if ((opt_write || opt_longterm) && strcmp(verb, "pin"))
+		return usage_error("--write and --longterm go with pin only");
+	if (opt_for >= 0 && strcmp(verb, "pin") && strcmp(verb, "monitor"))
+		return usage_error("--for goes with pin and monitor only");
+	if (opt_count >= 0 && strcmp(verb, "monitor"))
+		return usage_error("--count goes with monitor only");
 
 	if (!strcmp(verb, "features"))
 		return cmd_features(argc, argv);
@@ -915,5 +1174,9 @@ int main(int argc, char **argv)
 		return cmd_marker(argc, argv, PTMARK_MARKER_UFFD_WP, verb);
 	if (!strcmp(verb, "unmovable"))
 		return cmd_unmovable(argc, argv);
+	if (!strcmp(verb, "pin"))
+		return cmd_pin(argc, argv);
+	if (!strcmp(verb, "monitor"))
+		return cmd_monitor(argc, argv);
 	return usage_error("unknown command '%s'", verb);
 }
