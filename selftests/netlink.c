@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -506,27 +507,46 @@ struct event {
 	uint64_t start, len, nr_pages;
 	bool remove;
 	int32_t error;
-	int seen;
+	int seen, malformed;
 };
 
-static int on_event(const struct nlmsghdr *nlh, void *data)
+/* An event of @cmd into @ev; others are not counted. */
+static int event_of(const struct nlmsghdr *nlh, struct event *ev, uint8_t cmd)
 {
 	const struct nlattr *tb[PTMARK_A_EVENT_MAX + 1];
 	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
-	struct event *ev = data;
 
-	if (genl->cmd != PTMARK_CMD_MARKER_NTF ||
-	    ptmark_nl_parse(nlh, tb, PTMARK_A_EVENT_MAX))
+	if (genl->cmd != cmd || ptmark_nl_parse(nlh, tb, PTMARK_A_EVENT_MAX))
 		return MNL_CB_OK;
 	ev->seen++;
+	/* Only the attributes the spec lists for the event, all of them. */
+	if (!tb[PTMARK_A_EVENT_PID] || !tb[PTMARK_A_EVENT_START] ||
+	    !tb[PTMARK_A_EVENT_LEN] || !tb[PTMARK_A_EVENT_NR_PAGES] ||
+	    !tb[PTMARK_A_EVENT_MARKER] != (cmd == PTMARK_CMD_PIN_NTF) ||
+	    !tb[PTMARK_A_EVENT_ERROR] != (cmd == PTMARK_CMD_PIN_NTF)) {
+		ev->malformed++;
+		return MNL_CB_OK;
+	}
 	ev->pid = mnl_attr_get_u32(tb[PTMARK_A_EVENT_PID]);
 	ev->start = ptmark_nl_uint(tb[PTMARK_A_EVENT_START]);
 	ev->len = ptmark_nl_uint(tb[PTMARK_A_EVENT_LEN]);
-	ev->marker = mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]);
 	ev->remove = tb[PTMARK_A_EVENT_REMOVE];
 	ev->nr_pages = ptmark_nl_uint(tb[PTMARK_A_EVENT_NR_PAGES]);
-	ev->error = (int32_t)mnl_attr_get_u32(tb[PTMARK_A_EVENT_ERROR]);
+	if (cmd == PTMARK_CMD_MARKER_NTF) {
+		ev->marker = mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]);
+		ev->error = (int32_t)mnl_attr_get_u32(tb[PTMARK_A_EVENT_ERROR]);
+	}
 	return MNL_CB_OK;
+}
+
+static int on_event(const struct nlmsghdr *nlh, void *data)
+{
+	return event_of(nlh, data, PTMARK_CMD_MARKER_NTF);
+}
+
+static int on_pin_event(const struct nlmsghdr *nlh, void *data)
+{
+	return event_of(nlh, data, PTMARK_CMD_PIN_NTF);
 }
 
 /* One marker request through the ioctl, and the one event it makes. */
@@ -545,6 +565,7 @@ static void check_event(struct __test_metadata *_metadata,
 	ASSERT_EQ(want_pages, nr);
 	ASSERT_EQ(1, ptmark_nl_events(nl, 2000, on_event, &ev));
 	ASSERT_EQ(1, ev.seen);
+	ASSERT_EQ(0, ev.malformed);
 	EXPECT_EQ(pid, ev.pid);
 	EXPECT_EQ((uintptr_t)p, ev.start);
 	EXPECT_EQ(pages * page, ev.len);
@@ -622,6 +643,95 @@ TEST(marker_events_uffd_wp)
 	munmap(p, 4 * page);
 	close(fd);
 	close(uffd);
+	ptmark_nl_close(&nl);
+}
+
+/* The one pin-ntf event a pin-session call made. */
+static void expect_pin_event(struct __test_metadata *_metadata,
+			     struct ptmark_nl *nl, pid_t pid, const char *p,
+			     size_t pages, bool remove)
+{
+	struct event ev = { 0 };
+
+	ASSERT_EQ(1, ptmark_nl_events(nl, 2000, on_pin_event, &ev));
+	ASSERT_EQ(1, ev.seen);
+	ASSERT_EQ(0, ev.malformed);
+	EXPECT_EQ(pid, ev.pid);
+	EXPECT_EQ((uintptr_t)p, ev.start);
+	EXPECT_EQ(pages * page, ev.len);
+	EXPECT_EQ(pages, ev.nr_pages);
+	EXPECT_EQ(remove, ev.remove);
+}
+
+TEST(pin_events)
+{
+	struct ptmark_info info;
+	struct event ev = { 0 };
+	struct ptmark_nl nl;
+	int dev, sess, pidfd;
+	pid_t child;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	if (!(info.features & PTMARK_FEAT_PIN))
+		SKIP(return, "module has no pin sessions (PTMARK_FEAT_PIN)");
+	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	p = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, 8 * page);
+
+	/* Pinned, refused (no event), released. */
+	sess = ptmark_pin_session(dev, -1);
+	ASSERT_LE(0, sess);
+	EXPECT_EQ(0, ptmark_nl_events(&nl, 200, on_pin_event, &ev));
+	ASSERT_EQ(0, ptmark_pin(sess, p, 4 * page, PTMARK_PIN_F_WRITE));
+	expect_pin_event(_metadata, &nl, getpid(), p, 4, false);
+	ASSERT_EQ(-EEXIST, ptmark_pin(sess, p + 3 * page, 2 * page, 0));
+	ASSERT_EQ(-ENOENT, ptmark_unpin(sess, p, 2 * page));
+	EXPECT_EQ(0, ptmark_nl_events(&nl, 200, on_pin_event, &ev));
+	ASSERT_EQ(0, ptmark_unpin(sess, p, 4 * page));
+	expect_pin_event(_metadata, &nl, getpid(), p, 4, true);
+
+	/* What a session still holds goes with it: one event per range. */
+	ASSERT_EQ(0, ptmark_pin(sess, p + 4 * page, 2 * page, 0));
+	expect_pin_event(_metadata, &nl, getpid(), p + 4 * page, 2, false);
+	ASSERT_EQ(0, ptmark_pin(sess, p + 7 * page, page, PTMARK_PIN_F_LONGTERM));
+	expect_pin_event(_metadata, &nl, getpid(), p + 7 * page, 1, false);
+	close(sess);
+	ev = (struct event){ 0 };
+	EXPECT_EQ(2, ptmark_nl_events(&nl, 2000, on_pin_event, &ev));
+	EXPECT_EQ(2, ev.seen);
+	EXPECT_EQ(0, ev.malformed);
+	EXPECT_TRUE(ev.remove);
+
+	/* A child's pages, through its pidfd: the child's pid. */
+	child = idle_child();
+	ASSERT_LT(0, child);
+	pidfd = pidfd_of(child);
+	ASSERT_LE(0, pidfd);
+	sess = ptmark_pin_session(dev, pidfd);
+	ASSERT_LE(0, sess);
+	ASSERT_EQ(0, ptmark_pin(sess, p + page, page, 0));
+	expect_pin_event(_metadata, &nl, child, p + page, 1, false);
+	close(sess);
+	expect_pin_event(_metadata, &nl, child, p + page, 1, true);
+	reap(child);
+	close(pidfd);
+
+	/* Marker listeners see none of it, and pin listeners no markers. */
+	ev = (struct event){ 0 };
+	sess = ptmark_pin_session(dev, -1);
+	ASSERT_LE(0, sess);
+	ASSERT_EQ(0, ptmark_pin(sess, p, page, 0));
+	EXPECT_EQ(1, ptmark_nl_events(&nl, 2000, on_event, &ev));
+	EXPECT_EQ(0, ev.seen);
+	close(sess);
+	EXPECT_EQ(1, ptmark_nl_events(&nl, 2000, on_event, &ev));
+	EXPECT_EQ(0, ev.seen);
+	close(dev);
+	munmap(p, 8 * page);
 	ptmark_nl_close(&nl);
 }
 
@@ -1004,6 +1114,153 @@ TEST(ptmarkctl_guard_install_remove)
 		TH_LOG("%s", out);
 	free(out);
 	close(pidfd);
+	reap(c.pid);
+}
+
+/* ptmarkctl started with @args, its stdout and stderr on *fd: its pid. */
+static pid_t spawn_ptmarkctl(int *fd, const char *fmt, ...)
+{
+	char args[1024];
+	int pipefd[2];
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	*fd = pipefd[0];
+	return pid;
+}
+
+/* Read @fd into @buf (NUL-terminated) until it holds @want or 10 s pass. */
+static bool read_until(int fd, char *buf, size_t size, const char *want)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = strlen(buf);
+	ssize_t n;
+
+	while (!strstr(buf, want)) {
+		if (len + 1 >= size || poll(&pfd, 1, 10000) != 1)
+			return false;
+		n = read(fd, buf + len, size - len - 1);
+		if (n <= 0)
+			return false;
+		len += n;
+		buf[len] = '\0';
+	}
+	return true;
+}
+
+/* Bit i set for each of the first 32 records that is maybe-pinned. */
+static unsigned int pinned_mask(const struct ptmark_record *recs, int nr)
+{
+	unsigned int mask = 0;
+	int i;
+
+	for (i = 0; i < nr && i < 32; i++)
+		if (recs[i].bits & PTMARK_BIT_MAYBE_PINNED)
+			mask |= 1U << i;
+	return mask;
+}
+
+/* pin holds a session on a live process until told; monitor sees it. */
+TEST(ptmarkctl_pin_and_monitor)
+{
+	char mon_out[4096] = "", pin_out[4096] = "", want[256], *out;
+	struct ptmark_record recs[16];
+	struct ptmark_info info;
+	int dev, pidfd, mon_fd, pin_fd, status;
+	struct layout_child c;
+	pid_t mon, pin;
+	uintptr_t a;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	REQUIRE_PTMARKCTL();
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	if (!(info.features & PTMARK_FEAT_PIN))
+		SKIP(return, "module has no pin sessions (PTMARK_FEAT_PIN)");
+	ASSERT_EQ(0, layout_child(&c));
+	a = (uintptr_t)c.p;
+	pidfd = pidfd_of(c.pid);
+	ASSERT_LE(0, pidfd);
+
+	mon = spawn_ptmarkctl(&mon_fd, "exec %s --count 2 --for 60 monitor",
+			      ptmarkctl);
+	ASSERT_LT(0, mon);
+	ASSERT_TRUE(read_until(mon_fd, mon_out, sizeof(mon_out), "listening"))
+		TH_LOG("%s", mon_out);
+
+	pin = spawn_ptmarkctl(&pin_fd, "exec %s --write pin %d %lx-%lx",
+			      ptmarkctl, c.pid, a, a + 4 * page);
+	ASSERT_LT(0, pin);
+	snprintf(want, sizeof(want), "pin %d %lx-%lx: 4 pages pinned, write; holding them until SIGINT or SIGTERM\n",
+		 c.pid, a, a + 4 * page);
+	ASSERT_TRUE(read_until(pin_fd, pin_out, sizeof(pin_out), want))
+		TH_LOG("want '%s', got '%s'", want, pin_out);
+
+	/* Held while ptmarkctl waits: in the page tables and in maps. */
+	ASSERT_EQ(0, ptmark_scan_dense_of(dev, pidfd, c.p, 16, recs));
+	EXPECT_EQ(0xf, pinned_mask(recs, 16));
+	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", c.pid)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d %8d %8d",
+		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0, 0, 4);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	free(out);
+
+	ASSERT_EQ(0, kill(pin, SIGTERM));
+	ASSERT_EQ(pin, waitpid(pin, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) TH_LOG("status %x", status);
+	snprintf(want, sizeof(want), "pin %d %lx-%lx: released\n", c.pid, a,
+		 a + 4 * page);
+	EXPECT_TRUE(read_until(pin_fd, pin_out, sizeof(pin_out), want))
+		TH_LOG("want '%s', got '%s'", want, pin_out);
+	close(pin_fd);
+	ASSERT_EQ(0, ptmark_scan_dense_of(dev, pidfd, c.p, 16, recs));
+	EXPECT_EQ(0, pinned_mask(recs, 16));
+
+	/* The monitor printed both events and stopped at its count. */
+	snprintf(want, sizeof(want),
+		 "pin %d %016lx-%016lx 4 pages pinned\npin %d %016lx-%016lx 4 pages unpinned\n",
+		 c.pid, a, a + 4 * page, c.pid, a, a + 4 * page);
+	EXPECT_TRUE(read_until(mon_fd, mon_out, sizeof(mon_out), want))
+		TH_LOG("want '%s', got '%s'", want, mon_out);
+	ASSERT_EQ(mon, waitpid(mon, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) TH_LOG("status %x", status);
+	close(mon_fd);
+
+	/* A range GUP cannot pin whole: nothing held, the errno named. */
+	EXPECT_EQ(1, run_ptmarkctl(&out, "--for 0 pin %d %lx-%lx", c.pid,
+				   a + 15 * page, a + 17 * page));
+	EXPECT_NE(NULL, strstr(out, "(EFAULT)")) TH_LOG("%s", out);
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--json pin %d %lx-%lx", c.pid, a,
+				   a + page));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--longterm maps %d", c.pid));
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--count 1 pin %d %lx-%lx", c.pid, a,
+				   a + page));
+	free(out);
+	/* --for 0: pinned and let go at once. */
+	ASSERT_EQ(0, run_ptmarkctl(&out, "--for 0 --longterm pin %d %lx-%lx",
+				   c.pid, a, a + 2 * page)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "2 pages pinned, long-term; holding them for 0 s\n"))
+		TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, ": released\n")) TH_LOG("%s", out);
+	free(out);
+	close(pidfd);
+	close(dev);
 	reap(c.pid);
 }
 
