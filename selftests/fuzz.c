@@ -348,6 +348,14 @@ static void fill_marker(struct thread *t, void *arg)
 	a->pidfd = pick_pidfd(t);
 	a->marker = chance(t, 95) ? markers[below(t, ARRAY_SIZE(markers))] :
 				    (uint32_t)rnd(t);
+	/*
+	 * Every fault on an injected poison marker is a memory-failure kill
+	 * the kernel logs ("MCE: Killing ..."): keep them rare, so that the
+	 * log stays readable and the calls go to the other paths.
+	 */
+	if ((a->marker & PTMARK_MARKER_POISONED) && chance(t, 90))
+		a->marker = (a->marker & ~PTMARK_MARKER_POISONED) |
+			    PTMARK_MARKER_GUARD;
 	if (chance(t, 85))
 		arena_range(t, &a->start, &a->len);
 	else
