@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -626,13 +627,25 @@ static void touch(struct thread *t, char *p, size_t nr, bool write)
 	}
 }
 
+/*
+ * A child has copies of every fd the fuzzer holds, pin sessions and
+ * /dev/ptmark among them: if the fuzzer dies, its children must too, or
+ * they keep sessions pinned and the module in use for the tests after.
+ */
+static void die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(1);
+}
+
 /* A child that touches some of the arena, calls the module, and exits. */
 static void fork_and_exit(struct thread *t, char *p, size_t nr)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 	unsigned int v;
 
 	if (pid == 0) {
+		die_with_parent(parent);
 		t->forked = true;
 		touch(t, p, nr, true);
 		fuzz_call(t, &v);
@@ -717,9 +730,10 @@ static void *mutator_main(void *arg)
 /* A child that only waits to be a target, and to be killed. */
 static pid_t spawn_target(void)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0) {
+		die_with_parent(parent);
 		for (;;)
 			pause();
 	}

@@ -1127,9 +1127,34 @@ __thread struct probe_fault last_fault;
 static __thread sigjmp_buf probe_env;
 static __thread volatile sig_atomic_t probe_armed;
 
+/* "ptmark: unexpected signal S code C at 0xADDR\n", async-signal-safe. */
+static void probe_report_unexpected(int signo, const siginfo_t *info)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[96] = "# ptmark: unexpected signal ", *p;
+	uintptr_t addr = (uintptr_t)info->si_addr;
+	int shift;
+
+	p = buf + strlen(buf);
+	*p++ = '0' + signo / 10;
+	*p++ = '0' + signo % 10;
+	memcpy(p, " code ", 6);
+	p += 6;
+	*p++ = '0' + (info->si_code & 0xf);
+	memcpy(p, " at 0x", 6);
+	p += 6;
+	for (shift = 60; shift >= 0; shift -= 4)
+		*p++ = hex[(addr >> shift) & 0xf];
+	*p++ = '\n';
+	if (write(2, buf, p - buf) < 0)
+		return;
+}
+
 static void probe_handler(int signo, siginfo_t *info, void *uctx)
 {
 	if (!probe_armed) {
+		/* Not a probe's: say where, then die of it as we would have. */
+		probe_report_unexpected(signo, info);
 		signal(signo, SIG_DFL);
 		return;
 	}
