@@ -211,13 +211,32 @@ static bool parse_range(const char *s, uint64_t *start, uint64_t *end)
 
 /* ---- netlink ------------------------------------------------------------ */
 
+/*
+ * No family: the module is not loaded, or it is and the kernel lacks what
+ * the family needs, which its features say.
+ */
+static const char *nl_missing_cause(void)
+{
+	struct ptmark_info info = { .size = sizeof(info) };
+	int fd = open(PTMARK_DEVICE, O_RDONLY | O_CLOEXEC);
+	bool have = true;
+
+	if (fd < 0)
+		return errno == ENOENT ? "ptmark.ko is not loaded" : PTMARK_DEVICE;
+	if (!ioctl(fd, PTMARK_IOC_INFO, &info))
+		have = info.features & PTMARK_FEAT_NETLINK;
+	close(fd);
+	return have ? "the module has not registered it" :
+	       "this kernel lacks genetlink split ops and NLA_UINT (6.7), which the family needs (feature netlink: no); the ioctl commands still work";
+}
+
 static int nl_open(struct ptmark_nl *nl)
 {
 	int ret = ptmark_nl_open(nl);
 
 	if (ret == -ENOENT)
 		return failure("generic netlink family \"ptmark\"", ENOENT,
-			       "ptmark.ko is not loaded");
+			       nl_missing_cause());
 	if (ret)
 		return failure("netlink socket", -ret, NULL);
 	return 0;

@@ -951,6 +951,16 @@ static int run_ptmarkctl(char **out, const char *fmt, ...)
 			SKIP(return, "no ptmarkctl next to the tests (%s)", ptmarkctl); \
 	} while (0)
 
+/* The same for a test of the read commands, which speak the family. */
+#define REQUIRE_PTMARKCTL_NETLINK(fd)					\
+	do {								\
+		struct ptmark_info __info;				\
+		REQUIRE_PTMARKCTL();					\
+		ASSERT_EQ(0, ptmark_get_info(fd, &__info));		\
+		if (!(__info.features & PTMARK_FEAT_NETLINK))		\
+			SKIP(return, "no PTMARK_FEAT_NETLINK: kernel lacks genetlink split ops and NLA_UINT (6.7)"); \
+	} while (0)
+
 /*
  * A child with a region of known layout: 16 pages, the first 4 written,
  * pages 8, 9 and 12 guarded where the kernel can; below it a PROT_NONE
@@ -1000,8 +1010,8 @@ TEST(ptmarkctl_maps_and_dump_of_known_layout)
 	int dev, i;
 
 	PTMARK_REQUIRE_DEVICE(dev);
+	REQUIRE_PTMARKCTL_NETLINK(dev);
 	close(dev);
-	REQUIRE_PTMARKCTL();
 	ASSERT_EQ(0, layout_child(&c));
 	a = (uintptr_t)c.p;
 
@@ -1186,7 +1196,7 @@ TEST(ptmarkctl_pin_and_monitor)
 	uintptr_t a;
 
 	PTMARK_REQUIRE_DEVICE(dev);
-	REQUIRE_PTMARKCTL();
+	REQUIRE_PTMARKCTL_NETLINK(dev);
 	ASSERT_EQ(0, ptmark_get_info(dev, &info));
 	if (!(info.features & PTMARK_FEAT_PIN))
 		SKIP(return, "module has no pin sessions (PTMARK_FEAT_PIN)");
@@ -1266,12 +1276,14 @@ TEST(ptmarkctl_pin_and_monitor)
 
 TEST(ptmarkctl_usage_and_errors)
 {
+	struct ptmark_info info;
 	char *out;
 	int dev;
 
 	PTMARK_REQUIRE_DEVICE(dev);
-	close(dev);
 	REQUIRE_PTMARKCTL();
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	close(dev);
 	EXPECT_EQ(0, run_ptmarkctl(&out, "--help"));
 	EXPECT_NE(NULL, strstr(out, "usage: ptmarkctl"));
 	free(out);
@@ -1285,6 +1297,17 @@ TEST(ptmarkctl_usage_and_errors)
 	free(out);
 	EXPECT_EQ(2, run_ptmarkctl(&out, "--map maps 1"));
 	free(out);
+	if (!(info.features & PTMARK_FEAT_NETLINK)) {
+		/* The read commands say why they cannot work here. */
+		EXPECT_EQ(1, run_ptmarkctl(&out, "features"));
+		EXPECT_NE(NULL, strstr(out, "(ENOENT): this kernel lacks genetlink split ops"))
+			TH_LOG("%s", out);
+		free(out);
+		EXPECT_EQ(1, run_ptmarkctl(&out, "monitor"));
+		EXPECT_NE(NULL, strstr(out, "(feature netlink: no)")) TH_LOG("%s", out);
+		free(out);
+		return;
+	}
 	EXPECT_EQ(1, run_ptmarkctl(&out, "maps %d", INT_MAX));
 	EXPECT_NE(NULL, strstr(out, "(ESRCH): no such process")) TH_LOG("%s", out);
 	free(out);
@@ -1415,8 +1438,8 @@ TEST(ptmarkctl_maps_finds_thread_stack_guards)
 	int dev, i;
 
 	PTMARK_REQUIRE_DEVICE(dev);
+	REQUIRE_PTMARKCTL_NETLINK(dev);
 	close(dev);
-	REQUIRE_PTMARKCTL();
 	child = threaded_child(own, dflt, &region, &guarded);
 	ASSERT_LT(0, child);
 	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", child)) TH_LOG("%s", out);
