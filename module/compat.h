@@ -177,6 +177,15 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define PTMARK_HAVE_POISON_MARKER	0
 #endif
 
+/*
+ * May anonymous memory hold a PTE marker at all?  Poison markers (6.6)
+ * made it so; before, a marker was uffd-wp's, for file memory only, and
+ * the fault path WARNs on one in an anonymous VMA (handle_pte_marker() of
+ * 6.1) and kills the task, so no injection may put one there.
+ */
+#define PTMARK_HAVE_ANON_MARKERS	(PTMARK_HAVE_POISON_MARKER || \
+					 PTMARK_HAVE_GUARD)
+
 #ifdef CONFIG_MEM_SOFT_DIRTY
 #define PTMARK_HAVE_SOFT_DIRTY		1
 #else

@@ -245,8 +245,14 @@ static int ptmark_marker_vma_ok(struct vm_area_struct *vma,
 				const struct ptmark_marker_req *req)
 {
 	/* Not even injection writes into entries a driver owns. */
-	if (req->inject)
-		return vma->vm_flags & (VM_HUGETLB | VM_SPECIAL) ? -EINVAL : 0;
+	if (req->inject) {
+		if (vma->vm_flags & (VM_HUGETLB | VM_SPECIAL))
+			return -EINVAL;
+		/* Nor a state the kernel takes for corruption. */
+		if (vma_is_anonymous(vma) && !PTMARK_HAVE_ANON_MARKERS)
+			return -EOPNOTSUPP;
+		return 0;
+	}
 
 	if (req->marker == PTMARK_MARKER_GUARD) {
 		vm_flags_t refused = VM_SPECIAL | VM_HUGETLB;

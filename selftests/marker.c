@@ -1756,7 +1756,7 @@ FIXTURE_TEARDOWN(inject)
 				    PTMARK_MARKER_F_INJECT, &__done);	\
 		munmap(__p, psize);					\
 		if (__ret == -EOPNOTSUPP)				\
-			SKIP(return, "marker injection unsupported: kernel lacks uffd-wp PTE markers"); \
+			SKIP(return, "marker injection into anonymous memory unsupported: kernel lacks uffd-wp PTE markers, or has no marker anonymous memory may hold"); \
 		ASSERT_EQ(0, __ret);					\
 	} while (0)
 
