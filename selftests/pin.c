@@ -357,13 +357,34 @@ static int pin_refusal(const FIXTURE_VARIANT(pin) *variant, __u32 flags)
 	 * A writable long-term pin of a file that needs dirty tracking
 	 * (anything with writeback, so ext4, but not shmem or hugetlbfs) in
 	 * a shared mapping would let the device write behind the
-	 * filesystem's back: GUP refuses it.
+	 * filesystem's back: GUP refuses it, since 6.5 ("mm/gup: disallow
+	 * FOLL_LONGTERM GUP-nonfast writing to file-backed mappings"); 6.1
+	 * still pins it.
 	 */
 	if (variant->backing == EXT4 && variant->map == MAP_SHARED &&
-	    (flags & PTMARK_PIN_F_WRITE) && (flags & PTMARK_PIN_F_LONGTERM))
+	    (flags & PTMARK_PIN_F_WRITE) && (flags & PTMARK_PIN_F_LONGTERM) &&
+	    kernel_version() >= KERNEL_VERSION(6, 5))
 		return -EFAULT;
 	return 0;
 }
+
+/*
+ * Does a R/O long-term pin unshare what a private mapping shares?  Since
+ * 6.2 (the COW rework's "reliable R/O long-term pinning in COW
+ * mappings") it does for everything: the zeropages, page cache, hugetlb.
+ * 6.1, the suite's floor, unshares only anonymous pages; elsewhere its
+ * R/O long-term pin is what a short-term one is.
+ */
+static bool ro_longterm_unshares(const FIXTURE_VARIANT(pin) *variant)
+{
+	if (kernel_version() >= KERNEL_VERSION(6, 2))
+		return true;
+	return variant->map == MAP_SHARED || variant->backing == ANON ||
+	       variant->backing == ANON_SHARED ||
+	       variant->backing == ANON_PREV_SHARED || variant->backing == THP;
+}
+
+#define RO_LONGTERM_SKIP	"R/O long-term pins do not unshare page cache or zeropages before 6.2 (reliable R/O long-term pinning in COW mappings)"
 
 /*
  * Does the kernel promise that the pinned page is the mapped page, now
@@ -378,7 +399,9 @@ static int pin_refusal(const FIXTURE_VARIANT(pin) *variant, __u32 flags)
 static bool coherence_promised(const FIXTURE_VARIANT(pin) *variant,
 			       __u32 flags)
 {
-	if (flags & (PTMARK_PIN_F_WRITE | PTMARK_PIN_F_LONGTERM))
+	if (flags & PTMARK_PIN_F_WRITE)
+		return true;
+	if ((flags & PTMARK_PIN_F_LONGTERM) && ro_longterm_unshares(variant))
 		return true;
 	return variant->map == MAP_SHARED || variant->backing == ANON ||
 	       variant->backing == THP;
@@ -546,6 +569,8 @@ TEST_F(pin, pinned_before_fork)
 	int status;
 	pid_t pid;
 
+	if (!ro_longterm_unshares(variant))
+		SKIP(return, RO_LONGTERM_SKIP);
 	ASSERT_EQ(0, ptmark_pin(self->sess, self->p, self->len,
 				PTMARK_PIN_F_LONGTERM));
 	pid = fork();
@@ -685,6 +710,10 @@ TEST_F(pin, uffd_wp_protection_survives_pin)
 	if (uffd < 0)
 		SKIP(return, "userfaultfd with these WP features: %s",
 		     strerror(-uffd));
+	if (!ro_longterm_unshares(variant)) {
+		close(uffd);
+		SKIP(return, RO_LONGTERM_SKIP);
+	}
 	ASSERT_EQ(0, uffd_register(uffd, self->p, self->len,
 				   UFFDIO_REGISTER_MODE_WP));
 	ASSERT_EQ(0, uffd_writeprotect(uffd, self->p, self->len,
@@ -752,7 +781,9 @@ static int uring_write_fixed(struct io_uring *ring, int fd, void *p,
 /*
  * io_uring fixed buffers are R/W long-term pins (FOLL_WRITE |
  * FOLL_LONGTERM): a write through the mapping after registration must be
- * what a write from the buffer puts in a file.
+ * what a write from the buffer puts in a file.  Before 6.5 io_uring
+ * itself refused buffers in file mappings other than shmem and hugetlbfs
+ * (EOPNOTSUPP), whatever the mapping; since, it leaves that to GUP.
  */
 TEST_F(pin, io_uring_fixed_buffer)
 {
@@ -761,6 +792,9 @@ TEST_F(pin, io_uring_fixed_buffer)
 					   PTMARK_PIN_F_LONGTERM);
 	struct io_uring ring;
 	int out, ret;
+
+	if (variant->backing == EXT4 && kernel_version() < KERNEL_VERSION(6, 5))
+		refusal = -EOPNOTSUPP;
 
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (ret)
