@@ -670,14 +670,23 @@ static void mutate(struct thread *t)
 	case 0 ... 1:
 		map_slot(f, s, below(t, NR_BACKINGS));
 		break;
+	/*
+	 * The arena never has a hole: an mmap(NULL) of anyone else (glibc's
+	 * malloc for a big buffer, a thread's heap) could land in it, and
+	 * the next MAP_FIXED of the slot, or a marker meant for the arena,
+	 * would hit that instead.  An unmap is a PROT_NONE mapping over the
+	 * pages (the same zap, in one call), and a move reserves its source
+	 * again at once.
+	 */
 	case 2:
-		munmap(p, nr * psize);
+		reserve(p, nr * psize);
 		break;
 	case 3:
-		if (s != d)
-			mremap(slot, SLOT_SIZE, SLOT_SIZE,
-			       MREMAP_MAYMOVE | MREMAP_FIXED,
-			       f->arena + d * SLOT_SIZE);
+		if (s != d &&
+		    mremap(slot, SLOT_SIZE, SLOT_SIZE,
+			   MREMAP_MAYMOVE | MREMAP_FIXED,
+			   f->arena + d * SLOT_SIZE) != MAP_FAILED)
+			reserve(slot, SLOT_SIZE);
 		break;
 	case 4:
 		fork_and_exit(t, p, nr);
