@@ -211,20 +211,26 @@ static bool parse_range(const char *s, uint64_t *start, uint64_t *end)
 
 /* ---- netlink ------------------------------------------------------------ */
 
+/* Does the module behind the device fd @fd say it lacks @feature? */
+static bool dev_lacks(int fd, uint64_t feature)
+{
+	struct ptmark_info info = { .size = sizeof(info) };
+
+	return !ioctl(fd, PTMARK_IOC_INFO, &info) && !(info.features & feature);
+}
+
 /*
  * No family: the module is not loaded, or it is and the kernel lacks what
  * the family needs, which its features say.
  */
 static const char *nl_missing_cause(void)
 {
-	struct ptmark_info info = { .size = sizeof(info) };
 	int fd = open(PTMARK_DEVICE, O_RDONLY | O_CLOEXEC);
-	bool have = true;
+	bool have;
 
 	if (fd < 0)
 		return errno == ENOENT ? "ptmark.ko is not loaded" : PTMARK_DEVICE;
-	if (!ioctl(fd, PTMARK_IOC_INFO, &info))
-		have = info.features & PTMARK_FEAT_NETLINK;
+	have = !dev_lacks(fd, PTMARK_FEAT_NETLINK);
 	close(fd);
 	return have ? "the module has not registered it" :
 	       "this kernel lacks genetlink split ops and NLA_UINT (6.7), which the family needs (feature netlink: no); the ioctl commands still work";
@@ -767,13 +773,12 @@ static int dev_open(const char *what)
 /* The reason PTMARK_IOC_MARKER refused, as far as ptmarkctl can tell. */
 static const char *marker_cause(int fd, int err, uint32_t marker)
 {
-	struct ptmark_info info = { .size = sizeof(info) };
 	uint64_t need = marker == PTMARK_MARKER_GUARD ?
 		PTMARK_FEAT_GUARD_IOCTL : PTMARK_FEAT_UFFD_WP_MARKER;
 
 	switch (err) {
 	case EOPNOTSUPP:
-		if (!ioctl(fd, PTMARK_IOC_INFO, &info) && !(info.features & need))
+		if (dev_lacks(fd, need))
 			return marker == PTMARK_MARKER_GUARD ?
 				"this kernel lacks guard markers ptmark can install (feature guard_ioctl: no)" :
 				"this kernel lacks uffd-wp PTE markers (feature uffd_wp_marker: no)";
@@ -900,13 +905,10 @@ out:
 
 static const char *pin_cause(int fd, int err)
 {
-	struct ptmark_info info = { .size = sizeof(info) };
-
 	switch (err) {
 	case ENOTTY:
 	case EOPNOTSUPP:
-		if (!ioctl(fd, PTMARK_IOC_INFO, &info) &&
-		    !(info.features & PTMARK_FEAT_PIN))
+		if (dev_lacks(fd, PTMARK_FEAT_PIN))
 			return "this module has no pin sessions (feature pin: no)";
 		return NULL;
 	case EFAULT:
@@ -1020,8 +1022,8 @@ static int monitor_event(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[PTMARK_A_EVENT_MAX + 1];
 	struct monitor *mon = data;
 	uint64_t start, len, nr;
+	uint32_t pid, marker;
 	bool remove, pin;
-	uint32_t pid;
 	int32_t err;
 
 	pin = genl->cmd == PTMARK_CMD_PIN_NTF;
@@ -1039,6 +1041,8 @@ static int monitor_event(const struct nlmsghdr *nlh, void *data)
 	remove = tb[PTMARK_A_EVENT_REMOVE];
 	err = tb[PTMARK_A_EVENT_ERROR] ?
 		(int32_t)mnl_attr_get_u32(tb[PTMARK_A_EVENT_ERROR]) : 0;
+	marker = tb[PTMARK_A_EVENT_MARKER] ?
+		mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]) : 0;
 
 	if (opt_json) {
 		printf("{\"event\":\"%s\",\"pid\":%" PRIu32 ",", pin ? "pin" : "marker",
@@ -1047,9 +1051,7 @@ static int monitor_event(const struct nlmsghdr *nlh, void *data)
 		json_addr("end", start + len, true);
 		if (!pin) {
 			printf("\"marker\":");
-			print_bits(tb[PTMARK_A_EVENT_MARKER] ?
-				   mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]) : 0,
-				   marker_names);
+			print_bits(marker, marker_names);
 			printf(",\"error\":%" PRId32 ",", err);
 		}
 		printf("\"remove\":%s,\"pages\":%" PRIu64 "}\n",
@@ -1061,9 +1063,7 @@ static int monitor_event(const struct nlmsghdr *nlh, void *data)
 	} else {
 		printf("marker %" PRIu32 " %016" PRIx64 "-%016" PRIx64 " ", pid,
 		       start, start + len);
-		print_bits(tb[PTMARK_A_EVENT_MARKER] ?
-			   mnl_attr_get_u32(tb[PTMARK_A_EVENT_MARKER]) : 0,
-			   marker_names);
+		print_bits(marker, marker_names);
 		printf(" %s %" PRIu64 " pages", remove ? "removed" : "installed",
 		       nr);
 		if (err)
