@@ -153,14 +153,20 @@ static bool same_records(struct __test_metadata *_metadata,
 }
 
 /* Skip unless the module is loaded; the family and the device then. */
-#define REQUIRE_FAMILY(nl, fd)						\
+/* Skip where the module registers no family (the device fd @fd asked). */
+#define REQUIRE_NETLINK_FEATURE(fd)					\
 	do {								\
 		struct ptmark_info __info;				\
-		int __ret;						\
-		PTMARK_REQUIRE_DEVICE(fd);				\
 		ASSERT_EQ(0, ptmark_get_info(fd, &__info));		\
 		if (!(__info.features & PTMARK_FEAT_NETLINK))		\
 			SKIP(return, "no PTMARK_FEAT_NETLINK: kernel lacks genetlink split ops and NLA_UINT (6.7)"); \
+	} while (0)
+
+#define REQUIRE_FAMILY(nl, fd)						\
+	do {								\
+		int __ret;						\
+		PTMARK_REQUIRE_DEVICE(fd);				\
+		REQUIRE_NETLINK_FEATURE(fd);				\
 		__ret = ptmark_nl_open(nl);				\
 		ASSERT_EQ(0, __ret) TH_LOG("family: %s", strerror(-__ret)); \
 	} while (0)
@@ -954,11 +960,8 @@ static int run_ptmarkctl(char **out, const char *fmt, ...)
 /* The same for a test of the read commands, which speak the family. */
 #define REQUIRE_PTMARKCTL_NETLINK(fd)					\
 	do {								\
-		struct ptmark_info __info;				\
 		REQUIRE_PTMARKCTL();					\
-		ASSERT_EQ(0, ptmark_get_info(fd, &__info));		\
-		if (!(__info.features & PTMARK_FEAT_NETLINK))		\
-			SKIP(return, "no PTMARK_FEAT_NETLINK: kernel lacks genetlink split ops and NLA_UINT (6.7)"); \
+		REQUIRE_NETLINK_FEATURE(fd);				\
 	} while (0)
 
 /*
