@@ -56,15 +56,21 @@ static inline int uffd_with(__u64 features)
 	return fd;
 }
 
-/* Register [addr, addr + len) for write-protect faults. */
-static inline void uffd_register_wp(int uffd, void *addr, size_t len)
+/* Register [addr, addr + len) with UFFDIO_REGISTER_MODE_* @mode: ioctl's. */
+static inline int uffd_register(int uffd, void *addr, size_t len, __u64 mode)
 {
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_WP,
+		.mode = mode,
 	};
 
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+	return ioctl(uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Register [addr, addr + len) for write-protect faults. */
+static inline void uffd_register_wp(int uffd, void *addr, size_t len)
+{
+	if (uffd_register(uffd, addr, len, UFFDIO_REGISTER_MODE_WP))
 		cannot("UFFDIO_REGISTER_MODE_WP on shmem");
 }
 

@@ -15,16 +15,6 @@
  */
 #include "repro.h"
 
-static int uffd_register(int uffd, void *addr, size_t len, __u64 mode)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = mode,
-	};
-
-	return ioctl(uffd, UFFDIO_REGISTER, &reg);
-}
-
 /*
  * 1 if the guard on @addr is gone after @what: pagemap shows a present
  * page, or no guard marker.
