@@ -57,6 +57,7 @@
 #define ARENA_SIZE	(NR_SLOTS * SLOT_SIZE)
 #define PFNMAP_PAGES	16
 #define MAX_RECORDS	256
+#define MAX_RANGES	64
 #define NR_CALLERS	2
 #define NR_MUTATORS	2
 #define MUTATOR_NAP_US	2000
@@ -98,6 +99,7 @@ struct thread {
 	pthread_t id;
 	char *buf;		/* 2 pages, the second PROT_NONE */
 	struct ptmark_record *recs;
+	struct ptmark_range *vec;	/* MAX_RANGES, for vector calls */
 };
 
 /* xorshift64*: small, fast and reproducible from the seed. */
@@ -326,6 +328,44 @@ static void check_scan(struct thread *t, const void *arg)
 				     (unsigned long long)t->recs[i].nr_pages);
 }
 
+/*
+ * A vector call reads its ranges from @start: never let that be memory
+ * whose contents are random (the arena holds scan records, and so the
+ * addresses of our own stacks and heap), or the fuzzer guards itself.
+ * The ranges are the thread's own, made like a single call's.
+ */
+static void fill_vector(struct thread *t, struct ptmark_marker *a)
+{
+	uint32_t i, nr = below(t, MAX_RANGES + 1);
+
+	for (i = 0; i < nr; i++) {
+		if (chance(t, 90))
+			arena_range(t, &t->vec[i].start, &t->vec[i].len);
+		else
+			refused_range(t, &t->vec[i].start, &t->vec[i].len);
+	}
+	switch (below(t, 10)) {
+	case 0:
+		/* More ranges than there is room for: runs into PROT_NONE. */
+		a->start = (uintptr_t)t->buf + psize -
+			   sizeof(*t->vec) * (1 + below(t, 4));
+		a->len = 1 + below(t, 8);
+		break;
+	case 1:
+		a->start = chance(t, 50) ? 0 : 0xffff800000000000ULL;
+		a->len = below(t, 4);
+		break;
+	case 2:
+		a->start = (uintptr_t)t->vec;
+		a->len = PTMARK_MARKER_VEC_MAX + below(t, 1ULL << 40);
+		break;
+	default:
+		a->start = (uintptr_t)t->vec;
+		a->len = nr;
+		break;
+	}
+}
+
 static void fill_marker(struct thread *t, void *arg)
 {
 	static const uint32_t markers[] = {
@@ -362,6 +402,8 @@ static void fill_marker(struct thread *t, void *arg)
 	else
 		refused_range(t, &a->start, &a->len);
 	a->nr_pages = rnd(t);
+	if (flags & PTMARK_MARKER_F_VECTOR)
+		fill_vector(t, a);
 }
 
 static void check_marker(struct thread *t, const void *arg)
@@ -826,9 +868,11 @@ static struct thread *thread_new(struct fuzz *f, uint64_t seed, int i)
 	t->buf = mmap(NULL, 2 * psize, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->recs = calloc(MAX_RECORDS, sizeof(*t->recs));
-	if (t->buf == MAP_FAILED || !t->recs ||
+	t->vec = calloc(MAX_RANGES, sizeof(*t->vec));
+	if (t->buf == MAP_FAILED || !t->recs || !t->vec ||
 	    mprotect(t->buf + psize, psize, PROT_NONE)) {
 		free(t->recs);
+		free(t->vec);
 		free(t);
 		return NULL;
 	}
