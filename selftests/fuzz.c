@@ -328,6 +328,15 @@ static void check_scan(struct thread *t, const void *arg)
 				     (unsigned long long)t->recs[i].nr_pages);
 }
 
+/* The range of one marker call, or of one entry of a vector. */
+static void marker_range(struct thread *t, __u64 *start, __u64 *len)
+{
+	if (chance(t, 85))
+		arena_range(t, start, len);
+	else
+		refused_range(t, start, len);
+}
+
 /*
  * A vector call reads its ranges from @start: never let that be memory
  * whose contents are random (the arena holds scan records, and so the
@@ -338,15 +347,11 @@ static void fill_vector(struct thread *t, struct ptmark_marker *a)
 {
 	uint32_t i, nr = below(t, MAX_RANGES + 1);
 
-	for (i = 0; i < nr; i++) {
-		if (chance(t, 90))
-			arena_range(t, &t->vec[i].start, &t->vec[i].len);
-		else
-			refused_range(t, &t->vec[i].start, &t->vec[i].len);
-	}
+	for (i = 0; i < nr; i++)
+		marker_range(t, &t->vec[i].start, &t->vec[i].len);
 	switch (below(t, 10)) {
 	case 0:
-		/* More ranges than there is room for: runs into PROT_NONE. */
+		/* Room for 1-4 ranges before PROT_NONE, 1-8 asked for. */
 		a->start = (uintptr_t)t->buf + psize -
 			   sizeof(*t->vec) * (1 + below(t, 4));
 		a->len = 1 + below(t, 8);
@@ -397,13 +402,11 @@ static void fill_marker(struct thread *t, void *arg)
 	if ((a->marker & PTMARK_MARKER_POISONED) && chance(t, 90))
 		a->marker = (a->marker & ~PTMARK_MARKER_POISONED) |
 			    PTMARK_MARKER_GUARD;
-	if (chance(t, 85))
-		arena_range(t, &a->start, &a->len);
-	else
-		refused_range(t, &a->start, &a->len);
 	a->nr_pages = rnd(t);
 	if (flags & PTMARK_MARKER_F_VECTOR)
 		fill_vector(t, a);
+	else
+		marker_range(t, &a->start, &a->len);
 }
 
 static void check_marker(struct thread *t, const void *arg)
