@@ -1022,14 +1022,26 @@ int uffd_open(__u64 features)
 	return fd;
 }
 
-int uffd_register(int uffd, const void *addr, size_t len, __u64 mode)
+int uffd_register_ioctls(int uffd, const void *addr, size_t len, __u64 mode,
+			 __u64 *ioctls)
 {
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)addr, .len = len },
 		.mode = mode,
 	};
 
-	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+	*ioctls = 0;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	*ioctls = reg.ioctls;
+	return 0;
+}
+
+int uffd_register(int uffd, const void *addr, size_t len, __u64 mode)
+{
+	__u64 ioctls;
+
+	return uffd_register_ioctls(uffd, addr, len, mode, &ioctls);
 }
 
 int uffd_writeprotect(int uffd, const void *addr, size_t len, __u64 mode)

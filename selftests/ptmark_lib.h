@@ -374,6 +374,13 @@ int uffd_open(__u64 features);
 int uffd_register(int uffd, const void *addr, size_t len, __u64 mode);
 
 /*
+ * uffd_register(), and the ioctls the kernel then offers on the range
+ * (1 << _UFFDIO_COPY and so on) into *ioctls.
+ */
+int uffd_register_ioctls(int uffd, const void *addr, size_t len, __u64 mode,
+			 __u64 *ioctls);
+
+/*
  * UFFDIO_WRITEPROTECT of [addr, addr + len) with UFFDIO_WRITEPROTECT_MODE_*
  * @mode (no MODE_WP: resolve): 0 or -errno.
  */
