@@ -1932,6 +1932,296 @@ TEST_F(guard, uffd_missing_guard_segv_no_event)
 	close(uffd);
 }
 
+/* The userfaultfd ioctls that resolve a fault by filling the page. */
+enum uffd_fill {
+	FILL_COPY,
+	FILL_ZEROPAGE,
+	FILL_POISON,
+	FILL_MOVE,
+	FILL_CONTINUE,
+};
+
+static const struct {
+	const char *name;
+	int nr;		/* its bit in UFFDIO_REGISTER's ioctls */
+} uffd_fills[] = {
+	[FILL_COPY] = { "UFFDIO_COPY", _UFFDIO_COPY },
+	[FILL_ZEROPAGE] = { "UFFDIO_ZEROPAGE", _UFFDIO_ZEROPAGE },
+	[FILL_POISON] = { "UFFDIO_POISON", _UFFDIO_POISON },
+	[FILL_MOVE] = { "UFFDIO_MOVE", _UFFDIO_MOVE },
+	[FILL_CONTINUE] = { "UFFDIO_CONTINUE", _UFFDIO_CONTINUE },
+};
+
+/*
+ * Fill @pages pages at @dst by @how, UFFDIO_COPY and UFFDIO_MOVE taking
+ * them from @src.  Returns what the ioctl did (0, or -1 with errno) and,
+ * in *done, what it wrote back as its progress: pages filled, or -errno.
+ */
+static int uffd_fill(int uffd, enum uffd_fill how, char *dst, char *src,
+		     size_t pages, long long *done)
+{
+	union {
+		struct uffdio_copy copy;
+		struct uffdio_zeropage zero;
+		struct uffdio_poison poison;
+		struct uffdio_move move;
+		struct uffdio_continue cont;
+	} arg;
+	struct uffdio_range range = {
+		.start = (uintptr_t)dst,
+		.len = pages * page_size,
+	};
+	long long progress = 0;
+	int ret = -1, err;
+
+	memset(&arg, 0, sizeof(arg));
+	switch (how) {
+	case FILL_COPY:
+		arg.copy.dst = range.start;
+		arg.copy.src = (uintptr_t)src;
+		arg.copy.len = range.len;
+		ret = ioctl(uffd, UFFDIO_COPY, &arg.copy);
+		progress = arg.copy.copy;
+		break;
+	case FILL_ZEROPAGE:
+		arg.zero.range = range;
+		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &arg.zero);
+		progress = arg.zero.zeropage;
+		break;
+	case FILL_POISON:
+		arg.poison.range = range;
+		ret = ioctl(uffd, UFFDIO_POISON, &arg.poison);
+		progress = arg.poison.updated;
+		break;
+	case FILL_MOVE:
+		arg.move.dst = range.start;
+		arg.move.src = (uintptr_t)src;
+		arg.move.len = range.len;
+		ret = ioctl(uffd, UFFDIO_MOVE, &arg.move);
+		progress = arg.move.move;
+		break;
+	case FILL_CONTINUE:
+		arg.cont.range = range;
+		ret = ioctl(uffd, UFFDIO_CONTINUE, &arg.cont);
+		progress = arg.cont.mapped;
+		break;
+	}
+	err = errno;
+	*done = progress > 0 ? progress / (long long)page_size : progress;
+	errno = err;
+	return ret;
+}
+
+enum fill_result {
+	FILL_STOPPED,	/* stopped at the guard, as it must */
+	FILL_THROUGH,	/* filled every page, the guard's too */
+	FILL_WRONG,	/* anything else (logged) */
+};
+
+/*
+ * @how of @pages pages at @dst, where page @at holds the first guard.
+ * A fill must stop there: EEXIST with -EEXIST as its progress when the
+ * guard is the first page, else EAGAIN with the @at pages before it
+ * done, as for any page that is not empty.  A fill that goes through
+ * counts as such only if the guard is gone from pagemap too.
+ */
+static enum fill_result fill_onto_guard(struct __test_metadata *_metadata,
+					int uffd, enum uffd_fill how, char *dst,
+					char *src, size_t pages, size_t at)
+{
+	long long done;
+	int ret, err;
+
+	errno = 0;
+	ret = uffd_fill(uffd, how, dst, src, pages, &done);
+	err = errno;
+	if (ret == 0 && done == (long long)pages)
+		return guard_pattern_is(_metadata, dst + at * page_size, "-") ?
+		       FILL_THROUGH : FILL_WRONG;
+	if (ret == -1 && !at && err == EEXIST && done == -EEXIST)
+		return FILL_STOPPED;
+	if (ret == -1 && at && err == EAGAIN && done == (long long)at)
+		return FILL_STOPPED;
+	TH_LOG("%s of %zu pages at %p, guard at page %zu: returned %d (%s), progress %lld",
+	       uffd_fills[how].name, pages, dst, at, ret,
+	       ret ? strerror(err) : "no error", done);
+	return FILL_WRONG;
+}
+
+/* Fill @pages source pages with the mem stamps of file pages from @pgoff. */
+static void stamp_source(char *src, size_t pages, size_t pgoff)
+{
+	size_t i;
+
+	for (i = 0; i < pages; i++)
+		memset(src + i * page_size, stamp(GEN_MEM, pgoff + i), page_size);
+}
+
+/* Add @what to the list of fills that went through a guard. */
+static void note_through(char *list, size_t len, const char *what)
+{
+	size_t used = strlen(list);
+
+	snprintf(list + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+/*
+ * A range registered for missing faults, page 0 filled by UFFDIO_COPY
+ * (which also gives anonymous memory the anon_vma markers need), with a
+ * guard on each of pages 1-4 and 7.  A guard is not an empty page:
+ * UFFDIO_ZEROPAGE, UFFDIO_POISON, UFFDIO_MOVE and UFFDIO_COPY, each onto
+ * a guard of its own, refuse it with EEXIST, and a copy over none, guard,
+ * none (pages 6-8) fills the first page and stops.  Once its guard is
+ * removed, page 4 takes the copy.
+ */
+TEST_F(guard, uffd_fill_refuses_guard)
+{
+	const enum uffd_fill single[] = {
+		FILL_ZEROPAGE, FILL_POISON, FILL_MOVE, FILL_COPY,
+	};
+	const size_t n = 10;
+	char through[128] = "";
+	enum fill_result r;
+	char *p, *src, *mv;
+	size_t hole, i;
+	long long done;
+	__u64 ioctls;
+	int uffd, err;
+
+	uffd = uffd_open(0);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd unavailable: %s", strerror(-uffd));
+	/* Missing pages are holes of the file: use its last pages. */
+	hole = self->b->has_fd ? self->file_pages - n : 0;
+	p = map_backing(self, NULL, n, self->prot, hole);
+	ASSERT_NE(MAP_FAILED, p);
+	err = uffd_register_ioctls(uffd, p, n * page_size,
+				   UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	if (err) {
+		ASSERT_EQ(-EINVAL, err);
+		SKIP(return, "userfaultfd missing mode does not cover %s mappings",
+		     self->b->name);
+	}
+	src = mmap(NULL, 3 * page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	mv = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mv);
+	memset(mv, stamp(GEN_CHILD, 0), page_size);
+
+	stamp_source(src, 1, hole);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p, src, 1, &done));
+	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, guard_install(self, p + page_size, 4));
+	ASSERT_EQ(0, guard_install(self, p + 7 * page_size, 1));
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, "-GGGG..G.."));
+
+	for (i = 0; i < ARRAY_SIZE(single); i++) {
+		enum uffd_fill how = single[i];
+		char *dst = p + (i + 1) * page_size;
+
+		if (!(ioctls & (1ULL << uffd_fills[how].nr)))
+			continue;
+		/* UFFDIO_MOVE moves anonymous pages between private VMAs. */
+		if (how == FILL_MOVE && self->b->has_fd)
+			continue;
+		stamp_source(src, 1, hole + i + 1);
+		r = fill_onto_guard(_metadata, uffd, how, dst,
+				    how == FILL_MOVE ? mv : src, 1, 0);
+		ASSERT_NE(FILL_WRONG, r);
+		if (r == FILL_THROUGH)
+			note_through(through, sizeof(through),
+				     uffd_fills[how].name);
+	}
+	/* The page UFFDIO_MOVE did not take is still its source's. */
+	if (!through[0])
+		EXPECT_EQ(stamp(GEN_CHILD, 0), (unsigned char)mv[0]);
+
+	stamp_source(src, 3, hole + 6);
+	r = fill_onto_guard(_metadata, uffd, FILL_COPY, p + 6 * page_size,
+			    src, 3, 1);
+	ASSERT_NE(FILL_WRONG, r);
+	if (r == FILL_THROUGH)
+		note_through(through, sizeof(through), "UFFDIO_COPY across");
+	if (through[0])
+		KERNEL_BUG("uffd-fill-over-guard",
+			   "%s went through guards on %s", through,
+			   self->b->name);
+
+	ASSERT_EQ(0, guard_remove(self, p + 4 * page_size, 1));
+	stamp_source(src, 1, hole + 4);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p + 4 * page_size, src, 1,
+			       &done));
+	ASSERT_EQ(1, done);
+	ASSERT_TRUE(region_is(_metadata, self, p, "PGGGP.PG..", "mGGGm~mG~~",
+			      hole));
+	KERNEL_BUG_NOT_SEEN("uffd-fill-over-guard");
+	close(uffd);
+}
+
+/*
+ * The same for minor faults: in a range registered for them, whose
+ * pages are all in the page cache, UFFDIO_CONTINUE maps a cached page
+ * but refuses a guard (page 1) with EEXIST, and a continue over none,
+ * guard, none (pages 3-5) maps the first page and stops.  Once its guard
+ * is removed, page 1 takes the continue.
+ */
+TEST_F(guard, uffd_continue_refuses_guard)
+{
+	const size_t n = 8;
+	char through[128] = "";
+	enum fill_result r;
+	long long done;
+	int uffd, err;
+	char *p;
+
+	uffd = uffd_open(UFFD_FEATURE_MINOR_SHMEM);
+	if (uffd == -EOPNOTSUPP)
+		SKIP(return, "kernel lacks UFFD_FEATURE_MINOR_SHMEM");
+	if (uffd < 0)
+		SKIP(return, "userfaultfd unavailable: %s", strerror(-uffd));
+	p = map_backing(self, NULL, n, self->prot, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	err = uffd_register(uffd, p, n * page_size,
+			    UFFDIO_REGISTER_MODE_MINOR);
+	if (err) {
+		ASSERT_EQ(-EINVAL, err);
+		SKIP(return, "userfaultfd minor mode does not cover %s mappings",
+		     self->b->name);
+	}
+	ASSERT_LE(n, self->filled_pages);
+
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p, NULL, 1, &done));
+	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, guard_install(self, p + page_size, 1));
+	ASSERT_EQ(0, guard_install(self, p + 4 * page_size, 1));
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, "-G..G..."));
+
+	r = fill_onto_guard(_metadata, uffd, FILL_CONTINUE, p + page_size,
+			    NULL, 1, 0);
+	ASSERT_NE(FILL_WRONG, r);
+	if (r == FILL_THROUGH)
+		note_through(through, sizeof(through), "UFFDIO_CONTINUE");
+	r = fill_onto_guard(_metadata, uffd, FILL_CONTINUE, p + 3 * page_size,
+			    NULL, 3, 1);
+	ASSERT_NE(FILL_WRONG, r);
+	if (r == FILL_THROUGH)
+		note_through(through, sizeof(through), "UFFDIO_CONTINUE across");
+	if (through[0])
+		KERNEL_BUG("uffd-fill-over-guard",
+			   "%s went through guards on %s", through,
+			   self->b->name);
+
+	ASSERT_EQ(0, guard_remove(self, p + page_size, 1));
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p + page_size, NULL, 1,
+			       &done));
+	ASSERT_EQ(1, done);
+	ASSERT_TRUE(region_is(_metadata, self, p, "PP.PG...", "ff~fG~~~", 0));
+	KERNEL_BUG_NOT_SEEN("uffd-fill-over-guard");
+	close(uffd);
+}
+
 /* ---------------------------------------------------------------------
  * The file under the mapping changes: truncation, hole punch, seals.
  */
