@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <numa.h>
+#include <numaif.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1082,6 +1084,20 @@ static int uffd_available(__u64 *features)
 		*features = api.features;
 	close(fd);
 	return ret;
+}
+
+/* ---- NUMA --------------------------------------------------------------- */
+
+const char *ptmark_no_numa_migration(void)
+{
+	if (numa_available() < 0)
+		return "no NUMA";
+	if (move_pages(0, 0, NULL, NULL, NULL, 0) && errno == ENOSYS)
+		return "no move_pages(2) (CONFIG_NUMA_MIGRATION off)";
+	if (numa_max_node() < 1 || numa_node_size64(0, NULL) <= 0 ||
+	    numa_node_size64(1, NULL) <= 0)
+		return "needs NUMA nodes 0 and 1 with memory";
+	return NULL;
 }
 
 /* ---- a thread doing one store ------------------------------------------ */

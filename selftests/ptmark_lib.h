@@ -514,6 +514,21 @@ void tap_reason_clean(char *reason);
 			SKIP(return, "%s", __why);			\
 	} while (0)
 
+/*
+ * Why this machine cannot migrate pages between NUMA nodes 0 and 1, or
+ * NULL when it can: both nodes need memory, and the kernel move_pages(2)
+ * and migrate_pages(2) (CONFIG_NUMA_MIGRATION in 7.x).
+ */
+const char *ptmark_no_numa_migration(void);
+
+/* Skip the current test when pages cannot move between nodes 0 and 1. */
+#define PTMARK_REQUIRE_TWO_NODES()					\
+	do {								\
+		const char *__why = ptmark_no_numa_migration();		\
+		if (__why)						\
+			SKIP(return, "%s", __why);			\
+	} while (0)
+
 /* Skip the current test when nothing could be swapped out. */
 #define PTMARK_REQUIRE_SWAP()						\
 	do {								\

@@ -140,30 +140,6 @@ static __u32 expected_flag(const struct ptmark_info *info)
 		}							\
 	} while (0)
 
-/*
- * Why this machine cannot migrate between NUMA nodes 0 and 1, or NULL
- * when it can: both need memory, and the kernel move_pages(2) and
- * migrate_pages(2) (CONFIG_NUMA_MIGRATION in 7.x).
- */
-static const char *no_numa_migration(void)
-{
-	if (numa_available() < 0)
-		return "no NUMA";
-	if (move_pages(0, 0, NULL, NULL, NULL, 0) && errno == ENOSYS)
-		return "no move_pages(2) (CONFIG_NUMA_MIGRATION off)";
-	if (numa_max_node() < 1 || numa_node_size64(0, NULL) <= 0 ||
-	    numa_node_size64(1, NULL) <= 0)
-		return "needs NUMA nodes 0 and 1 with memory";
-	return NULL;
-}
-
-#define REQUIRE_TWO_NODES()						\
-	do {								\
-		const char *__why = no_numa_migration();		\
-		if (__why)						\
-			SKIP(return, "%s", __why);			\
-	} while (0)
-
 /* A memfd of nr pages mapped MAP_SHARED, and arrays for looking at it. */
 struct region {
 	int fd;
@@ -1222,7 +1198,7 @@ FIXTURE_SETUP(race)
 		SKIP(return, "needs root for vm.compact_memory");
 	if (access("/proc/sys/vm/compact_memory", W_OK))
 		SKIP(return, "no vm.compact_memory (CONFIG_COMPACTION)");
-	self->no_migration = no_numa_migration();
+	self->no_migration = ptmark_no_numa_migration();
 	if (self->no_migration)
 		TH_LOG("without move_pages(): %s", self->no_migration);
 	ASSERT_EQ(0, region_create(&self->r, flagged_memfd(self->dev),
@@ -1361,7 +1337,7 @@ FIXTURE_SETUP(migrate)
 {
 	PTMARK_REQUIRE_DEVICE(self->dev);
 	REQUIRE_UNMOVABLE(self->dev, self->flag);
-	REQUIRE_TWO_NODES();
+	PTMARK_REQUIRE_TWO_NODES();
 	if (geteuid())
 		SKIP(return, "needs root to see pfns");
 	/*
