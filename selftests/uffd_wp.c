@@ -9,10 +9,11 @@
  * and fault-around is off in such VMAs so that no neighbour is mapped
  * past its marker.  This suite checks every path that zaps, moves, copies
  * or reports such entries - MADV_DONTNEED, hole punching, reclaim,
- * unregistering, fork, mremap, guard regions, the ptmark ioctl, pagemap
- * and PAGEMAP_SCAN - and that under concurrent writers and togglers no
- * write gets through a protected page unreported.  Anonymous memory is the
- * control: a zap drops its data and its protection together.
+ * unregistering, fork, mremap, guard regions, the split of a huge tmpfs
+ * PMD, MADV_COLLAPSE, the ptmark ioctl, pagemap and PAGEMAP_SCAN - and
+ * that under concurrent writers and togglers no write gets through a
+ * protected page unreported.  Anonymous memory is the control: a zap
+ * drops its data and its protection together.
  *
  * Page-table states come from ptmark.ko's scan when the module is loaded,
  * and from /proc/self/pagemap alone otherwise (see record_state()); a
@@ -20,14 +21,15 @@
  *
  * Facts asserted here were read from mm/memory.c (zap, fault, fork and
  * fault-around paths), mm/mprotect.c, mm/mremap.c, mm/madvise.c,
- * mm/rmap.c, mm/shmem.c, mm/hugetlb.c, fs/hugetlbfs/inode.c,
- * mm/userfaultfd.c and fs/proc/task_mmu.c; comments name the rule a step
- * relies on.
+ * mm/rmap.c, mm/shmem.c, mm/hugetlb.c, mm/huge_memory.c, mm/khugepaged.c,
+ * fs/hugetlbfs/inode.c, mm/userfaultfd.c and fs/proc/task_mmu.c; comments
+ * name the rule a step relies on.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/userfaultfd.h>
+#include <numaif.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1140,6 +1142,56 @@ TEST_F(uffd_wp, reclaim_keeps_protection)
 }
 
 /*
+ * Migrating protected pages to the other node (move_pages()) keeps their
+ * protection: the migration entry carries the uffd-wp bit and
+ * remove_migration_ptes() puts it back on the new PTE, read-only.  A unit
+ * zapped to a marker (file memory) has nothing to migrate and keeps its
+ * marker.  A write is trapped after the move, and the data moved with
+ * the page.
+ */
+TEST_F(uffd_wp, migration_keeps_protection)
+{
+	size_t first = self->b->file ? 1 : 0, n = self->nr - first, u;
+	size_t off = probe_off(self);
+	int status[NR_UNITS], nodes[NR_UNITS], target;
+	void *addrs[NR_UNITS];
+	long ret;
+
+	PTMARK_REQUIRE_TWO_NODES();
+	protect_units(_metadata, self, 0, self->nr, true);
+	if (first)
+		zap_units(_metadata, self, 0, first);
+	ASSERT_UNITS(first ? "W" : "R", 'R', "protected");
+
+	/* Every present unit (one address a unit) to the node it is not on. */
+	for (u = 0; u < n; u++)
+		addrs[u] = unit_ptr(self, first + u);
+	ASSERT_EQ(0, move_pages(0, n, addrs, NULL, status, 0));
+	ASSERT_LE(0, status[0]);
+	target = !status[0];
+	for (u = 0; u < n; u++)
+		nodes[u] = target;
+	ret = move_pages(0, n, addrs, nodes, status, MPOL_MF_MOVE);
+	ASSERT_LE(0, ret) TH_LOG("move_pages: %s", strerror(errno));
+	if (self->b->huge && status[0] == -ENOMEM)
+		SKIP(return, "no free huge page on node %d to migrate to",
+		     target);
+	/* A page the kernel could not isolate just then says -EBUSY. */
+	for (u = 0; u < n; u++)
+		ASSERT_TRUE(status[u] == target || status[u] == -EBUSY)
+			TH_LOG("unit %zu status %d", first + u, status[u]);
+	ASSERT_EQ(target, status[0])
+		TH_LOG("unit %zu did not move: status %d", first, status[0]);
+
+	ASSERT_UNITS(first ? "W" : "R", 'R', "after migration");
+	assert_unit_bytes(_metadata, self, self->nr - 1, fill_of(self->nr - 1),
+			  0, fill_of(self->nr - 1));
+	WRITE_TRAPPED(first, fill_of(first), 'M');
+	assert_unit_bytes(_metadata, self, first, fill_of(first), off, 'M');
+	WRITE_TRAPPED(self->nr - 1, fill_of(self->nr - 1), 'N');
+}
+
+/*
  * 4. Fault-around is off in a WP-registered VMA
  * (uffd_disable_fault_around()): a read fault maps its own page only,
  * whether the neighbours are markers or none PTEs over cached pages.  A
@@ -1908,6 +1960,288 @@ TEST_F_TIMEOUT(uffd_wp, race_toggle_protection, 60)
 	ASSERT_EQ(0, atomic_load(&r.ioctl_errors));
 	ASSERT_LT(0, atomic_load(&r.messages));
 	pthread_mutex_destroy(&r.lock);
+}
+
+/* ---------------------------------------------------------------------
+ * PMD-sized shmem: protection against huge mappings and collapse.
+ *
+ * The fixture's units are small pages of one small VMA; these tests need
+ * a PMD-aligned range of PMD-sized folios (huge tmpfs), or of small ones
+ * that MADV_COLLAPSE turns into one, and check the pages by pagemap.
+ */
+
+/* A sync WP userfaultfd registered over [addr, addr + len), or skip. */
+static int pmd_uffd(struct __test_metadata *_metadata, char *addr,
+		    size_t len)
+{
+	const __u64 want = UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+			   UFFD_FEATURE_THREAD_ID |
+			   UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+	const char *missing;
+	int uffd;
+
+	if (kernel.uffd)
+		SKIP(return -1, "no userfaultfd: %s", strerror(-kernel.uffd));
+	missing = uffd_missing(want);
+	if (missing)
+		SKIP(return -1, "kernel lacks UFFD_FEATURE_%s", missing);
+	uffd = uffd_open(want);
+	ASSERT_LE(0, uffd);
+	ASSERT_EQ(0, uffd_register_wp(uffd, addr, len));
+	return uffd;
+}
+
+/*
+ * Each of @pages pages from @addr as pagemap_state() names it, into @out
+ * (@pages + 1 bytes); the number of pages whose state is in @count.
+ */
+static long page_states(const char *addr, size_t pages, char *out,
+			const char *count)
+{
+	uint64_t *pme = calloc(pages, sizeof(*pme));
+	long n = 0;
+	size_t i;
+
+	if (!pme || pagemap_read(addr, pages, pme)) {
+		free(pme);
+		return -1;
+	}
+	for (i = 0; i < pages; i++) {
+		out[i] = pagemap_state(pme[i]);
+		n += !!strchr(count, out[i]);
+	}
+	out[pages] = '\0';
+	free(pme);
+	return n;
+}
+
+/*
+ * A store of @value at @addr, a page protected in @uffd's sync WP range,
+ * raises exactly one WP message for that page and waits until the page
+ * is resolved; then it lands.
+ */
+static void assert_store_trapped(struct __test_metadata *_metadata, int uffd,
+				 char *addr, char value)
+{
+	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(page_size - 1));
+	struct uffd_msg msg;
+	struct writer w;
+	bool got;
+
+	ASSERT_EQ(0, writer_start(&w, addr, value));
+	got = uffd_read_msg(uffd, WAIT_MS, &msg) == 1;
+	if (!got) {
+		bool done = writer_done_within(&w, 0);
+
+		uffd_writeprotect(uffd, page, page_size, 0);
+		pthread_join(w.thread, NULL);
+		ASSERT_TRUE(got)
+			TH_LOG("store at %p %s without a message: protection lost",
+			       addr, done ? "completed" : "blocked");
+	}
+	assert_wp_msg(_metadata, &msg, page, atomic_load(&w.tid));
+	ASSERT_FALSE(writer_done_within(&w, STILL_BLOCKED_MS))
+		TH_LOG("store at %p completed before it was resolved", addr);
+	ASSERT_EQ(0, uffd_writeprotect(uffd, page, page_size, 0));
+	ASSERT_TRUE(writer_done_within(&w, WAIT_MS))
+		TH_LOG("store at %p still blocked after resolving", addr);
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(value, *(volatile char *)addr);
+	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg));
+}
+
+/* A store at @addr completes at once and raises no message. */
+static void assert_store_free(struct __test_metadata *_metadata, int uffd,
+			      char *addr, char value)
+{
+	struct uffd_msg msg;
+	struct writer w;
+	bool done;
+
+	ASSERT_EQ(0, writer_start(&w, addr, value));
+	done = writer_done_within(&w, WAIT_MS);
+	if (!done)
+		uffd_writeprotect(uffd, addr - (uintptr_t)addr % page_size,
+				  page_size, 0);
+	pthread_join(w.thread, NULL);
+	ASSERT_TRUE(done) TH_LOG("store at %p waited: not protected", addr);
+	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg));
+	ASSERT_EQ(value, *(volatile char *)addr);
+}
+
+/*
+ * Protecting part of a PMD-mapped huge tmpfs folio splits the PMD: the
+ * huge mapping of a file folio is zapped, not remapped as PTEs
+ * (__split_huge_pmd_locked()), and the protected page keeps a uffd-wp
+ * marker.  Protecting a whole PMD leaves a marker on each of its pages.
+ * Pages outside the protection are written freely; a WP-registered VMA
+ * maps no PMD again (file THPs and uffd-wp do not mix), so protection
+ * stays per page.
+ */
+TEST(huge_tmpfs_protect_splits_pmd)
+{
+	size_t pmd = ptmark_pmd_size(), pages = pmd / page_size;
+	char why[PTMARK_WHY_LEN], *p, *states;
+	long n;
+	int fd, uffd;
+
+	fd = ptmark_huge_tmpfs_fd(why, sizeof(why));
+	if (fd < 0)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ftruncate(fd, 2 * pmd));
+	p = mmap_aligned(2 * pmd, pmd, PROT_NONE);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(p, mmap(p, 2 * pmd, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, fd, 0));
+	memset(p, 'h', 2 * pmd);
+	states = malloc(2 * pages + 1);
+	ASSERT_NE(NULL, states);
+	ASSERT_EQ((long)(2 * pages), page_states(p, 2 * pages, states, "p"));
+	uffd = pmd_uffd(_metadata, p, 2 * pmd);
+	if (uffd < 0)
+		return;
+
+	/* Page 5 of the first PMD, then the whole second one. */
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p + 5 * page_size, page_size,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
+	ASSERT_EQ(0, uffd_writeprotect(uffd, p + pmd, pmd,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
+	n = page_states(p, 2 * pages, states, "WR");
+	ASSERT_EQ((long)pages + 1, n) TH_LOG("first PMD %.32s...", states);
+	ASSERT_NE(NULL, strchr("WR", states[5]));
+	ASSERT_EQ(0, page_states(p, 5, states, "WR"));
+	ASSERT_EQ(0, page_states(p + 6 * page_size, pages - 6, states, "WR"));
+
+	assert_store_free(_metadata, uffd, p + 4 * page_size + 1, 'a');
+	assert_store_trapped(_metadata, uffd, p + 5 * page_size + 1, 'b');
+	assert_store_trapped(_metadata, uffd, p + pmd + 100 * page_size, 'c');
+	assert_store_trapped(_metadata, uffd, p + 2 * pmd - 1, 'd');
+	/* The rest of the second PMD is still protected, and the data kept. */
+	ASSERT_EQ((long)pages - 2, page_states(p + pmd, pages, states, "WR"));
+	ASSERT_EQ('h', p[pmd + 7 * page_size]);
+	ASSERT_EQ((long)pages - 2, page_states(p + pmd, pages, states, "WR"));
+	assert_store_trapped(_metadata, uffd, p + pmd + 7 * page_size, 'e');
+	close(uffd);
+	free(states);
+	munmap(p, 2 * pmd);
+	close(fd);
+}
+
+/*
+ * Can MADV_COLLAPSE make a PMD of a memfd range here?  0, or the errno
+ * of a collapse of a fresh, written, unregistered one.
+ */
+static int memfd_collapse_errno(size_t pmd)
+{
+	int fd = memfd_create("uffd_wp_collapse_probe", MFD_CLOEXEC);
+	int err = 0;
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, pmd))
+		err = errno;
+	p = err ? MAP_FAILED : mmap_aligned(pmd, pmd, PROT_NONE);
+	if (!err && p == MAP_FAILED)
+		err = errno;
+	if (!err && mmap(p, pmd, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+		err = errno;
+	if (!err) {
+		memset(p, 'c', pmd);
+		if (madvise(p, pmd, MADV_COLLAPSE))
+			err = errno;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, pmd);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/*
+ * MADV_COLLAPSE of a protected memfd range from a second, unregistered
+ * mapping of the same file replaces the small folios under the first
+ * one (6.1 refuses it with EINVAL instead, though a range no uffd-wp VMA
+ * maps collapses).  That must not cost the first mapping its protection:
+ * the old folios are unmapped from it (try_to_unmap() leaves a uffd-wp
+ * marker for a protected file PTE) and the pages already zapped keep
+ * theirs.  MADV_COLLAPSE in the registered VMA itself fails with EINVAL
+ * (no PMD may map there, collapse_pte_mapped_thp() refuses a uffd-wp
+ * VMA) and changes no protection either.  Every page stays protected,
+ * with its data, and a store to any of them is trapped.
+ */
+TEST(collapse_elsewhere_keeps_protection)
+{
+	size_t pmd = ptmark_pmd_size(), pages = pmd / page_size, i;
+	char *a, *b, *states;
+	int fd, uffd, ret;
+
+	ret = memfd_collapse_errno(pmd);
+	if (ret == EAGAIN || ret == ENOMEM)
+		SKIP(return, "MADV_COLLAPSE of a memfd: %s (transient)",
+		     strerror(ret));
+	if (ret)
+		SKIP(return, "MADV_COLLAPSE cannot collapse memfd ranges (%s)",
+		     strerror(ret));
+	fd = memfd_create("uffd_wp_collapse", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, pmd));
+	a = mmap_aligned(pmd, pmd, PROT_NONE);
+	b = mmap_aligned(pmd, pmd, PROT_NONE);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(a, mmap(a, pmd, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, fd, 0));
+	ASSERT_EQ(b, mmap(b, pmd, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, fd, 0));
+	for (i = 0; i < pages; i++)
+		memset(a + i * page_size, fill_of(i), page_size);
+	states = malloc(pages + 1);
+	ASSERT_NE(NULL, states);
+	uffd = pmd_uffd(_metadata, a, pmd);
+	if (uffd < 0)
+		return;
+	ASSERT_EQ(0, uffd_writeprotect(uffd, a, pmd,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
+	/* The second half zapped: markers there, protected PTEs before. */
+	ASSERT_EQ(0, madvise(a + pmd / 2, pmd / 2, MADV_DONTNEED));
+	ASSERT_EQ((long)pages / 2, page_states(a, pages, states, "R"));
+	ASSERT_EQ((long)pages / 2, page_states(a, pages, states, "W"));
+
+	ret = madvise(b, pmd, MADV_COLLAPSE);
+	if (ret && (errno == EAGAIN || errno == ENOMEM))
+		SKIP(return, "MADV_COLLAPSE of a memfd: %s (transient)",
+		     strerror(errno));
+	/* 6.1 refuses to collapse a file range a uffd-wp VMA maps: fine. */
+	if (ret) {
+		ASSERT_EQ(EINVAL, errno);
+		TH_LOG("MADV_COLLAPSE in the second mapping refused (EINVAL)");
+	} else {
+		ASSERT_EQ((long)pages, page_states(b, pages, states, "p"));
+	}
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "WR"))
+		TH_LOG("after the collapse elsewhere: %s", states);
+
+	errno = 0;
+	ASSERT_EQ(-1, madvise(a, pmd, MADV_COLLAPSE));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "WR"))
+		TH_LOG("after the refused collapse: %s", states);
+
+	for (i = 0; i < pages; i++)
+		if (a[i * page_size] != fill_of(i) ||
+		    a[(i + 1) * page_size - 1] != fill_of(i))
+			break;
+	ASSERT_EQ(pages, i) TH_LOG("page %zu lost its data", i);
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "WR"));
+	assert_store_trapped(_metadata, uffd, a + 9 * page_size, 'X');
+	assert_store_trapped(_metadata, uffd, a + pmd - page_size, 'Y');
+	ASSERT_EQ((long)pages - 2, page_states(a, pages, states, "WR"));
+	ASSERT_EQ('X', b[9 * page_size]);
+	close(uffd);
+	free(states);
+	munmap(a, pmd);
+	munmap(b, pmd);
+	close(fd);
 }
 
 /* ---------------------------------------------------------------------
