@@ -1086,6 +1086,61 @@ static int uffd_available(__u64 *features)
 	return ret;
 }
 
+/* ---- fault injection ---------------------------------------------------- */
+
+#define FAIL_PAGE_ALLOC_DIR	"/sys/kernel/debug/fail_page_alloc"
+
+/* Write @value to the fail_page_alloc attribute @attr: 0 or -errno. */
+static int fail_attr(const char *attr, const char *value)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), FAIL_PAGE_ALLOC_DIR "/%s", attr);
+	return write_text_file(path, value);
+}
+
+/*
+ * Say in the kernel log that this thread's allocation failures are
+ * wanted now, or no longer, for whoever reads the log next to a report.
+ */
+static int fail_page_alloc_note(bool arm)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "ptmark: fail_page_alloc %s for %d\n",
+		 arm ? "armed" : "disarmed", gettid());
+	return write_text_file("/dev/kmsg", line);
+}
+
+int ptmark_fail_page_alloc(bool arm)
+{
+	static const char *const armed[][2] = {
+		{ "task-filter", "Y" },	/* tasks with make-it-fail only */
+		{ "ignore-gfp-wait", "N" },
+		{ "ignore-gfp-highmem", "N" },
+		{ "min-order", "0" },
+		{ "verbose", "0" },
+		{ "space", "0" },
+		{ "interval", "1" },
+		{ "times", "-1" },
+		{ "probability", "100" },
+	};
+	size_t i;
+	int err;
+
+	if (access(FAIL_PAGE_ALLOC_DIR, F_OK))
+		return -ENOENT;
+	if (!arm) {
+		err = write_text_file("/proc/thread-self/make-it-fail", "0");
+		err = fail_attr("probability", "0") ?: err;
+		return fail_page_alloc_note(false) ?: err;
+	}
+	err = fail_page_alloc_note(true);
+	for (i = 0; !err && i < ARRAY_SIZE(armed); i++)
+		err = fail_attr(armed[i][0], armed[i][1]);
+	return err ?: write_text_file("/proc/thread-self/make-it-fail", "1");
+}
+
 /* ---- NUMA --------------------------------------------------------------- */
 
 const char *ptmark_no_numa_migration(void)

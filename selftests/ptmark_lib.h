@@ -529,6 +529,15 @@ const char *ptmark_no_numa_migration(void);
 			SKIP(return, "%s", __why);			\
 	} while (0)
 
+/*
+ * Arm fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC, configured in debugfs) so
+ * that every page allocation of the calling thread fails, sleeping ones
+ * included, and of no other task; or disarm it.  0, -ENOENT when the
+ * kernel has no fail_page_alloc, else -errno.  A thread forked or
+ * cloned while armed inherits the arming: disarm first.
+ */
+int ptmark_fail_page_alloc(bool arm);
+
 /* Skip the current test when nothing could be swapped out. */
 #define PTMARK_REQUIRE_SWAP()						\
 	do {								\

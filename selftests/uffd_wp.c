@@ -2244,6 +2244,60 @@ TEST(collapse_elsewhere_keeps_protection)
 	close(fd);
 }
 
+/*
+ * Protecting an unpopulated memfd range needs a page table for its
+ * markers (change_pmd_prepare()).  When that cannot be allocated,
+ * UFFDIO_WRITEPROTECT must fail with ENOMEM rather than return 0 with
+ * the range left unprotected (6.3 made it report the failure), and leave
+ * no marker behind.  Once allocations work again, the same call
+ * protects every page.
+ */
+TEST(protect_reports_pt_alloc_failure)
+{
+	size_t pmd = ptmark_pmd_size(), pages = pmd / page_size;
+	char *a, *states;
+	int fd, uffd, err;
+
+	fd = memfd_create("uffd_wp_pt_alloc", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, pmd));
+	ASSERT_EQ(1, pwrite(fd, "d", 1, 3 * page_size));
+	/* A fresh PMD-aligned range: no page table below it yet. */
+	a = mmap_aligned(pmd, pmd, PROT_NONE);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_EQ(a, mmap(a, pmd, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, fd, 0));
+	states = malloc(pages + 1);
+	ASSERT_NE(NULL, states);
+	uffd = pmd_uffd(_metadata, a, pmd);
+	if (uffd < 0)
+		return;
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "."));
+
+	err = ptmark_fail_page_alloc(true);
+	if (err == -ENOENT)
+		SKIP(return, "no fail_page_alloc in debugfs (CONFIG_FAIL_PAGE_ALLOC)");
+	if (!err)
+		err = uffd_writeprotect(uffd, a, pmd,
+					UFFDIO_WRITEPROTECT_MODE_WP);
+	ASSERT_EQ(0, ptmark_fail_page_alloc(false));
+	ASSERT_EQ(-ENOMEM, err)
+		TH_LOG("WP without page-table memory: %s, %ld of %zu pages protected",
+		       err ? strerror(-err) : "succeeded",
+		       page_states(a, pages, states, "W"), pages);
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "."));
+
+	ASSERT_EQ(0, uffd_writeprotect(uffd, a, pmd,
+				       UFFDIO_WRITEPROTECT_MODE_WP));
+	ASSERT_EQ((long)pages, page_states(a, pages, states, "W"));
+	assert_store_trapped(_metadata, uffd, a + 3 * page_size, 'e');
+	ASSERT_EQ('e', a[3 * page_size]);
+	close(uffd);
+	free(states);
+	munmap(a, pmd);
+	close(fd);
+}
+
 /* ---------------------------------------------------------------------
  * The environment, probed once.
  */
