@@ -180,7 +180,11 @@ static int send_fd(int sock, int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+	/*
+	 * The child may have exited already (no user namespaces): its
+	 * status says so, and a closed peer must not kill us with SIGPIPE.
+	 */
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
 static int recv_fd(int sock)
