@@ -489,6 +489,36 @@ static __u64 marker_features(uffd_wp_t *self)
 }
 
 /*
+ * A userfaultfd with @want registered for WP over [@addr, @addr + @len),
+ * or -1 with the test skipped where the kernel lacks a feature in @want.
+ */
+static int open_wp_uffd(struct __test_metadata *_metadata, __u64 want,
+			const char *what, void *addr, size_t len)
+{
+	const char *missing;
+	int uffd, err;
+
+	if (kernel.uffd)
+		SKIP(return -1, "no userfaultfd: %s", strerror(-kernel.uffd));
+	missing = uffd_missing(want);
+	if (missing)
+		SKIP(return -1, "kernel lacks UFFD_FEATURE_%s", missing);
+	uffd = uffd_open(want);
+	if (uffd < 0) {
+		TH_LOG("UFFDIO_API %#llx: %s", (unsigned long long)want,
+		       strerror(-uffd));
+		ASSERT_LE(0, uffd);
+	}
+	err = uffd_register_wp(uffd, addr, len);
+	if (err) {
+		close(uffd);
+		TH_LOG("UFFDIO_REGISTER WP on %s: %s", what, strerror(-err));
+		ASSERT_EQ(0, err);
+	}
+	return uffd;
+}
+
+/*
  * (Re)open self->uffd with the backing's features plus @extra and
  * register the whole region for WP.  Closing a previous one resolves all
  * its protection (userfaultfd_release_all()), so tests call this first.
@@ -497,25 +527,12 @@ static void use_uffd(struct __test_metadata *_metadata, uffd_wp_t *self,
 		     __u64 extra)
 {
 	__u64 want = base_features(self) | extra;
-	const char *missing;
-	int err;
 
-	if (kernel.uffd)
-		SKIP(return, "no userfaultfd: %s", strerror(-kernel.uffd));
-	missing = uffd_missing(want);
-	if (missing)
-		SKIP(return, "kernel lacks UFFD_FEATURE_%s", missing);
 	if (self->uffd >= 0)
 		close(self->uffd);
-	self->uffd = uffd_open(want);
-	ASSERT_LE(0, self->uffd)
-		TH_LOG("UFFDIO_API %#llx: %s", (unsigned long long)want,
-		       strerror(-self->uffd));
+	self->uffd = open_wp_uffd(_metadata, want, self->b->name, self->mem,
+				  self->len);
 	self->features = want;
-	err = uffd_register_wp(self->uffd, self->mem, self->len);
-	ASSERT_EQ(0, err)
-		TH_LOG("UFFDIO_REGISTER WP on %s: %s", self->b->name,
-		       strerror(-err));
 }
 
 /* Create the backing file (none for anon) and size the region's units. */
@@ -806,6 +823,73 @@ static char store_result(struct store *s, const volatile char *addr)
 }
 
 /*
+ * The core of the store checks below: the store @s, started at @addr in
+ * the protection unit [@range, @range + @len), completes at once and
+ * @uffd gets no message.
+ */
+static void expect_store_free(struct __test_metadata *_metadata, int uffd,
+			      struct store *s, char *range, size_t len,
+			      char *addr, char value)
+{
+	struct uffd_msg msg;
+	bool done, got;
+	char text[96];
+
+	done = store_done_within(s, WAIT_MS);
+	got = uffd_read_msg(uffd, 0, &msg) == 1;
+	if (!done) {	/* let it finish before failing */
+		uffd_writeprotect(uffd, range, len, 0);
+		store_done_within(s, WAIT_MS);
+	}
+	ASSERT_EQ(value, store_result(s, addr));
+	ASSERT_TRUE(done)
+		TH_LOG("store at %p blocked (%s)", addr,
+		       got ? msg_text(&msg, text, sizeof(text)) : "no message");
+	ASSERT_FALSE(got)
+		TH_LOG("store at %p raised %s", addr,
+		       msg_text(&msg, text, sizeof(text)));
+}
+
+/*
+ * The store @s, started at @addr in the protected unit [@range, @range +
+ * @len), raises exactly one WP message to @uffd, for that unit and the
+ * storing task; it waits, leaving @old in place (unless @old is NUL),
+ * until the unit is resolved, and then lands.
+ */
+static void expect_store_trapped(struct __test_metadata *_metadata, int uffd,
+				 struct store *s, char *range, size_t len,
+				 char *addr, char old, char value)
+{
+	struct uffd_msg msg;
+	char text[96];
+	bool got;
+
+	got = uffd_read_msg(uffd, WAIT_MS, &msg) == 1;
+	if (!got) {
+		bool done = store_done_within(s, 0);
+
+		uffd_writeprotect(uffd, range, len, 0);
+		store_done_within(s, WAIT_MS);
+		store_result(s, addr);
+		ASSERT_TRUE(got)
+			TH_LOG("store at %p %s without a message: protection lost",
+			       addr, done ? "completed" : "blocked");
+	}
+	assert_wp_msg(_metadata, &msg, range, store_tid(s));
+	ASSERT_FALSE(store_done_within(s, STILL_BLOCKED_MS))
+		TH_LOG("store at %p completed before it was resolved", addr);
+	if (!s->child && old)
+		ASSERT_EQ(old, *(volatile char *)addr);
+
+	ASSERT_EQ(0, uffd_writeprotect(uffd, range, len, 0));
+	ASSERT_TRUE(store_done_within(s, WAIT_MS))
+		TH_LOG("store at %p still blocked after resolving", addr);
+	ASSERT_EQ(value, store_result(s, addr));
+	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg))
+		TH_LOG("second message %s", msg_text(&msg, text, sizeof(text)));
+}
+
+/*
  * Store @value at @off of @unit of the region at @base (a thread of ours
  * with @child NULL): it completes at once and @uffd gets no message.
  */
@@ -815,25 +899,11 @@ static void assert_write_free(struct __test_metadata *_metadata,
 			      char value)
 {
 	char *unit_addr = base + unit * self->unit;
-	struct uffd_msg msg;
 	struct store s;
-	bool done, got;
-	char text[96];
 
 	ASSERT_EQ(0, store_start(&s, child, unit_addr + off, unit, off, value));
-	done = store_done_within(&s, WAIT_MS);
-	got = uffd_read_msg(uffd, 0, &msg) == 1;
-	if (!done) {	/* let it finish before failing */
-		uffd_writeprotect(uffd, unit_addr, self->unit, 0);
-		store_done_within(&s, WAIT_MS);
-	}
-	ASSERT_EQ(value, store_result(&s, unit_addr + off));
-	ASSERT_TRUE(done)
-		TH_LOG("write to unit %zu blocked (%s)", unit,
-		       got ? msg_text(&msg, text, sizeof(text)) : "no message");
-	ASSERT_FALSE(got)
-		TH_LOG("write to unit %zu raised %s", unit,
-		       msg_text(&msg, text, sizeof(text)));
+	expect_store_free(_metadata, uffd, &s, unit_addr, self->unit,
+			  unit_addr + off, value);
 }
 
 /*
@@ -851,11 +921,9 @@ static void assert_write_trapped(struct __test_metadata *_metadata,
 				 char old, char value)
 {
 	char *unit_addr = base + unit * self->unit;
-	struct uffd_msg msg;
 	struct store s;
-	char text[96], seen[2];
+	char seen[2];
 	uint64_t cat;
-	bool got;
 
 	if (self->b->async) {
 		if (!child) {
@@ -873,31 +941,9 @@ static void assert_write_trapped(struct __test_metadata *_metadata,
 		}
 		return;
 	}
-
 	ASSERT_EQ(0, store_start(&s, child, unit_addr + off, unit, off, value));
-	got = uffd_read_msg(uffd, WAIT_MS, &msg) == 1;
-	if (!got) {
-		bool done = store_done_within(&s, 0);
-
-		uffd_writeprotect(uffd, unit_addr, self->unit, 0);
-		store_done_within(&s, WAIT_MS);
-		store_result(&s, unit_addr + off);
-		ASSERT_TRUE(got)
-			TH_LOG("write to protected unit %zu %s without a message: protection lost",
-			       unit, done ? "completed" : "blocked");
-	}
-	assert_wp_msg(_metadata, &msg, unit_addr, store_tid(&s));
-	ASSERT_FALSE(store_done_within(&s, STILL_BLOCKED_MS))
-		TH_LOG("write to unit %zu completed before it was resolved", unit);
-	if (!child)
-		ASSERT_EQ(old, *(volatile char *)(unit_addr + off));
-
-	ASSERT_EQ(0, uffd_writeprotect(uffd, unit_addr, self->unit, 0));
-	ASSERT_TRUE(store_done_within(&s, WAIT_MS))
-		TH_LOG("write to unit %zu still blocked after resolving", unit);
-	ASSERT_EQ(value, store_result(&s, unit_addr + off));
-	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg))
-		TH_LOG("second message %s", msg_text(&msg, text, sizeof(text)));
+	expect_store_trapped(_metadata, uffd, &s, unit_addr, self->unit,
+			     unit_addr + off, old, value);
 }
 
 #define WRITE_TRAPPED(unit, old, value)					\
@@ -1974,21 +2020,10 @@ TEST_F_TIMEOUT(uffd_wp, race_toggle_protection, 60)
 static int pmd_uffd(struct __test_metadata *_metadata, char *addr,
 		    size_t len)
 {
-	const __u64 want = UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-			   UFFD_FEATURE_THREAD_ID |
-			   UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
-	const char *missing;
-	int uffd;
-
-	if (kernel.uffd)
-		SKIP(return -1, "no userfaultfd: %s", strerror(-kernel.uffd));
-	missing = uffd_missing(want);
-	if (missing)
-		SKIP(return -1, "kernel lacks UFFD_FEATURE_%s", missing);
-	uffd = uffd_open(want);
-	ASSERT_LE(0, uffd);
-	ASSERT_EQ(0, uffd_register_wp(uffd, addr, len));
-	return uffd;
+	return open_wp_uffd(_metadata, UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+				       UFFD_FEATURE_THREAD_ID |
+				       UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+			    "huge tmpfs", addr, len);
 }
 
 /*
@@ -2015,58 +2050,26 @@ static long page_states(const char *addr, size_t pages, char *out,
 	return n;
 }
 
-/*
- * A store of @value at @addr, a page protected in @uffd's sync WP range,
- * raises exactly one WP message for that page and waits until the page
- * is resolved; then it lands.
- */
+/* The store checks above for one small page of a thread of ours. */
 static void assert_store_trapped(struct __test_metadata *_metadata, int uffd,
 				 char *addr, char value)
 {
 	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(page_size - 1));
-	struct uffd_msg msg;
-	struct writer w;
-	bool got;
+	struct store s;
 
-	ASSERT_EQ(0, writer_start(&w, addr, value));
-	got = uffd_read_msg(uffd, WAIT_MS, &msg) == 1;
-	if (!got) {
-		bool done = writer_done_within(&w, 0);
-
-		uffd_writeprotect(uffd, page, page_size, 0);
-		pthread_join(w.thread, NULL);
-		ASSERT_TRUE(got)
-			TH_LOG("store at %p %s without a message: protection lost",
-			       addr, done ? "completed" : "blocked");
-	}
-	assert_wp_msg(_metadata, &msg, page, atomic_load(&w.tid));
-	ASSERT_FALSE(writer_done_within(&w, STILL_BLOCKED_MS))
-		TH_LOG("store at %p completed before it was resolved", addr);
-	ASSERT_EQ(0, uffd_writeprotect(uffd, page, page_size, 0));
-	ASSERT_TRUE(writer_done_within(&w, WAIT_MS))
-		TH_LOG("store at %p still blocked after resolving", addr);
-	pthread_join(w.thread, NULL);
-	ASSERT_EQ(value, *(volatile char *)addr);
-	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg));
+	ASSERT_EQ(0, store_start(&s, NULL, addr, 0, 0, value));
+	expect_store_trapped(_metadata, uffd, &s, page, page_size, addr, 0,
+			     value);
 }
 
-/* A store at @addr completes at once and raises no message. */
 static void assert_store_free(struct __test_metadata *_metadata, int uffd,
 			      char *addr, char value)
 {
-	struct uffd_msg msg;
-	struct writer w;
-	bool done;
+	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(page_size - 1));
+	struct store s;
 
-	ASSERT_EQ(0, writer_start(&w, addr, value));
-	done = writer_done_within(&w, WAIT_MS);
-	if (!done)
-		uffd_writeprotect(uffd, addr - (uintptr_t)addr % page_size,
-				  page_size, 0);
-	pthread_join(w.thread, NULL);
-	ASSERT_TRUE(done) TH_LOG("store at %p waited: not protected", addr);
-	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg));
-	ASSERT_EQ(value, *(volatile char *)addr);
+	ASSERT_EQ(0, store_start(&s, NULL, addr, 0, 0, value));
+	expect_store_free(_metadata, uffd, &s, page, page_size, addr, value);
 }
 
 /*
