@@ -330,6 +330,32 @@ static char pagemap_state(uint64_t entry, char want)
 }
 
 /*
+ * Say where two page patterns part: the count, and for the first few
+ * pages that differ their index, both states and the raw pagemap entry.
+ * A whole huge-region pattern is too long for one readable line.
+ */
+static void log_mismatch(struct __test_metadata *_metadata, const char *what,
+			 const void *addr, const char *want, const char *seen,
+			 const uint64_t *pm)
+{
+	size_t n = strlen(want), i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		if (want[i] == seen[i])
+			continue;
+		if (++bad <= 8)
+			TH_LOG("%s at %p page %zu: want %c seen %c (pagemap %#018llx)",
+			       what, addr, i, want[i], seen[i],
+			       (unsigned long long)pm[i]);
+	}
+	if (n <= 64) {
+		TH_LOG("%s at %p want %s", what, addr, want);
+		TH_LOG("%s at %p seen %s", what, addr, seen);
+	}
+	TH_LOG("%s at %p: %zu of %zu pages differ", what, addr, bad, n);
+}
+
+/*
  * Check the page tables of strlen(pattern) pages from addr:
  *   'G' guard marker         'P' present page, no marker
  *   '.' nothing at all       'S' swap entry, no marker
@@ -358,18 +384,16 @@ static bool guard_pattern_is(struct __test_metadata *_metadata,
 			seen[i] = '-';
 	}
 	ok = !strcmp(pattern, seen);
-	if (!ok) {
-		TH_LOG("pagemap at %p want %s", addr, pattern);
-		TH_LOG("pagemap at %p seen %s", addr, seen);
-	}
+	if (!ok)
+		log_mismatch(_metadata, "pagemap", addr, pattern, seen, pm);
 
 	ret = ptmark_page_map(addr, n, module);
 	if (ret == 0) {
 		for (i = 0; i < n; i++)
 			seen[i] = pagemap_state(pm[i], pattern[i]);
 		if (strcmp(seen, module)) {
-			TH_LOG("ptmark map at %p: %s", addr, module);
-			TH_LOG("pagemap    at %p: %s", addr, seen);
+			log_mismatch(_metadata, "ptmark map", addr, seen,
+				     module, pm);
 			ok = false;
 		}
 	} else if (ret != -ENODEV && ret != -EOPNOTSUPP) {
