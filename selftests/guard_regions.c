@@ -2583,6 +2583,88 @@ TEST_F(guard, thp_remove_keeps_pmd_mapping)
 	ASSERT_TRUE(region_is(_metadata, self, p, pt, acc, 0));
 }
 
+struct collapse_race {
+	char *p;
+	atomic_bool stop;
+	atomic_long collapses;
+};
+
+static void *collapse_loop(void *arg)
+{
+	struct collapse_race *r = arg;
+
+	while (!atomic_load(&r->stop))
+		if (!madvise(r->p, pmd_size, MADV_COLLAPSE))
+			atomic_fetch_add(&r->collapses, 1);
+	return NULL;
+}
+
+#define COLLAPSE_RACE_SECONDS	4
+
+/*
+ * MADV_COLLAPSE of the first PMD, over and over, while one of its pages
+ * has its guard removed, is touched and gets its guard back: every
+ * install that returns 0 leaves a guard.  A PTE-mapped file THP is
+ * collapsed by try_collapse_pte_mapped_thp(), which clears the PTEs,
+ * drops their lock and later frees the table without looking again: a
+ * guard installed into the table in between is lost (collapse-drops-
+ * guard).  Anonymous collapse holds the mmap lock for write, and the
+ * ioctl installs with it held for write, so neither can meet the race.
+ */
+TEST_F(guard, collapse_races_install)
+{
+	struct collapse_race r = { 0 };
+	bool can_race = self->backing == SHMEM_HUGE &&
+			self->installer != VIA_IOCTL;
+	char pt[PAT_MAX], acc[PAT_MAX], *g, v;
+	struct timespec t0, t;
+	long rounds = 0;
+	pthread_t thread;
+	bool lost = false;
+
+	if (!self->b->huge)
+		SKIP(return, "needs a huge-page backing (%s)", self->b->name);
+	r.p = map_region(self, self->nr);
+	ASSERT_NE(MAP_FAILED, r.p);
+	prime_pages(self, r.p, self->nr, 0);
+	g = r.p + 7 * page_size;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, collapse_loop, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rounds++;
+		ASSERT_EQ(0, guard_remove(self, g, 1));
+		if (rounds & 1)
+			ASSERT_EQ(0, probe_read(g, &v));
+		ASSERT_EQ(0, guard_install(self, g, 1));
+		if (!probe_read(g, &v) || !probe_hit_guard(g)) {
+			lost = true;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < COLLAPSE_RACE_SECONDS);
+	atomic_store(&r.stop, true);
+	pthread_join(thread, NULL);
+	TH_LOG("%ld rounds, %ld collapses", rounds, atomic_load(&r.collapses));
+
+	if (lost && can_race) {
+		uint64_t e = 0;
+
+		pagemap_read(g, 1, &e);
+		KERNEL_BUG("collapse-drops-guard",
+			   "MADV_GUARD_INSTALL returned 0 in round %ld under MADV_COLLAPSE of %s, and the page then read without a fault (pagemap %#llx): guard lost",
+			   rounds, self->b->name, (unsigned long long)e);
+	}
+	ASSERT_FALSE(lost) TH_LOG("guard lost in round %ld", rounds);
+	pattern_fill(pt, self->nr, '-');
+	pt[7] = 'G';
+	pattern_fill(acc, self->nr, 'p');
+	acc[7] = 'G';
+	ASSERT_TRUE(region_is(_metadata, self, r.p, pt, acc, 0));
+	if (can_race)
+		KERNEL_BUG_NOT_SEEN("collapse-drops-guard");
+}
+
 /* A range over several page tables gets every marker, none beyond. */
 TEST_F(guard, install_across_page_tables)
 {
@@ -3207,6 +3289,20 @@ TEST_F(guard, threads_race_install_remove)
 
 	/* Settle: every toggled page guarded again, neighbours intact. */
 	ASSERT_TRUE(apply_pattern(_metadata, self, r.p, pt, true));
+	/*
+	 * khugepaged may be collapsing the PTE-mapped huge tmpfs folios the
+	 * faults left behind, and throw away a guard installed meanwhile
+	 * (see collapse_races_install, which makes that race on purpose).
+	 */
+	for (i = 0; self->backing == SHMEM_HUGE &&
+		    self->installer != VIA_IOCTL && pt[i]; i++) {
+		char v;
+
+		if (pt[i] == 'G' && !probe_read(r.p + i * page_size, &v))
+			KERNEL_BUG("collapse-drops-guard",
+				   "page %d of huge tmpfs read without a fault after its guard was installed again (khugepaged collapse)",
+				   i);
+	}
 	layout(self, pt, 'G', '-');
 	ASSERT_TRUE(region_is(_metadata, self, r.p, pt, acc, 0));
 }
