@@ -21,9 +21,11 @@
  * Nothing is allocated, faulted in or split; an empty upper level costs one
  * read however much address space it covers.
  */
+#include <linux/delay.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/module.h>
 #include <linux/pgtable.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
@@ -31,6 +33,27 @@
 
 #include "compat.h"
 #include "ptmark.h"
+
+/*
+ * A test hook: sleep this long between the PMD entries of a walk, where
+ * the walk may sleep anyway, so that a race test can put a concurrent
+ * change of the page tables (a PMD unshare) between two reads of one
+ * table.  Capped at 100 ms; 0, the default, is a plain cond_resched().
+ */
+static unsigned int walk_delay_us;
+module_param(walk_delay_us, uint, 0600);
+MODULE_PARM_DESC(walk_delay_us,
+		 "Test hook: microseconds to sleep between PMD entries of a walk (0: off, at most 100000)");
+
+static void ptmark_walk_pause(void)
+{
+	unsigned int us = min(READ_ONCE(walk_delay_us), 100000U);
+
+	if (unlikely(us))
+		usleep_range(us, us + us / 4 + 1);
+	else
+		cond_resched();
+}
 
 static bool ptmark_can_extend(const struct ptmark_walk *w,
 			      const struct ptmark_record *last,
@@ -501,7 +524,7 @@ static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
 			w->full = true;
 			return;
 		}
-		cond_resched();
+		ptmark_walk_pause();
 	} while (pmdp++, addr = next, addr != end);
 }
 

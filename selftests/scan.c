@@ -543,8 +543,14 @@ FIXTURE_SETUP(scan)
 	env_init(_metadata);
 }
 
+/* The walk's test hook: see walk_delay_us in module/walk.c. */
+#define WALK_DELAY	"/sys/module/ptmark/parameters/walk_delay_us"
+
 FIXTURE_TEARDOWN(scan)
 {
+	/* A race test that failed must not leave the walk slowed down. */
+	if (!access(WALK_DELAY, W_OK))
+		write_text_file(WALK_DELAY, "0");
 	env_fini();
 }
 
@@ -2393,6 +2399,54 @@ static void unshare_child(char *map, int fd)
 }
 
 /*
+ * Whether the kernel really shares the PMD table of @map (1 GiB, PUD
+ * aligned, its first huge page faulted in) with another mm: a child maps
+ * the file at the same address and faults the first page, which makes it
+ * use our table (huge_pmd_share()); we then fault the second page, and
+ * the child must see it present without touching it.  1 shared, 0 not,
+ * -1 when there is no second huge page to try with.
+ */
+static int pmd_table_shared(char *map, int fd)
+{
+	int go[2], ready[2], status, ret;
+	uint64_t pme = 0;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(go) || pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (mmap(map, PUD_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0) != map ||
+		    madvise(map, env.pmd, MADV_POPULATE_WRITE))
+			_exit(2);
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		if (pagemap_read(map + env.pmd, 1, &pme))
+			_exit(2);
+		_exit(c == 1 && (pme & PM_PRESENT) ? 0 : 1);
+	}
+	close(go[0]);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) == 1)
+		c = madvise(map + env.pmd, env.pmd, MADV_POPULATE_WRITE) ? 2 : 1;
+	if (write(go[1], &c, 1) != 1)
+		c = 0;
+	close(go[1]);
+	close(ready[0]);
+	ret = waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) <= 1 ? !WEXITSTATUS(status) : -1;
+	if (c == 2)
+		ret = -1;
+	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, env.pmd,
+		  env.pmd);
+	return ret;
+}
+
+/*
  * Scan a 1 GiB shared hugetlb mapping whose PMD table another process
  * shares, while that process keeps unsharing it (hole punch) and freeing
  * it (munmap).  The walker holds the file's i_mmap_rwsem for read, as
@@ -2408,8 +2462,8 @@ TEST_F_TIMEOUT(scan, hugetlb_scan_races_pmd_unshare, 60)
 	const char *why = NULL;
 	struct timespec t0, t;
 	pthread_t toucher;
+	int fd, status, shared;
 	char *reserve;
-	int fd, status;
 	unsigned int i;
 	pid_t pid;
 
@@ -2426,6 +2480,19 @@ TEST_F_TIMEOUT(scan, hugetlb_scan_races_pmd_unshare, 60)
 	ASSERT_EQ(reserve, r.map);
 	if (madvise(r.map, env.pmd, MADV_POPULATE_WRITE))
 		SKIP(return, "no free huge page: %s", strerror(errno));
+	/* The race below can only fail where the table is really shared. */
+	shared = pmd_table_shared(r.map, fd);
+	if (shared < 0)
+		SKIP(return, "two free huge pages needed to see PMD sharing");
+	ASSERT_EQ(1, shared)
+		TH_LOG("a page we faulted is not present in the other mm: PMD table not shared (no CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING?)");
+
+	/*
+	 * Make the walk sleep between PMD entries, so that an unshare and a
+	 * free can land between two reads of the table: that is where a
+	 * walk without the lock reads freed memory.
+	 */
+	ASSERT_EQ(0, write_text_file(WALK_DELAY, "50000"));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -2449,6 +2516,7 @@ TEST_F_TIMEOUT(scan, hugetlb_scan_races_pmd_unshare, 60)
 		scans++;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while (t.tv_sec - t0.tv_sec < UNSHARE_SECONDS + 1);
+	write_text_file(WALK_DELAY, "0");
 	atomic_store(&r.stop, true);
 	ASSERT_EQ(0, pthread_join(toucher, NULL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
