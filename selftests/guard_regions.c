@@ -2583,6 +2583,16 @@ TEST_F(guard, thp_remove_keeps_pmd_mapping)
 	ASSERT_TRUE(region_is(_metadata, self, p, pt, acc, 0));
 }
 
+/*
+ * Can a collapse throw away a guard this variant installs
+ * (collapse-drops-guard)?  Only a file THP's collapse races an install,
+ * and only the kernel's installers, which hold the mmap lock for read.
+ */
+static bool collapse_may_drop_guard(FIXTURE_DATA(guard) *self)
+{
+	return self->backing == SHMEM_HUGE && self->installer != VIA_IOCTL;
+}
+
 struct collapse_race {
 	char *p;
 	atomic_bool stop;
@@ -2614,8 +2624,7 @@ static void *collapse_loop(void *arg)
 TEST_F(guard, collapse_races_install)
 {
 	struct collapse_race r = { 0 };
-	bool can_race = self->backing == SHMEM_HUGE &&
-			self->installer != VIA_IOCTL;
+	bool can_race = collapse_may_drop_guard(self);
 	char pt[PAT_MAX], acc[PAT_MAX], *g, v;
 	struct timespec t0, t;
 	long rounds = 0;
@@ -3294,8 +3303,7 @@ TEST_F(guard, threads_race_install_remove)
 	 * faults left behind, and throw away a guard installed meanwhile
 	 * (see collapse_races_install, which makes that race on purpose).
 	 */
-	for (i = 0; self->backing == SHMEM_HUGE &&
-		    self->installer != VIA_IOCTL && pt[i]; i++) {
+	for (i = 0; collapse_may_drop_guard(self) && pt[i]; i++) {
 		char v;
 
 		if (pt[i] == 'G' && !probe_read(r.p + i * page_size, &v))
