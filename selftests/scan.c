@@ -2413,11 +2413,21 @@ static int pmd_table_shared(char *map, int fd)
 	char c = 0;
 	pid_t pid;
 
-	if (pipe(go) || pipe(ready))
+	if (pipe(go))
 		return -1;
+	if (pipe(ready)) {
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(go[0]);
+		close(go[1]);
+		close(ready[0]);
+		close(ready[1]);
 		return -1;
+	}
 	if (pid == 0) {
 		if (mmap(map, PUD_BYTES, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0) != map ||
