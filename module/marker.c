@@ -28,6 +28,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -49,6 +50,25 @@ MODULE_PARM_DESC(inject,
 bool ptmark_inject_allowed(void)
 {
 	return READ_ONCE(inject);
+}
+
+/*
+ * A test hook: sleep this long between finding a PMD empty and filling it,
+ * so that a race test can have a fault try to map a huge page there in
+ * between; the VMA write lock is what keeps it out.  Capped at 100 ms; 0,
+ * the default, is off.
+ */
+static unsigned int fill_delay_us;
+module_param(fill_delay_us, uint, 0600);
+MODULE_PARM_DESC(fill_delay_us,
+		 "Test hook: microseconds to sleep between finding a PMD empty and filling it (0: off, at most 100000)");
+
+static void ptmark_fill_pause(void)
+{
+	unsigned int us = min(READ_ONCE(fill_delay_us), 100000U);
+
+	if (unlikely(us))
+		usleep_range(us, us + us / 4 + 1);
 }
 
 /* Installing markers into one PTE table, under its lock. */
@@ -156,6 +176,7 @@ static int ptmark_fill_range(struct vm_area_struct *vma, unsigned long start,
 		case PTMARK_PMD_NONE:
 			if (fill->remove)
 				continue;
+			ptmark_fill_pause();
 			break;
 		case PTMARK_PMD_TABLE:
 			break;

@@ -1976,6 +1976,129 @@ TEST_F(inject, unmap_and_exit_with_markers)
 	EXPECT_STREQ("........", pic);
 }
 
+/*
+ * Injection racing a huge-page fault.  The module's fill_delay_us hook
+ * sleeps between finding a PMD empty and filling it; a write fault in
+ * the same PMD must not map a THP meanwhile, or apply_to_page_range()
+ * meets a PMD leaf (a WARN, and EINVAL or ENOMEM from the call).  The
+ * VMA write lock keeps per-VMA-lock faults out; 6.12 went without it
+ * before "module: marker: write-lock VMAs on every kernel".
+ */
+#define FILL_DELAY		"/sys/module/ptmark/parameters/fill_delay_us"
+#define THP_RACE_ROUNDS		48
+#define THP_RACE_DELAY_US	"20000"
+
+struct thp_faulter {
+	char *p;
+	size_t pmd;
+	int round;
+	bool stop;
+	pthread_barrier_t go, done;
+};
+
+/* Each round, write the first page of PMD @round: a THP fault. */
+static void *thp_fault_loop(void *arg)
+{
+	struct thp_faulter *f = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&f->go);
+		if (f->stop)
+			return NULL;
+		f->p[f->round * f->pmd] = 1;
+		pthread_barrier_wait(&f->done);
+	}
+}
+
+/*
+ * How one round ended, from the scan of its PMD: 'I' the injection won
+ * (a small page at 0, markers behind it), 'F' the fault did (one PMD leaf,
+ * nothing injected), '?' anything else.
+ */
+static char thp_round_outcome(const struct ptmark_record *recs, size_t nr,
+			      __u64 done)
+{
+	size_t i;
+
+	if (done == 0) {
+		for (i = 0; i < nr; i++)
+			if (recs[i].kind != PTMARK_KIND_PRESENT ||
+			    !(recs[i].bits & PTMARK_BIT_PMD))
+				return '?';
+		return 'F';
+	}
+	if (done != nr - 1 || recs[0].kind != PTMARK_KIND_PRESENT ||
+	    (recs[0].bits & PTMARK_BIT_PMD))
+		return '?';
+	for (i = 1; i < nr; i++)
+		if (recs[i].kind != PTMARK_KIND_MARKER ||
+		    recs[i].marker != PTMARK_MARKER_UFFD_WP)
+			return '?';
+	return 'I';
+}
+
+TEST_F_TIMEOUT(inject, uffd_wp_vs_thp_fault, 300)
+{
+	size_t pmd = ptmark_pmd_size(), nr = pmd / psize;
+	struct thp_faulter f = { .pmd = pmd };
+	char outcome[THP_RACE_ROUNDS + 1] = "";
+	struct ptmark_record *recs;
+	int i, ret, nr_f = 0, nr_i = 0;
+	pthread_t thread;
+	__u64 done;
+
+	REQUIRE_INJECT(self);
+	if (!have(&self->info, PTMARK_FEAT_THP))
+		SKIP(return, "no PTMARK_FEAT_THP: kernel without transparent huge pages");
+	f.p = mmap_aligned(THP_RACE_ROUNDS * pmd, pmd, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, f.p);
+	ASSERT_EQ(0, madvise(f.p, THP_RACE_ROUNDS * pmd, MADV_HUGEPAGE));
+	f.p[0] = 1;
+	if (smaps_kb(f.p, "AnonHugePages:") * 1024 != (long)pmd) {
+		munmap(f.p, THP_RACE_ROUNDS * pmd);
+		SKIP(return, "the kernel maps no THP on a write fault in MADV_HUGEPAGE memory (transparent_hugepage/enabled)");
+	}
+	ASSERT_EQ(0, madvise(f.p, pmd, MADV_DONTNEED));
+	recs = calloc(nr, sizeof(*recs));
+	ASSERT_NE(NULL, recs);
+	ASSERT_EQ(0, pthread_barrier_init(&f.go, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&f.done, NULL, 2));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, thp_fault_loop, &f));
+	ASSERT_EQ(0, write_text_file(FILL_DELAY, THP_RACE_DELAY_US));
+
+	for (i = 0; i < THP_RACE_ROUNDS; i++) {
+		char *pmd_start = f.p + i * pmd;
+
+		f.round = i;
+		pthread_barrier_wait(&f.go);
+		ret = ptmark_marker_fd(self->fd, -1, pmd_start + psize,
+				       pmd - psize, PTMARK_MARKER_UFFD_WP,
+				       PTMARK_MARKER_F_INJECT, &done);
+		pthread_barrier_wait(&f.done);
+		EXPECT_EQ(0, ret) TH_LOG("round %d: %s", i, strerror(-ret));
+		if (ret)
+			break;
+		ASSERT_EQ(0, ptmark_scan_dense_of(self->fd, -1, pmd_start, nr,
+						  recs));
+		outcome[i] = thp_round_outcome(recs, nr, done);
+		outcome[i + 1] = '\0';
+		EXPECT_NE('?', outcome[i])
+			TH_LOG("round %d: %llu injected; page 0 kind %u bits %#x, page 1 kind %u marker %#x",
+			       i, (unsigned long long)done, recs[0].kind,
+			       recs[0].bits, recs[1].kind, recs[1].marker);
+		nr_f += outcome[i] == 'F';
+		nr_i += outcome[i] == 'I';
+	}
+	write_text_file(FILL_DELAY, "0");
+	f.stop = true;
+	pthread_barrier_wait(&f.go);
+	pthread_join(thread, NULL);
+	TH_LOG("%d rounds: the fault won %d, the injection %d: %s", i, nr_f,
+	       nr_i, outcome);
+	free(recs);
+	munmap(f.p, THP_RACE_ROUNDS * pmd);
+}
+
 /* -- installs racing page faults ------------------------------------------ */
 
 #define RACE_PAGES	64
