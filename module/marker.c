@@ -78,6 +78,12 @@ struct ptmark_fill {
 	bool remove;
 	unsigned long done;	/* pages now carrying (or freed of) @want */
 	unsigned long busy;	/* pages mapped or holding other entries */
+	/*
+	 * Ranges of a vector sharing one PTE table, when the fill covers
+	 * them all at once: the entries between them are left alone.
+	 */
+	const struct ptmark_range *vec, *vec_cur;
+	unsigned int vec_nr;
 };
 
 /* Kernel marker bits of @pte, 0 if it is no marker. */
@@ -120,6 +126,20 @@ static int ptmark_fill_pte(pte_t *ptep, unsigned long addr, void *data)
 		fill->busy++;
 	}
 	return 0;
+}
+
+/* ptmark_fill_pte() for the entries inside fill->vec's ranges only. */
+static int ptmark_fill_pte_vec(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct ptmark_fill *fill = data;
+	const struct ptmark_range *last = fill->vec + fill->vec_nr - 1;
+
+	while (fill->vec_cur < last &&
+	       addr >= fill->vec_cur->start + PAGE_ALIGN(fill->vec_cur->len))
+		fill->vec_cur++;
+	if (addr < fill->vec_cur->start)
+		return 0;
+	return ptmark_fill_pte(ptep, addr, data);
 }
 
 enum ptmark_pmd_state { PTMARK_PMD_NONE, PTMARK_PMD_TABLE, PTMARK_PMD_LEAF };
@@ -181,7 +201,9 @@ static int ptmark_fill_range(struct vm_area_struct *vma, unsigned long start,
 		case PTMARK_PMD_TABLE:
 			break;
 		}
+		fill->vec_cur = fill->vec;
 		err = apply_to_page_range(vma->vm_mm, addr, next - addr,
+					  fill->vec ? ptmark_fill_pte_vec :
 					  ptmark_fill_pte, fill);
 		if (err)
 			return err;
@@ -204,7 +226,15 @@ static int ptmark_guard_install(struct vm_area_struct *vma, unsigned long start,
 		err = ptmark_fill_range(vma, start, end, fill);
 		if (err || !fill->busy)
 			return err;
-		ptmark_compat_zap(vma, start, end - start);
+		if (fill->vec) {
+			unsigned int k;
+
+			for (k = 0; k < fill->vec_nr; k++)
+				ptmark_compat_zap(vma, fill->vec[k].start,
+						  PAGE_ALIGN(fill->vec[k].len));
+		} else {
+			ptmark_compat_zap(vma, start, end - start);
+		}
 	}
 	return -EAGAIN;
 }
@@ -401,6 +431,67 @@ static int ptmark_marker_check_range(struct mm_struct *mm, u64 start, u64 len,
 #define PTMARK_VEC_BATCH	4096
 
 /*
+ * How many ranges from @vec on (at most @n) can be filled together: each
+ * non-empty and valid, in address order without overlap, all inside one
+ * VMA and one PMD, so that one pass over one PTE table, under its lock
+ * taken once, does them all.  0 or 1 means one at a time.
+ */
+static unsigned int ptmark_vec_group(struct mm_struct *mm,
+				     const struct ptmark_range *vec,
+				     unsigned int n,
+				     struct vm_area_struct **vmap)
+{
+	struct vm_area_struct *vma;
+	unsigned long end, pmd_end, prev_end;
+	unsigned int k;
+
+	if (n < 2 || !vec[0].len ||
+	    ptmark_marker_check_range(mm, vec[0].start, vec[0].len, &end))
+		return 0;
+	vma = find_vma(mm, vec[0].start);
+	if (!vma || vma->vm_start > vec[0].start || end > vma->vm_end)
+		return 0;
+	pmd_end = pmd_addr_end(vec[0].start, vma->vm_end);
+	if (end > pmd_end)
+		return 0;
+	prev_end = end;
+	for (k = 1; k < n; k++) {
+		const struct ptmark_range *r = &vec[k];
+
+		if (!r->len || r->start < prev_end ||
+		    ptmark_marker_check_range(mm, r->start, r->len, &end) ||
+		    end > pmd_end)
+			break;
+		prev_end = end;
+	}
+	*vmap = vma;
+	return k;
+}
+
+/* The @g ranges of a ptmark_vec_group() at once; adds to *nr_pages. */
+static int ptmark_marker_group_locked(struct vm_area_struct *vma,
+				      const struct ptmark_range *vec,
+				      unsigned int g,
+				      const struct ptmark_marker_req *req,
+				      unsigned long *nr_pages)
+{
+	struct ptmark_fill fill = {
+		.mm = vma->vm_mm,
+		.want = ptmark_compat_kernel_marker(req->marker),
+		.remove = req->remove,
+		.vec = vec,
+		.vec_nr = g,
+	};
+	unsigned long end = vec[g - 1].start + PAGE_ALIGN(vec[g - 1].len);
+	int err;
+
+	err = ptmark_marker_vma(vma, vec[0].start, end, req, &fill);
+	if (!err)
+		*nr_pages += fill.done;
+	return err;
+}
+
+/*
  * PTMARK_MARKER_F_VECTOR: @nr ranges from @uvec, in order.  Each batch is
  * copied in before the mmap lock is taken, since a fault on the array may
  * need that lock; within a batch the lock, and each VMA's write lock, are
@@ -434,7 +525,21 @@ static long ptmark_marker_vector(struct mm_struct *mm,
 			break;
 		for (i = 0; i < n && !err; i++) {
 			struct ptmark_range *r = &vec[i];
+			struct vm_area_struct *vma;
+			unsigned int g;
 
+			/*
+			 * A group that fails is done again range by range,
+			 * which finds the failing range and how far it got:
+			 * markers a group put in count as done then.
+			 */
+			g = ptmark_vec_group(mm, r, n - i, &vma);
+			if (g > 1 && !ptmark_marker_group_locked(vma, r, g, req,
+								 nr_pages)) {
+				done += g;
+				i += g - 1;
+				continue;
+			}
 			err = ptmark_marker_check_range(mm, r->start, r->len,
 							&end);
 			if (!err && r->len)

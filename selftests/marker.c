@@ -2491,6 +2491,181 @@ TEST_F(guard, vector_limits)
 }
 
 /*
+ * Ranges of a vector that share one PTE table are filled in one pass over
+ * it; that must not change what any range gets.  A vector of awkward
+ * ranges (ascending runs, a step back, a repeat, an empty one, one across
+ * a PMD boundary, one across two VMAs, some in a read-only VMA) does to a
+ * mapping exactly what the same ranges do, one call each, to its twin:
+ * the same markers, the same pages counted, the data around them kept.
+ */
+#define TWIN_RO_FIRST	700
+#define TWIN_RO_END	800
+
+static const struct { unsigned int page, nr; } twin_ranges[] = {
+	{ 500, 1 }, { 502, 1 }, { 504, 2 }, { 503, 1 }, { 503, 1 },
+	{ 506, 0 }, { 508, 8 }, { 520, 1 }, { 522, 1 }, { 690, 1 },
+	{ 698, 4 }, { 710, 1 }, { 712, 1 }, { 801, 1 }, { 803, 3 },
+	{ 0, 1 }, { 2, 1 }, { 1000, 24 },
+};
+
+/* Whether twin page @i is written: blocks of 16, every other one. */
+static bool twin_written(size_t i)
+{
+	return !(i / 16 % 2);
+}
+
+/*
+ * Two PMDs of anon memory, half written (twin_written()), pages 700-799
+ * read-only; NULL if not.  Both kinds of neighbour matter: an empty
+ * entry between two ranges would take a marker, a mapped one would only
+ * make the install retry.
+ */
+static char *map_twin(size_t pmd)
+{
+	char *p = mmap_aligned(2 * pmd, pmd, PROT_READ | PROT_WRITE);
+	size_t i;
+
+	if (p == MAP_FAILED || madvise(p, 2 * pmd, MADV_NOHUGEPAGE))
+		return NULL;
+	for (i = 0; i < 2 * pmd / psize; i++)
+		if (twin_written(i))
+			memset(p + i * psize, mem_byte(i), psize);
+	if (mprotect(p + TWIN_RO_FIRST * psize,
+		     (TWIN_RO_END - TWIN_RO_FIRST) * psize, PROT_READ))
+		return NULL;
+	return p;
+}
+
+static void twin_compare(struct __test_metadata *_metadata, int fd,
+			 const char *a, const char *b, size_t nr,
+			 struct ptmark_record *ra, struct ptmark_record *rb)
+{
+	size_t i, bad = 0;
+
+	ASSERT_EQ(0, ptmark_scan_dense_of(fd, -1, a, nr, ra));
+	ASSERT_EQ(0, ptmark_scan_dense_of(fd, -1, b, nr, rb));
+	for (i = 0; i < nr; i++) {
+		if (ra[i].kind == rb[i].kind && ra[i].marker == rb[i].marker)
+			continue;
+		if (bad++ < 4)
+			TH_LOG("page %zu: vector kind %u marker %#x, one by one kind %u marker %#x",
+			       i, ra[i].kind, ra[i].marker, rb[i].kind,
+			       rb[i].marker);
+		if (ra[i].kind == PTMARK_KIND_PRESENT && twin_written(i) &&
+		    !page_is(a + i * psize, mem_byte(i)))
+			TH_LOG("page %zu: data lost", i);
+	}
+	EXPECT_EQ(0, bad);
+}
+
+TEST_F(guard, vector_matches_range_by_range)
+{
+	size_t pmd = ptmark_pmd_size(), nr = 2 * pmd / psize, i;
+	size_t n = ARRAY_SIZE(twin_ranges), guarded = 0;
+	struct ptmark_range vec[ARRAY_SIZE(twin_ranges)];
+	struct ptmark_record *ra, *rb;
+	__u64 pages, ranges, one, sum;
+	__u32 flags;
+	char *a, *b;
+	int pass;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	ASSERT_EQ(1024, nr) TH_LOG("the ranges assume 512 pages a PMD");
+	a = map_twin(pmd);
+	b = map_twin(pmd);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ra = calloc(nr, sizeof(*ra));
+	rb = calloc(nr, sizeof(*rb));
+	ASSERT_NE(NULL, ra);
+	ASSERT_NE(NULL, rb);
+	for (i = 0; i < n; i++) {
+		vec[i].start = (uintptr_t)(a + twin_ranges[i].page * psize);
+		vec[i].len = twin_ranges[i].nr * psize;
+	}
+
+	for (pass = 0; pass < 2; pass++) {
+		flags = pass ? PTMARK_MARKER_F_REMOVE : 0;
+		ASSERT_EQ(0, ptmark_marker_vec(self->fd, vec, n,
+					       PTMARK_MARKER_GUARD, flags,
+					       &pages, &ranges));
+		EXPECT_EQ(n, ranges);
+		for (i = 0, sum = 0; i < n; i++) {
+			EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1,
+					b + twin_ranges[i].page * psize,
+					twin_ranges[i].nr * psize,
+					PTMARK_MARKER_GUARD, flags, &one))
+				TH_LOG("range %zu", i);
+			sum += one;
+		}
+		EXPECT_EQ(sum, pages) TH_LOG("%s", pass ? "remove" : "install");
+		twin_compare(_metadata, self->fd, a, b, nr, ra, rb);
+		for (i = 0, guarded = 0; i < nr; i++)
+			guarded += ra[i].kind == PTMARK_KIND_MARKER;
+		EXPECT_EQ(pass ? 0 : 52, guarded);
+	}
+	for (i = 0; i < nr; i++)
+		EXPECT_TRUE(ra[i].kind != PTMARK_KIND_PRESENT ||
+			    (twin_written(i) &&
+			     page_is(a + i * psize, mem_byte(i))))
+			TH_LOG("page %zu", i);
+	free(ra);
+	free(rb);
+	munmap(a, 2 * pmd);
+	munmap(b, 2 * pmd);
+}
+
+/*
+ * A group of ranges that fails (here: no memory for the PTE table they
+ * share) is done again range by range, so the call still stops at the
+ * first failing range with what came before it done: one range in a
+ * populated PMD, then three in a PMD that has no table yet.
+ */
+TEST_F(guard, vector_group_failure_stops_at_its_first_range)
+{
+	size_t pmd = ptmark_pmd_size();
+	struct ptmark_range vec[4];
+	__u64 pages = ~0ULL, ranges = ~0ULL;
+	char pic[5], *p;
+	int err, i;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	p = mmap_aligned(2 * pmd, pmd, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, 2 * pmd, MADV_NOHUGEPAGE));
+	memset(p, 1, psize);
+	vec[0] = (struct ptmark_range){ (uintptr_t)p, psize };
+	for (i = 1; i < 4; i++)
+		vec[i] = (struct ptmark_range){
+			(uintptr_t)(p + pmd + 2 * i * psize), psize };
+
+	err = ptmark_fail_page_alloc(true);
+	if (err == -ENOENT) {
+		munmap(p, 2 * pmd);
+		SKIP(return, "no fail_page_alloc in debugfs (CONFIG_FAIL_PAGE_ALLOC)");
+	}
+	if (!err)
+		err = ptmark_marker_vec(self->fd, vec, 4, PTMARK_MARKER_GUARD,
+					0, &pages, &ranges);
+	ASSERT_EQ(0, ptmark_fail_page_alloc(false));
+	EXPECT_EQ(-ENOMEM, err);
+	EXPECT_EQ(1, ranges);
+	EXPECT_EQ(1, pages);
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p, 1, pic));
+	EXPECT_STREQ("G", pic);
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p + pmd + 2 * psize, 4, pic));
+	EXPECT_STREQ("....", pic);
+
+	ASSERT_EQ(0, ptmark_marker_vec(self->fd, vec, 4, PTMARK_MARKER_GUARD,
+				       0, &pages, &ranges));
+	EXPECT_EQ(4, ranges);
+	EXPECT_EQ(4, pages);
+	ASSERT_EQ(0, scan_picture(self->fd, -1, p + pmd + 2 * psize, 4, pic));
+	EXPECT_STREQ("G.G.", pic);
+	munmap(p, 2 * pmd);
+}
+
+/*
  * More ranges than one batch (the lock is dropped between batches): every
  * other page of 12000 gets its marker, and nothing else does.
  */
