@@ -311,13 +311,15 @@ boot() {
 	step "vm $NAME: booting $(basename "$IMAGE") ($accel_name)${1:+, attempt $1}"
 	t0=$(date +%s.%N)
 	set +e
+	# tr writing to a pipe would hold a quiet guest's lines back in its
+	# buffer, from the watchdog and from the log alike: line-buffer it.
 	timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" \
 		-m 2G "${numa[@]}" \
 		-kernel "$IMAGE" -initrd "$WORK"/initramfs.cpio -append "$append" \
 		"${disks[@]}" \
 		-display none -serial stdio -monitor none -nodefaults \
 		-pidfile "$WORK"/qemu.pid -no-reboot </dev/null 2>&1 |
-		tr -d '\r' | tee "$LOG" | {
+		stdbuf -oL tr -d '\r' | tee "$LOG" | {
 			first=
 			while IFS= read -r line; do
 				# Kernel messages stay in the log (and any splat
