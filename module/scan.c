@@ -17,26 +17,35 @@
 /* Records, or compact words, walked per mmap-lock hold. */
 #define PTMARK_SCAN_BATCH	4096
 #define PTMARK_SCAN_BATCH_WORDS	65536
+#define PTMARK_SCAN_STACK_WORDS	32
 
 /*
  * Compact words: every batch is flushed whole, and the next one starts
  * with a state word, so that the caller's array never has to be read back.
+ * The first batch goes through a few words on the stack: most ranges that
+ * are one state, or a few runs (a THP range, a sparse reservation), need
+ * no more, and no buffer is allocated for them.
  */
 static long ptmark_scan_compact(struct ptmark_walk *w, unsigned long end,
 				u32 __user *uwords, u32 room, u32 *written)
 {
-	long ret;
+	u32 first[PTMARK_SCAN_STACK_WORDS];
+	u32 *buf = NULL, batch = ARRAY_SIZE(first);
+	long ret = 0;
 
-	w->words = kvmalloc_array(min_t(u32, room, PTMARK_SCAN_BATCH_WORDS),
-				  sizeof(*w->words), GFP_KERNEL);
-	if (!w->words)
-		return -ENOMEM;
-
-	ret = 0;
+	w->words = first;
 	while (w->next < end && *written < room) {
+		if (w->words == first && *written) {
+			batch = min_t(u32, room - *written,
+				      PTMARK_SCAN_BATCH_WORDS);
+			buf = kvmalloc_array(batch, sizeof(*buf), GFP_KERNEL);
+			if (!buf)
+				return -ENOMEM;
+			w->words = buf;
+		}
 		w->nr = 0;
 		w->c_open = false;
-		w->cap = min_t(u32, room - *written, PTMARK_SCAN_BATCH_WORDS);
+		w->cap = min_t(u32, room - *written, batch);
 		ret = ptmark_walk(w, end);
 		if (ret)
 			break;
@@ -47,7 +56,7 @@ static long ptmark_scan_compact(struct ptmark_walk *w, unsigned long end,
 		}
 		*written += w->nr;
 	}
-	kvfree(w->words);
+	kvfree(buf);
 	return ret;
 }
 

@@ -38,21 +38,27 @@
  * A test hook: sleep this long between the PMD entries of a walk, where
  * the walk may sleep anyway, so that a race test can put a concurrent
  * change of the page tables (a PMD unshare) between two reads of one
- * table.  Capped at 100 ms; 0, the default, is a plain cond_resched().
+ * table.  Capped at 100 ms; 0, the default, is off: a cond_resched()
+ * every PTMARK_WALK_RESCHED entries.
  */
 static unsigned int walk_delay_us;
 module_param(walk_delay_us, uint, 0600);
 MODULE_PARM_DESC(walk_delay_us,
 		 "Test hook: microseconds to sleep between PMD entries of a walk (0: off, at most 100000)");
 
-static void ptmark_walk_pause(void)
+/* PMD entries walked between two chances to reschedule. */
+#define PTMARK_WALK_RESCHED	16
+
+static void ptmark_walk_pause(unsigned int *since)
 {
 	unsigned int us = min(READ_ONCE(walk_delay_us), 100000U);
 
-	if (unlikely(us))
+	if (unlikely(us)) {
 		usleep_range(us, us + us / 4 + 1);
-	else
+	} else if (++*since == PTMARK_WALK_RESCHED) {
+		*since = 0;
 		cond_resched();
+	}
 }
 
 static bool ptmark_can_extend(const struct ptmark_walk *w,
@@ -86,14 +92,14 @@ static u32 ptmark_compact_state(const struct ptmark_walk *w,
 }
 
 /*
- * ptmark_emit() for PTMARK_SCAN_COMPACT: a state word for the first page
- * unless it continues the last one, then repeat words for the rest.
+ * Compact words for @nr pages from @addr in state @state: a state word
+ * for the first page unless it continues the last one, then repeat words
+ * for the rest.  Returns the pages recorded, as ptmark_emit() does.
  */
-static unsigned long ptmark_emit_compact(struct ptmark_walk *w,
-					 unsigned long addr, unsigned long nr,
-					 const struct ptmark_record *r)
+static unsigned long ptmark_emit_state(struct ptmark_walk *w,
+				       unsigned long addr, unsigned long nr,
+				       u32 state)
 {
-	u32 state = ptmark_compact_state(w, r);
 	unsigned long done = 0, n;
 
 	if (!w->c_open || state != w->c_state) {
@@ -139,7 +145,8 @@ static unsigned long ptmark_emit(struct ptmark_walk *w, unsigned long addr,
 	unsigned long done = 0;
 
 	if (w->words)
-		return ptmark_emit_compact(w, addr, nr, r);
+		return ptmark_emit_state(w, addr, nr,
+					 ptmark_compact_state(w, r));
 	if (!w->show_pfn)
 		r->pfn = 0;
 	r->bits &= w->bits_mask;
@@ -258,11 +265,10 @@ enum ptmark_level { PTMARK_PTE, PTMARK_PMD, PTMARK_PUD };
 				 PTMARK_BIT_MAYBE_PINNED | PTMARK_BIT_LARGE | \
 				 PTMARK_BIT_HUGE_ZEROPAGE)
 
-static void ptmark_classify_present(const struct ptmark_walk *w,
-				    struct vm_area_struct *vma,
-				    unsigned long pfn, bool special,
-				    enum ptmark_level level,
-				    struct ptmark_record *r)
+static __always_inline void
+ptmark_classify_present(const struct ptmark_walk *w, struct vm_area_struct *vma,
+			unsigned long pfn, bool special, enum ptmark_level level,
+			struct ptmark_record *r)
 {
 	struct folio *folio;
 	struct page *page;
@@ -330,9 +336,9 @@ static inline void ptmark_record_reset(struct ptmark_record *r)
 	r->bits = 0;
 }
 
-static void ptmark_classify_pte(const struct ptmark_walk *w,
-				struct vm_area_struct *vma, pte_t pte,
-				struct ptmark_record *r)
+static __always_inline void
+ptmark_classify_pte(const struct ptmark_walk *w, struct vm_area_struct *vma,
+		    pte_t pte, struct ptmark_record *r)
 {
 	ptmark_record_reset(r);
 	if (pte_none(pte)) {
@@ -412,6 +418,68 @@ static void ptmark_emit_leaf(struct ptmark_walk *w, unsigned long leaf_start,
 	ptmark_emit(w, addr, (end - addr) >> PAGE_SHIFT, r);
 }
 
+/*
+ * ptmark_walk_ptes() for compact words, where a page is nothing but its
+ * state word: neighbours in the same state are counted here and emitted
+ * as one run, and a non-present entry equal to the one before it (the
+ * markers of a guard stripe) takes that one's word without being decoded
+ * again.
+ */
+static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
+				     struct vm_area_struct *vma, pte_t *ptep,
+				     unsigned long addr, unsigned long end)
+{
+	unsigned long run_addr = addr, run = 0, nr;
+	u32 state, run_state = 0, swp_state = 0;
+	pteval_t swp_val = 0;	/* never a non-present, non-none entry */
+	struct ptmark_record r;
+
+	for (; addr != end; ptep += nr, addr += nr * PAGE_SIZE) {
+		pte_t pte = ptep_get(ptep);
+
+		nr = 1;
+		if (pte_none(pte)) {
+			while (addr + nr * PAGE_SIZE != end &&
+			       pte_none(ptep_get(ptep + nr)))
+				nr++;
+			state = PTMARK_KIND_NONE;
+		} else if (pte_val(pte) == swp_val) {
+			state = swp_state;
+		} else {
+			ptmark_classify_pte(w, vma, pte, &r);
+			state = ptmark_compact_state(w, &r);
+			if (!pte_present(pte)) {
+				swp_val = pte_val(pte);
+				swp_state = state;
+			}
+		}
+		if (run && state == run_state) {
+			run += nr;
+			continue;
+		}
+		/*
+		 * A one-page run in a new state, as in a stripe: one word.
+		 * w->next is left to the ptmark_emit_state() that always
+		 * comes last.
+		 */
+		if (run == 1 && (!w->c_open || run_state != w->c_state) &&
+		    w->nr < w->cap) {
+			w->words[w->nr++] = run_state;
+			w->c_state = run_state;
+			w->c_repeat = UINT_MAX;
+			w->c_open = true;
+		} else if (run &&
+			   ptmark_emit_state(w, run_addr, run, run_state) != run) {
+			return;
+		}
+		run_addr = addr;
+		run_state = state;
+		run = nr;
+	}
+	if (run)
+		ptmark_emit_state(w, run_addr, run, run_state);
+}
+
 /* The caller holds the PTE table's lock and the RCU read lock. */
 static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
 			     pmd_t pmdval, unsigned long addr, unsigned long end)
@@ -420,6 +488,10 @@ static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
 	pte_t *ptep;
 
 	ptep = pte_offset_kernel(&pmdval, addr);
+	if (w->words) {
+		ptmark_walk_ptes_compact(w, vma, ptep, addr, end);
+		return;
+	}
 	while (addr != end) {
 		pte_t pte = ptep_get(ptep);
 		unsigned long nr = 1;
@@ -450,16 +522,17 @@ static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
 	spinlock_t *ptl;	/* of the PMD, or of the PTE table */
 	pmd_t pmdval;
 
-	rcu_read_lock();
+	/*
+	 * The PMD table itself stays under the mmap lock: only a PTE table
+	 * it points to needs the RCU read lock, taken once one is seen.
+	 */
 	pmdval = pmdp_get_lockless(pmdp);
 	if (pmd_none(pmdval)) {
-		rcu_read_unlock();
 		ptmark_emit_kind(w, addr, end, PTMARK_KIND_NONE);
 		return false;
 	}
 
 	if (!pmd_present(pmdval) || pmd_leaf(pmdval)) {
-		rcu_read_unlock();
 		ptl = pmd_lock(w->mm, pmdp);
 		pmdval = pmdp_get(pmdp);
 		if (pmd_none(pmdval) ||
@@ -475,11 +548,15 @@ static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
 	}
 
 	if (unlikely(pmd_bad(pmdval))) {
-		rcu_read_unlock();
 		ptmark_emit_kind(w, addr, end, PTMARK_KIND_RAW);
 		return false;
 	}
 
+	rcu_read_lock();
+	if (unlikely(!pmd_same(pmdval, pmdp_get_lockless(pmdp)))) {
+		rcu_read_unlock();
+		return true;
+	}
 	ptl = pte_lockptr(w->mm, &pmdval);
 	spin_lock(ptl);
 	if (unlikely(!pmd_same(pmdval, pmdp_get_lockless(pmdp)))) {
@@ -497,6 +574,7 @@ static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
 			     pud_t *pudp, unsigned long addr, unsigned long end)
 {
 	pmd_t *pmdp = pmd_offset(pudp, addr);
+	unsigned int since = 0;
 	unsigned long next;
 
 	do {
@@ -524,7 +602,7 @@ static void ptmark_walk_pmds(struct ptmark_walk *w, struct vm_area_struct *vma,
 			w->full = true;
 			return;
 		}
-		ptmark_walk_pause();
+		ptmark_walk_pause(&since);
 	} while (pmdp++, addr = next, addr != end);
 }
 
