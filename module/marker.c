@@ -28,7 +28,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -62,14 +61,6 @@ static unsigned int fill_delay_us;
 module_param(fill_delay_us, uint, 0600);
 MODULE_PARM_DESC(fill_delay_us,
 		 "Test hook: microseconds to sleep between finding a PMD empty and filling it (0: off, at most 100000)");
-
-static void ptmark_fill_pause(void)
-{
-	unsigned int us = min(READ_ONCE(fill_delay_us), 100000U);
-
-	if (unlikely(us))
-		usleep_range(us, us + us / 4 + 1);
-}
 
 /* Installing markers into one PTE table, under its lock. */
 struct ptmark_fill {
@@ -196,7 +187,7 @@ static int ptmark_fill_range(struct vm_area_struct *vma, unsigned long start,
 		case PTMARK_PMD_NONE:
 			if (fill->remove)
 				continue;
-			ptmark_fill_pause();
+			ptmark_test_delay(READ_ONCE(fill_delay_us));
 			break;
 		case PTMARK_PMD_TABLE:
 			break;

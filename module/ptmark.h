@@ -7,6 +7,8 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/delay.h>
+#include <linux/minmax.h>
 #include <linux/mm_types.h>
 #include <linux/types.h>
 #include <linux/ptmark.h>
@@ -26,6 +28,22 @@ struct ptmark_stats {
 };
 
 extern struct ptmark_stats ptmark_stats;
+
+/* The longest sleep a test-hook parameter (walk_delay_us, fill_delay_us) asks. */
+#define PTMARK_TEST_DELAY_MAX_US	100000U
+
+/*
+ * Sleep as long as test-hook parameter value @us says, capped; returns
+ * whether it slept (0, the default, is off).
+ */
+static inline bool ptmark_test_delay(unsigned int us)
+{
+	us = min(us, PTMARK_TEST_DELAY_MAX_US);
+	if (likely(!us))
+		return false;
+	usleep_range(us, us + us / 4 + 1);
+	return true;
+}
 
 u64 ptmark_features(void);
 

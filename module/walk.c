@@ -21,7 +21,6 @@
  * Nothing is allocated, faulted in or split; an empty upper level costs one
  * read however much address space it covers.
  */
-#include <linux/delay.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -51,11 +50,8 @@ MODULE_PARM_DESC(walk_delay_us,
 
 static void ptmark_walk_pause(unsigned int *since)
 {
-	unsigned int us = min(READ_ONCE(walk_delay_us), 100000U);
-
-	if (unlikely(us)) {
-		usleep_range(us, us + us / 4 + 1);
-	} else if (++*since == PTMARK_WALK_RESCHED) {
+	if (!ptmark_test_delay(READ_ONCE(walk_delay_us)) &&
+	    ++*since == PTMARK_WALK_RESCHED) {
 		*since = 0;
 		cond_resched();
 	}
