@@ -874,6 +874,8 @@ static struct thread *thread_new(struct fuzz *f, uint64_t seed, int i)
 	t->vec = calloc(MAX_RANGES, sizeof(*t->vec));
 	if (t->buf == MAP_FAILED || !t->recs || !t->vec ||
 	    mprotect(t->buf + psize, psize, PROT_NONE)) {
+		if (t->buf != MAP_FAILED)
+			munmap(t->buf, 2 * psize);
 		free(t->recs);
 		free(t->vec);
 		free(t);
