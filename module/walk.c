@@ -251,36 +251,42 @@ static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
 
 enum ptmark_level { PTMARK_PTE, PTMARK_PMD, PTMARK_PUD };
 
-/*
- * A present leaf mapping @pfn.  The caller holds the lock of the table the
- * leaf is in, so a folio it maps stays mapped (and allocated) meanwhile.
- */
 /* The bits only a look at the folio can tell. */
 #define PTMARK_FOLIO_BITS	(PTMARK_BIT_ANON | PTMARK_BIT_FILE | \
 				 PTMARK_BIT_EXCLUSIVE | \
 				 PTMARK_BIT_MAYBE_PINNED | PTMARK_BIT_LARGE | \
 				 PTMARK_BIT_HUGE_ZEROPAGE)
 
-static __always_inline void
-ptmark_classify_present(const struct ptmark_walk *w, struct vm_area_struct *vma,
-			unsigned long pfn, bool special, enum ptmark_level level,
-			struct ptmark_record *r)
+/* The VMAs whose non-special entries may still map a pfn without a page. */
+static inline bool ptmark_vma_raw_pfns(struct vm_area_struct *vma)
+{
+	return vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP);
+}
+
+/*
+ * The PTMARK_BIT_* of a present leaf mapping @pfn that its own access bits
+ * do not tell: its level, and what it maps.  The caller holds the lock of
+ * the table the leaf is in, so a folio it maps stays mapped (and
+ * allocated) meanwhile.  @raw_pfns is ptmark_vma_raw_pfns(@vma), and the
+ * folio is looked at only if @need_folio: both are the caller's so that a
+ * loop over a table reads them once.
+ */
+static __always_inline u32
+ptmark_present_bits(struct vm_area_struct *vma, unsigned long pfn,
+		    bool special, bool raw_pfns, bool need_folio,
+		    enum ptmark_level level)
 {
 	struct folio *folio;
 	struct page *page;
+	u32 bits = 0;
 
-	r->kind = PTMARK_KIND_PRESENT;
-	r->marker = 0;
-	r->pfn = pfn;
 	if (level == PTMARK_PMD)
-		r->bits |= PTMARK_BIT_PMD;
+		bits |= PTMARK_BIT_PMD;
 	else if (level == PTMARK_PUD)
-		r->bits |= PTMARK_BIT_PUD;
+		bits |= PTMARK_BIT_PUD;
 
-	if (is_zero_pfn(pfn)) {
-		r->bits |= PTMARK_BIT_ZEROPAGE;
-		return;
-	}
+	if (is_zero_pfn(pfn))
+		return bits | PTMARK_BIT_ZEROPAGE;
 	/*
 	 * A special entry has no folio we may look at, except that newer
 	 * kernels map the huge zero folio with a special PMD too.  Outside
@@ -289,36 +295,46 @@ ptmark_classify_present(const struct ptmark_walk *w, struct vm_area_struct *vma,
 	 * cheap, is asked only there.
 	 */
 	if ((special && !(level == PTMARK_PMD && vma_is_anonymous(vma))) ||
-	    ((vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) && !pfn_valid(pfn))) {
-		r->bits |= PTMARK_BIT_SPECIAL;
-		return;
-	}
+	    (raw_pfns && !pfn_valid(pfn)))
+		return bits | PTMARK_BIT_SPECIAL;
 	/* Nothing asked for needs the folio: spare the cache misses. */
-	if (!w->need_folio)
-		return;
+	if (!need_folio)
+		return bits;
 
 	page = pfn_to_page(pfn);
 	folio = page_folio(page);
 	if (folio_test_anon(folio)) {
-		r->bits |= PTMARK_BIT_ANON;
+		bits |= PTMARK_BIT_ANON;
 		if (PageAnonExclusive(page))
-			r->bits |= PTMARK_BIT_EXCLUSIVE;
+			bits |= PTMARK_BIT_EXCLUSIVE;
 	} else if (folio->mapping) {
-		r->bits |= PTMARK_BIT_FILE;
+		bits |= PTMARK_BIT_FILE;
 	} else if (level == PTMARK_PMD && vma_is_anonymous(vma)) {
 		/* Only the huge zero folio is PMD-mapped in anon memory
 		 * without being anon itself.
 		 */
-		r->bits |= PTMARK_BIT_HUGE_ZEROPAGE;
-		return;
+		return bits | PTMARK_BIT_HUGE_ZEROPAGE;
 	} else if (special) {
-		r->bits |= PTMARK_BIT_SPECIAL;
-		return;
+		return bits | PTMARK_BIT_SPECIAL;
 	}
 	if (folio_maybe_dma_pinned(folio))
-		r->bits |= PTMARK_BIT_MAYBE_PINNED;
+		bits |= PTMARK_BIT_MAYBE_PINNED;
 	if (folio_test_large(folio))
-		r->bits |= PTMARK_BIT_LARGE;
+		bits |= PTMARK_BIT_LARGE;
+	return bits;
+}
+
+static __always_inline void
+ptmark_classify_present(const struct ptmark_walk *w, struct vm_area_struct *vma,
+			unsigned long pfn, bool special, enum ptmark_level level,
+			struct ptmark_record *r)
+{
+	r->kind = PTMARK_KIND_PRESENT;
+	r->marker = 0;
+	r->pfn = pfn;
+	r->bits |= ptmark_present_bits(vma, pfn, special,
+				       ptmark_vma_raw_pfns(vma), w->need_folio,
+				       level);
 }
 
 /*
@@ -330,6 +346,24 @@ static inline void ptmark_record_reset(struct ptmark_record *r)
 	r->pfn = 0;
 	r->marker = 0;
 	r->bits = 0;
+}
+
+/* The PTMARK_BIT_* a present PTE's own bits tell. */
+static __always_inline u32 ptmark_pte_bits(pte_t pte)
+{
+	u32 bits = 0;
+
+	if (pte_write(pte))
+		bits |= PTMARK_BIT_WRITE;
+	if (pte_dirty(pte))
+		bits |= PTMARK_BIT_DIRTY;
+	if (pte_young(pte))
+		bits |= PTMARK_BIT_YOUNG;
+	if (pte_soft_dirty(pte))
+		bits |= PTMARK_BIT_SOFT_DIRTY;
+	if (ptmark_pte_uffd_wp(pte))
+		bits |= PTMARK_BIT_UFFD_WP;
+	return bits;
 }
 
 static __always_inline void
@@ -345,16 +379,7 @@ ptmark_classify_pte(const struct ptmark_walk *w, struct vm_area_struct *vma,
 		ptmark_classify_swap_pte(pte, r);
 		return;
 	}
-	if (pte_write(pte))
-		r->bits |= PTMARK_BIT_WRITE;
-	if (pte_dirty(pte))
-		r->bits |= PTMARK_BIT_DIRTY;
-	if (pte_young(pte))
-		r->bits |= PTMARK_BIT_YOUNG;
-	if (pte_soft_dirty(pte))
-		r->bits |= PTMARK_BIT_SOFT_DIRTY;
-	if (ptmark_pte_uffd_wp(pte))
-		r->bits |= PTMARK_BIT_UFFD_WP;
+	r->bits = ptmark_pte_bits(pte);
 	ptmark_classify_present(w, vma, pte_pfn(pte), pte_special(pte),
 				PTMARK_PTE, r);
 }
@@ -417,17 +442,23 @@ static void ptmark_emit_leaf(struct ptmark_walk *w, unsigned long leaf_start,
 /*
  * ptmark_walk_ptes() for compact words, where a page is nothing but its
  * state word: neighbours in the same state are counted here and emitted
- * as one run, and a non-present entry equal to the one before it (the
- * markers of a guard stripe) takes that one's word without being decoded
- * again.
+ * as one run, a non-present entry equal to the one before it (the markers
+ * of a guard stripe) takes that one's word without being decoded again,
+ * and a present entry with the protection bits of the last one decoded
+ * takes that one's access bits.  Only what the pfn tells, the folio's
+ * part, is looked up for every page.
  */
 static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 				     struct vm_area_struct *vma, pte_t *ptep,
 				     unsigned long addr, unsigned long end)
 {
+	bool raw_pfns = ptmark_vma_raw_pfns(vma), need_folio = w->need_folio;
 	unsigned long run_addr = addr, run = 0, nr;
-	u32 state, run_state = 0, swp_state = 0;
+	u32 state, run_state = 0, swp_state = 0, prot_bits = 0;
+	u32 mask = w->bits_mask;
 	pteval_t swp_val = 0;	/* never a non-present, non-none entry */
+	pgprotval_t prot = 0;	/* never that of a present entry */
+	bool prot_special = false;
 	struct ptmark_record r;
 
 	for (; addr != end; ptep += nr, addr += nr * PAGE_SIZE) {
@@ -439,15 +470,24 @@ static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 			       pte_none(ptep_get(ptep + nr)))
 				nr++;
 			state = PTMARK_KIND_NONE;
+		} else if (pte_present(pte)) {
+			if (pgprot_val(pte_pgprot(pte)) != prot) {
+				prot = pgprot_val(pte_pgprot(pte));
+				prot_bits = ptmark_pte_bits(pte);
+				prot_special = pte_special(pte);
+			}
+			state = prot_bits |
+				ptmark_present_bits(vma, pte_pfn(pte),
+						    prot_special, raw_pfns,
+						    need_folio, PTMARK_PTE);
+			state = PTMARK_KIND_PRESENT | (state & mask) << 8;
 		} else if (pte_val(pte) == swp_val) {
 			state = swp_state;
 		} else {
 			ptmark_classify_pte(w, vma, pte, &r);
 			state = ptmark_compact_state(w, &r);
-			if (!pte_present(pte)) {
-				swp_val = pte_val(pte);
-				swp_state = state;
-			}
+			swp_val = pte_val(pte);
+			swp_state = state;
 		}
 		if (run && state == run_state) {
 			run += nr;

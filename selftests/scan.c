@@ -1305,6 +1305,71 @@ TEST_F(scan, compact_runs_and_stripes)
 }
 
 /*
+ * Neighbouring present pages get their own words when they differ only in
+ * their access bits or only in their folio.  The compact walk decodes a
+ * PTE's protection bits again only when they change: each change below
+ * must show, and so must a pinned page between two that are not.
+ *
+ * All pages are written, then write-protected by clear_refs "4"; page 5 is
+ * written again and made old by clear_refs "1"; pages 1, 2, 4 and 7 are
+ * written again after that (the write fault makes them young); page 4 is
+ * pinned.  The young bits come from faults: clear_refs "1" does not flush
+ * the TLB, so an access through a cached translation need not set them.
+ */
+TEST_F(scan, compact_neighbours_keep_their_own_bits)
+{
+	const __u32 checked = PTMARK_BIT_WRITE | PTMARK_BIT_SOFT_DIRTY |
+			      PTMARK_BIT_YOUNG | PTMARK_BIT_MAYBE_PINNED |
+			      PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE;
+	const size_t nr = 8;
+	struct ptmark_record recs[8];
+	__u32 states[8], want;
+	size_t i;
+	char *p;
+	int sess;
+
+	if (!have(PTMARK_FEAT_SOFT_DIRTY))
+		SKIP(return, "kernel without soft-dirty tracking");
+	if (!have(PTMARK_FEAT_PIN))
+		SKIP(return, "module has no pin sessions (PTMARK_FEAT_PIN)");
+	p = map_small_pages(_metadata, nr);
+	for (i = 0; i < nr; i++)
+		write_page(p, i);
+	ASSERT_EQ(0, write_text_file("/proc/self/clear_refs", "4"));
+	write_page(p, 5);
+	ASSERT_EQ(0, write_text_file("/proc/self/clear_refs", "1"));
+	write_page(p, 1);
+	write_page(p, 2);
+	write_page(p, 4);
+	write_page(p, 7);
+	sess = ptmark_pin_session(env.fd, -1);
+	ASSERT_LE(0, sess);
+	ASSERT_EQ(0, ptmark_pin(sess, page_addr(p, 4), env.page, 0));
+
+	ASSERT_EQ(0, ptmark_scan_dense(env.fd, p, nr, recs));
+	ASSERT_EQ(0, ptmark_scan_compact(env.fd, p, nr, 0, 4096, states,
+					 NULL, NULL));
+	for (i = 0; i < nr; i++) {
+		EXPECT_EQ(ptmark_compact_state_of(&recs[i], 0), states[i])
+			TH_LOG("page %zu: bits %#x, word %#x", i, recs[i].bits,
+			       states[i]);
+		want = PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE;
+		if (i != 0 && i != 3 && i != 6)
+			want |= PTMARK_BIT_WRITE | PTMARK_BIT_SOFT_DIRTY;
+		if (i != 0 && i != 3 && i != 5 && i != 6)
+			want |= PTMARK_BIT_YOUNG;
+		if (i == 4)
+			want |= PTMARK_BIT_MAYBE_PINNED;
+		EXPECT_EQ(PTMARK_KIND_PRESENT, PTMARK_C_KIND(states[i]));
+		EXPECT_EQ(want, PTMARK_C_BITS(states[i]) & checked)
+			TH_LOG("page %zu: word %#x", i, states[i]);
+	}
+	EXPECT_EQ(0, ptmark_unpin(sess, page_addr(p, 4), env.page));
+	close(sess);
+	munmap(p, nr * env.page);
+}
+
+/*
  * @bits_mask reports only the bits asked for, in records and words alike;
  * a mask without the folio's bits still tells present pages, zeropages
  * and markers apart.
