@@ -5,7 +5,9 @@
  * PAGEMAP_SCAN ioctl.
  *
  * Five ranges of this process, each read completely by each method REPS
- * times (default 5), best time reported:
+ * times (default 5), and again (at most 10 * REPS times) until the
+ * readings of the range add up to MIN_RANGE_SECONDS, so that neither a
+ * timer tick nor a busy host decides a quick range; best time reported:
  *
  *   (a) 1 GiB of anonymous memory, every page written (less if the
  *       machine lacks the memory: the size used is printed);
@@ -71,6 +73,8 @@
 #define HUGE_SPARSE_STRIDE	(32 * MiB)
 #define PAGEMAP_CHUNK		(4 * MiB)
 #define SCAN_REGIONS		65536
+/* Repeat a range's methods until they took this long, REPS at least. */
+#define MIN_RANGE_SECONDS	2.0
 /* Left to the kernel and everything else when sizing range (a). */
 #define MEM_RESERVE		(320 * MiB)
 
@@ -298,7 +302,7 @@ static void bench_range(const char *name, const char *what, char *start,
 {
 	uint64_t s = (uintptr_t)start, e = s + len, pages = len / page_size;
 	struct reading best[NR_METHODS], r;
-	double kernel, ours;
+	double kernel, ours, spent = 0;
 	bool agree = true;
 	int m, i, ret;
 
@@ -306,7 +310,8 @@ static void bench_range(const char *name, const char *what, char *start,
 	 * Methods take turns within each repetition, so that a busy host
 	 * slows them alike rather than whichever ran while it was busy.
 	 */
-	for (i = 0; i < reps; i++) {
+	for (i = 0; i < reps || (spent < MIN_RANGE_SECONDS && i < 10 * reps);
+	     i++) {
 		for (m = 0; m < NR_METHODS; m++) {
 			if (m == PAGEMAP && i >= pagemap_reps)
 				continue;
@@ -319,11 +324,12 @@ static void bench_range(const char *name, const char *what, char *start,
 			}
 			if (!i || r.seconds < best[m].seconds)
 				best[m] = r;
+			spent += r.seconds;
 		}
 	}
 
-	ksft_print_msg("bench: %s %s, %llu pages\n", name, what,
-		       (unsigned long long)pages);
+	ksft_print_msg("bench: %s %s, %llu pages, %d repetitions\n", name,
+		       what, (unsigned long long)pages, i);
 	for (m = 0; m < NR_METHODS; m++) {
 		ksft_print_msg("bench:   %-13s %9.2f ms %9.2f Mpages/s %9llu items %6llu calls %9llu present\n",
 			       method_names[m], best[m].seconds * 1e3,
@@ -504,7 +510,7 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("PAGEMAP_SCAN: %s\n", strerror(errno));
 
 	len = dense_size();
-	ksft_print_msg("bench: %s, %d repetitions, best time; PAGEMAP_SCAN anyof %#llx return %#llx\n",
+	ksft_print_msg("bench: %s, at least %d repetitions, best time; PAGEMAP_SCAN anyof %#llx return %#llx\n",
 		       info.release, reps, (unsigned long long)scan_anyof,
 		       (unsigned long long)scan_return);
 	bench_dense(len, reps);
