@@ -1432,6 +1432,49 @@ TEST_F(scan, compact_bad_arguments)
 }
 
 /*
+ * Words, like records, go only to memory the caller may write, all of
+ * them: a batch that does not fit whole is EFAULT, not half written.
+ */
+TEST_F(scan, bad_words_pointer_is_efault)
+{
+	char *p = map_small_pages(_metadata, 3), *ro, *edge;
+	uint64_t len = 3 * env.page;
+	struct ptmark_scan s;
+
+	/* Written, empty, written: three state words. */
+	write_page(p, 0);
+	write_page(p, 2);
+	ro = mmap(NULL, 2 * env.page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, len, NULL, 4);
+	EXPECT_EQ(-EFAULT, do_scan(&s));
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, len,
+		     (void *)0xffffffff81000000ULL, 4);
+	EXPECT_EQ(-EFAULT, do_scan(&s));
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, len, (void *)ro,
+		     4);
+	EXPECT_EQ(-EFAULT, do_scan(&s));
+
+	/* Room for one word before a read-only page, but three needed. */
+	ASSERT_EQ(0, mprotect(ro, env.page, PROT_READ | PROT_WRITE));
+	edge = ro + env.page - sizeof(__u32);
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, len, (void *)edge,
+		     4);
+	EXPECT_EQ(-EFAULT, do_scan(&s));
+	/* The same with room for just that one word is fine. */
+	s = scan_req(PTMARK_SCAN_COMPACT, -1, (uintptr_t)p, len, (void *)edge,
+		     1);
+	ASSERT_EQ(0, do_scan(&s));
+	EXPECT_EQ(1, s.nr_records);
+	EXPECT_EQ((uintptr_t)p + env.page, s.next);
+	EXPECT_EQ(PTMARK_KIND_PRESENT, PTMARK_C_KIND(*(__u32 *)edge));
+	munmap(ro, 2 * env.page);
+	munmap(p, len);
+}
+
+/*
  * The whole user address space is mostly one unmapped gap of more pages
  * than one repeat word counts: the words still describe every page once,
  * with full repeat words where a run is that long.
