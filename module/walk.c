@@ -74,7 +74,16 @@ static bool ptmark_can_extend(const struct ptmark_walk *w,
 	return last->pfn && r->pfn == last->pfn + last->nr_pages;
 }
 
-/* The compact state word of @r: see PTMARK_C_* in the uapi. */
+/*
+ * A compact state word (PTMARK_C_* in the uapi) of a kind, PTMARK_C_MARKER_*
+ * bits and the PTMARK_BIT_* bits already masked by the walk's bits_mask.
+ */
+static inline u32 ptmark_compact_word(u32 kind, u32 marker, u32 bits)
+{
+	return (kind & 0xf) | marker << 4 | bits << 8;
+}
+
+/* The compact state word of @r. */
 static u32 ptmark_compact_state(const struct ptmark_walk *w,
 				const struct ptmark_record *r)
 {
@@ -84,7 +93,7 @@ static u32 ptmark_compact_state(const struct ptmark_walk *w,
 
 	if (r->marker & PTMARK_MARKER_UNKNOWN)
 		marker |= PTMARK_C_MARKER_UNKNOWN;
-	return (r->kind & 0xf) | marker << 4 | (r->bits & w->bits_mask) << 8;
+	return ptmark_compact_word(r->kind, marker, r->bits & w->bits_mask);
 }
 
 /*
@@ -480,7 +489,8 @@ static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 				ptmark_present_bits(vma, pte_pfn(pte),
 						    prot_special, raw_pfns,
 						    need_folio, PTMARK_PTE);
-			state = PTMARK_KIND_PRESENT | (state & mask) << 8;
+			state = ptmark_compact_word(PTMARK_KIND_PRESENT, 0,
+						    state & mask);
 		} else if (pte_val(pte) == swp_val) {
 			state = swp_state;
 		} else {
