@@ -14,7 +14,8 @@
 # with the passes), and every "ok|not ok N selftests: C: NAME" result line
 # of the runner's own stream.  A program the runner failed (a timeout, an
 # exit status other than 0 or 4) counts as one failure more; a program
-# with a result but no subtests, or a header without a result, too.
+# with a result but no subtests, or a header without a result, too, but
+# for one that skipped as a whole ("1..0 # SKIP REASON", exit 4): one skip.
 #
 # kselftest-counts.sh --cases [--run-tests] LOG prints instead one
 # "PROG:CASE OUTCOME" line a subtest (pass, skip, xfail, xpass, fail), of
@@ -76,8 +77,10 @@ $0 ~ "^# selftests: " coll ": " {
 	close_program()
 	prog = $4
 	subtests = 0
+	whole_skip = 0
 	next
 }
+prog != "" && /^# 1\.\.0 # SKIP/ { whole_skip = 1; next }
 prog != "" && /^# (not )?ok [0-9]+ / {
 	subtests++
 	if ($2 == "not")
@@ -104,7 +107,9 @@ $0 ~ "^(not )?ok [0-9]+ selftests: " coll ": " {
 		result = "skip"
 	else
 		result = "pass"
-	if (!subtests) {
+	if (!subtests && whole_skip && result == "skip")
+		skipped++
+	else if (!subtests) {
 		result = result "-without-subtests"
 		failed++
 	}

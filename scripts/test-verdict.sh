@@ -4,11 +4,12 @@
 # test-verdict.sh: the verdict code's own tests.  Each scripts/tests/verdict/
 # *.log is a small fake console log whose "#@" header says which verdict
 # it feeds (tool: verdict, for verdict.sh; tool: vm, for vm-verdict.sh),
-# with what (programs:, expected: lines of an expected-skip list), and
-# what must come out: want: lines of verdict.sh's stdout, exit: the exit
-# status of vm-verdict.sh, says: / says-not: text that must / must not be
-# on stderr.  Prints kselftest-style TAP, so the run is counted like any
-# test program.
+# with what (programs:; skips: lines of a skip-rules file; known: lines
+# of a known-bugs file; fixed: IDs a patch series fixes; complete: 1 when
+# every program ran), and what must come out: want: lines of verdict.sh's
+# stdout, exit: the exit status of vm-verdict.sh, says: / says-not: text
+# that must / must not be on stderr.  Prints kselftest-style TAP, so the
+# run is counted like any test program.
 
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,10 +26,14 @@ pass=0 fail=0
 for log in "${cases[@]}"; do
 	name=verdict.$(basename "$log" .log)
 	why=
-	header "$log" expected > "$work/expected"
+	header "$log" skips > "$work/skips"
+	header "$log" known > "$work/known"
 	case $(header "$log" tool) in
 	verdict)
-		"$here"/verdict.sh --expected "$work/expected" \
+		opts=(--kernel test --skips "$work/skips" --known "$work/known"
+		      --fixed "$(header "$log" fixed)")
+		[ "$(header "$log" complete)" = 1 ] && opts+=(--complete)
+		"$here"/verdict.sh "${opts[@]}" \
 			--bugs "$root"/Documentation/kernel-bugs.rst \
 			--programs "$(header "$log" programs)" "$log" \
 			> "$work/out" 2> "$work/err"

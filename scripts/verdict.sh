@@ -1,11 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# verdict.sh [--expected FILE] [--bugs RST] [--programs "p1 p2"] LOG...
-# verdict.sh --emit-skips LOG...
+# verdict.sh [--kernel NAME] [--skips FILE] [--known FILE] [--fixed "ID..."]
+#            [--complete] [--bugs RST] [--programs "p1 p2"] LOG...
 #
 # Count the kselftest programs in console or native logs and decide what
-# each result means.  Prints on stdout
+# each result means for the kernel NAME (dev, 6.12, 6.1, native, ...).
+# A log is the output of ptmark's run_tests.sh ("ptmark-run: begin/end"
+# frames) or of the kernel's run_kselftest.sh ("# selftests: C: P"
+# headers, the program's TAP prefixed "# ", and the runner's own
+# "ok|not ok N selftests: C: P" line), or both.  Prints on stdout
 #
 #   counts PASSED FAILED SKIPPED
 #   bug ID          (once per known kernel bug caught)
@@ -13,36 +17,48 @@
 # and, on stderr, one "ptmark: ..." line per failure or notable result.
 #
 # The rules, each one a failure where it says so:
-#  - every program in --programs must start ("ptmark-run: begin P"), end
-#    ("ptmark-run: end P rc=N") and print its "# Totals:" line in between;
-#    a program that never started, never ended, or has no totals is one
-#    failure.  Its results must agree with its plan ("1..N") and totals.
-#  - the exit status after the totals must fit them: 0 or 4 (KSFT_SKIP)
-#    with no failure, 1 with failures; anything else (timeout's 124, a
-#    signal) is one failure.
-#  - a SKIP must be listed in --expected ("prog:test.name # reason", the
-#    reason a shell glob); one that is not is a failure.  A listed case
-#    that ran instead is reported, unless its line starts with "~" (a
-#    case that skips only sometimes: a transient kernel answer).
-#  - an XFAIL must name a known kernel bug: its reason starts with
-#    "kernel-bug ID:" and ID is a section label (kernel-bug-ID) in --bugs.
-#    It counts with the skips.  Any other XFAIL is a failure.
-#  - an XPASS (a known bug's symptom did not show) counts as a pass and
-#    is reported.
+#  - every program in --programs must start, end and print its
+#    "# Totals:" line in between (or skip as a whole, below); its results
+#    must agree with its plan and totals, and its exit status with them:
+#    0 or 4 (KSFT_SKIP) with no failure, 1 with failures; a timeout or a
+#    signal is one failure.
+#  - a program that skips as a whole ("1..0 # SKIP REASON", exit 4)
+#    counts as one skip, and the --skips file must have the rule
+#    "PROG # REASON" for it.
+#  - a SKIP of a case must match a rule "PROG:CASE-GLOB # REASON" of the
+#    --skips file: CASE-GLOB a shell glob over the case name, REASON the
+#    exact reason.  A rule whose program ran and that matched no case is
+#    a failure ("unused skip rule"), unless it starts with "~": a case
+#    that skips only sometimes, on a transient kernel answer, whose
+#    REASON must name that one errno (EAGAIN, EBUSY, ...).
+#  - an XFAIL must name a known kernel bug, "kernel-bug ID: SYMPTOM" with
+#    ID a section label (kernel-bug-ID) in --bugs, and ID must be one the
+#    --known file expects of this kernel: "ID" (it shows every run) or
+#    "~ID" (a race: it may not show in a run).  An XFAIL of any other ID
+#    is a regression; so is one of an ID in --fixed (a fix applied to
+#    this kernel).  XFAILs count with the skips.
+#  - an XPASS ("kernel-bug ID not seen ...") counts as a pass.  An
+#    expected ID that never XFAILed but was looked for (XPASS) is a
+#    failure: the kernel lost the bug, or the test lost its power.  A race
+#    ID's XPASS must say how many windows it hit ("not seen in N ...",
+#    N > 0).  An ID in --fixed must show XPASS and never XFAIL.  With
+#    --complete (every program ran), an expected or fixed ID that no case
+#    reported at all is a failure too.
 #
 # PASSED/SKIPPED count result lines; FAILED counts "not ok" lines and the
 # rule breaks above.
-#
-# --emit-skips prints every SKIP of the logs as expected-skip list lines
-# instead: the start of a new kernel's list, to be read and trimmed.
 
 set -uo pipefail
 
-expected=/dev/null bugs=/dev/null programs= emit=0
+skips=/dev/null known=/dev/null bugs=/dev/null programs= kernel=this fixed=
+complete=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--emit-skips) emit=1; shift ;;
-	--expected) expected=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--skips) skips=$2; shift 2 ;;
+	--known) known=$2; shift 2 ;;
+	--fixed) fixed=$2; shift 2 ;;
+	--complete) complete=1; shift ;;
 	--bugs) bugs=$2; shift 2 ;;
 	--programs) programs=$2; shift 2 ;;
 	--) shift; break ;;
@@ -51,13 +67,16 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || { echo "verdict.sh: no log given" >&2; exit 2; }
-[ -r "$expected" ] || { echo "verdict.sh: cannot read $expected" >&2; exit 2; }
-[ -r "$bugs" ] || { echo "verdict.sh: cannot read $bugs" >&2; exit 2; }
+for f in "$skips" "$known" "$bugs"; do
+	[ -r "$f" ] || { echo "verdict.sh: cannot read $f" >&2; exit 2; }
+done
 
 known_ids=$(sed -n 's/^\.\. _kernel-bug-\([a-z0-9-]*\):$/\1/p' "$bugs" | xargs)
 
-awk -v programs="$programs" -v known_ids="$known_ids" -v expected="$expected" \
-    -v emit="$emit" '
+"$(dirname "$0")"/tap-frames.sh "$@" |
+awk -v programs="$programs" -v known_ids="$known_ids" -v skips="$skips" \
+    -v knownf="$known" -v fixed_ids="$fixed" -v kernel="$kernel" \
+    -v complete="$complete" '
 function complain(msg) { print "ptmark: " msg > "/dev/stderr" }
 function fail(msg) { failed++; complain(msg) }
 # A shell glob as an anchored regular expression.
@@ -76,10 +95,47 @@ function glob_re(g,    out, i, c) {
 	}
 	return out "$"
 }
-function end_program(how,    sum) {
+# The rule a SKIP of case KEY of program P with REASON obeys: its index,
+# 0 for none, -1 when rules match the case but none has that reason.
+function skip_rule(p, key, reason,    i, seen) {
+	seen = 0
+	for (i = 1; i <= nrules; i++) {
+		if (rule_prog[i] != p || rule_case[i] == "" ||
+		    key !~ rule_re[i])
+			continue
+		if (rule_reason[i] == reason)
+			return i
+		seen = 1
+	}
+	return seen ? -1 : 0
+}
+# The reasons the rules matching case KEY of program P expect, each of
+# those rules counted as used: the SKIP broke them once already.
+function expected_reasons(p, key,    i, out) {
+	out = ""
+	for (i = 1; i <= nrules; i++)
+		if (rule_prog[i] == p && rule_case[i] != "" && key ~ rule_re[i]) {
+			out = out (out == "" ? "" : " or ") "\"" rule_reason[i] "\""
+			used[i] = 1
+		}
+	return out
+}
+function end_program(how,    sum, i) {
 	if (prog == "")
 		return
-	if (!totals)
+	if (whole_skip != "") {
+		if (results)
+			fail(prog ": skipped as a whole after " results " results")
+		for (i = 1; i <= nrules; i++)
+			if (rule_prog[i] == prog && rule_case[i] == "" &&
+			    rule_reason[i] == whole_skip)
+				break
+		skipped++
+		if (i > nrules)
+			fail(prog ": unexpected SKIP of the whole program: " whole_skip)
+		else
+			used[i] = 1
+	} else if (!totals)
 		fail(prog ": " how " without TAP totals")
 	else {
 		sum = t["pass"] + t["fail"] + t["xfail"] + t["xpass"] + t["skip"] + t["error"]
@@ -90,35 +146,68 @@ function end_program(how,    sum) {
 	prog = ""
 }
 BEGIN {
-	n = split(programs, p, " ")
+	n = split(programs, a, " ")
 	for (i = 1; i <= n; i++)
-		want[p[i]] = 1
-	n = split(known_ids, p, " ")
+		want[a[i]] = 1
+	n = split(known_ids, a, " ")
 	for (i = 1; i <= n; i++)
-		known[p[i]] = 1
-	while ((getline line < expected) > 0) {
+		documented[a[i]] = 1
+	n = split(fixed_ids, a, " ")
+	for (i = 1; i <= n; i++)
+		fixed[a[i]] = 1
+	while ((getline line < skips) > 0) {
 		if (line ~ /^[ \t]*(#|$)/)
 			continue
 		sep = index(line, " # ")
 		if (!sep) {
-			fail("expected-skip list " expected ": no \" # \" in: " line)
+			fail("skip rules " skips ": no \" # \" in: " line)
 			continue
 		}
 		key = substr(line, 1, sep - 1)
+		nrules++
+		rule_line[nrules] = line
+		rule_reason[nrules] = substr(line, sep + 3)
 		if (key ~ /^~/) {
 			key = substr(key, 2)
-			may_run[key] = 1
+			transient[nrules] = 1
+			if (gsub(/(^|[^A-Za-z0-9_])E[A-Z0-9]+([^A-Za-z0-9_]|$)/, "&",
+				 rule_reason[nrules]) != 1)
+				fail("skip rules " skips ": a transient rule names one errno: " line)
 		}
-		exp_reason[key] = substr(line, sep + 3)
-		exp_prog[key] = substr(key, 1, index(key, ":") - 1)
+		c = index(key, ":")
+		rule_prog[nrules] = c ? substr(key, 1, c - 1) : key
+		rule_case[nrules] = c ? substr(key, c + 1) : ""
+		rule_re[nrules] = glob_re(key)
 	}
+	while ((getline line < knownf) > 0) {
+		sub(/[ \t]*#.*/, "", line)
+		if (line ~ /^[ \t]*$/)
+			continue
+		id = line
+		gsub(/[ \t]/, "", id)
+		race = id ~ /^~/
+		if (race)
+			id = substr(id, 2)
+		if (!(id in documented))
+			fail("known bugs " knownf ": " id " has no section in the bug list")
+		expect[id] = 1
+		is_race[id] = race
+	}
+	for (id in fixed)
+		if (!(id in documented))
+			fail("fixed bug " id " has no section in the bug list")
 }
 /^ptmark-run: begin / {
 	end_program("ended (no end line)")
 	prog = $3
 	began[prog] = 1
-	totals = 0; results = 0; plan = ""
+	totals = 0; results = 0; plan = ""; whole_skip = ""
 	delete t
+	next
+}
+prog != "" && /^1\.\.0 # SKIP( |$)/ {
+	whole_skip = substr($0, 13)
+	plan = 0
 	next
 }
 prog != "" && /^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
@@ -129,6 +218,7 @@ prog != "" && /^(not )?ok [0-9]+ / {
 	sub(/^(not )?ok [0-9]+ /, "", name)
 	directive = ""
 	reason = ""
+	rest = ""
 	if ((i = index(name, " # ")) > 0) {
 		rest = substr(name, i + 3)
 		name = substr(name, 1, i - 1)
@@ -139,28 +229,34 @@ prog != "" && /^(not )?ok [0-9]+ / {
 		}
 	}
 	key = prog ":" name
-	ran[key] = directive
+	id = ""
+	if (directive ~ /^X/ && match(reason, /^kernel-bug [a-z0-9-]+[: ]/))
+		id = substr(reason, 12, RLENGTH - 12)
 	if (line ~ /^not ok/) {
 		failed++
-		complain(key ": FAIL")
+		sub(/^ +/, "", rest)
+		complain(key ": FAIL" (rest != "" ? ": " rest : ""))
 	} else if (directive == "SKIP") {
 		skipped++
-		if (emit)
-			print key " # " reason
-		if (!(key in exp_reason))
-			fail(key ": unexpected SKIP: " reason)
-		else if (reason !~ glob_re(exp_reason[key]))
+		r = skip_rule(prog, key, reason)
+		if (r > 0)
+			used[r] = 1
+		else if (r < 0)
 			fail(key ": SKIP for another reason: \"" reason \
-			     "\", expected \"" exp_reason[key] "\"")
+			     "\", expected " expected_reasons(prog, key))
+		else
+			fail(key ": unexpected SKIP: " reason)
 	} else if (directive == "XFAIL") {
-		id = reason
-		if (match(id, /^kernel-bug [a-z0-9-]+:/)) {
-			id = substr(id, 12, RLENGTH - 12)
-		} else
-			id = ""
-		if (id == "" || !(id in known))
+		if (id == "" || !(id in documented)) {
 			fail(key ": XFAIL without a known kernel-bug ID: " reason)
-		else {
+		} else if (id in fixed) {
+			fixed_shown[id] = 1
+			fail(key ": kernel-bug " id " shows on " kernel \
+			     ", whose patches fix it: " reason)
+		} else if (!(id in expect)) {
+			fail(key ": regression: kernel-bug " id " came back on " \
+			     kernel " (not expected there): " reason)
+		} else {
 			skipped++
 			if (!(id in caught))
 				order[++nbugs] = id
@@ -169,8 +265,18 @@ prog != "" && /^(not )?ok [0-9]+ / {
 		}
 	} else {
 		passed++
-		if (directive == "XPASS")
+		if (directive == "XPASS") {
 			complain(key ": XPASS: " reason)
+			if (id == "") {
+				fail(key ": XPASS without a kernel-bug ID: " reason)
+			} else {
+				notseen[id]++
+				notseen_at[id] = key
+				if (is_race[id] && !match(reason, / not seen in [1-9][0-9]* /))
+					fail(key ": kernel-bug " id " is a race: its XPASS" \
+					     " must say how many windows it hit: " reason)
+			}
+		}
 	}
 	next
 }
@@ -196,6 +302,9 @@ prog != "" && /^# Totals: / {
 	rc = $4
 	if (rc !~ /^rc=[0-9]+$/) {
 		fail(prog ": garbled end line: " $0)
+	} else if (whole_skip != "") {
+		if (rc != "rc=4")
+			fail(prog ": skipped as a whole with exit status " substr(rc, 4) ", not 4")
 	} else if (totals) {
 		rc = substr(rc, 4) + 0
 		bad = t["fail"] + t["error"]
@@ -207,20 +316,32 @@ prog != "" && /^# Totals: / {
 	next
 }
 END {
-	if (emit)
-		exit
 	end_program("did not finish (log ends)")
 	for (q in want)
 		if (!(q in began))
 			fail(q ": never started")
 		else if (!(q in ended))
 			fail(q ": did not finish")
-	for (key in exp_reason)
-		if ((exp_prog[key] in began) && (key in ran) && ran[key] != "SKIP" &&
-		    !(key in may_run))
-			complain(key ": listed as an expected SKIP but " \
-				 (ran[key] == "" ? "ran" : ran[key]) " now")
+	for (i = 1; i <= nrules; i++)
+		if ((rule_prog[i] in began) && !used[i] && !transient[i])
+			fail("unused skip rule for " kernel ": " rule_line[i])
+	for (id in expect) {
+		if (id in fixed || id in caught)
+			continue
+		if (!is_race[id] && (id in notseen))
+			fail("kernel-bug " id " is expected on " kernel " but did not" \
+			     " show (XPASS in " notseen_at[id] "): the kernel fixed it" \
+			     " or the test lost its power; if fixed, take it out of" \
+			     " the expected bugs of " kernel)
+		else if (complete && !(id in notseen))
+			fail("kernel-bug " id " is expected on " kernel \
+			     " but no case looked for it")
+	}
+	for (id in fixed)
+		if (complete && !(id in notseen) && !(id in fixed_shown))
+			fail("kernel-bug " id " is fixed on " kernel \
+			     " but no case showed it fixed (XPASS)")
 	printf "counts %d %d %d\n", passed, failed, skipped
 	for (i = 1; i <= nbugs; i++)
 		print "bug " order[i]
-}' "$@"
+}'
