@@ -232,4 +232,4 @@ TEST(unload_and_reload)
 	close(fd);
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_HARNESS_MAIN(NULL)

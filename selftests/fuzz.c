@@ -1111,4 +1111,4 @@ TEST_F(unload, with_calls_in_flight)
 	close(fd);
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_MODULE_HARNESS_MAIN(NULL)

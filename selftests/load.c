@@ -56,4 +56,4 @@ TEST(ext4_directory)
 	TH_LOG("ext4 tests use %s", dir);
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_HARNESS_MAIN(NULL)

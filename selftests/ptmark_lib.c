@@ -262,23 +262,12 @@ int ptmark_scan_compact(int fd, const void *addr, size_t nr_pages,
 
 char ptmark_record_char(const struct ptmark_record *r)
 {
-	switch (r->kind) {
-	case PTMARK_KIND_UNMAPPED:
-	case PTMARK_KIND_NONE:
-		return '.';
-	case PTMARK_KIND_PRESENT:
+	char c = ptmark_map_char(r);
+
+	/* A picture asks whether a page is mapped, not by what. */
+	if (strchr("AFTZH", c))
 		return 'P';
-	case PTMARK_KIND_SWAP:
-		return 'S';
-	case PTMARK_KIND_MARKER:
-		if (r->marker == PTMARK_MARKER_GUARD)
-			return 'G';
-		if (r->marker == PTMARK_MARKER_UFFD_WP)
-			return 'W';
-		return 'M';
-	default:
-		return '?';
-	}
+	return c == '_' ? '.' : c;
 }
 
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map)
@@ -920,6 +909,336 @@ int ptmark_ext4_tmpfile(int flags)
 	return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
 }
 
+/* ---- backings ----------------------------------------------------------- */
+
+#define PB_UFFD_ALL	(PB_UFFD_MISSING | PB_UFFD_MINOR | PB_UFFD_WP)
+
+/*
+ * The uffd bits follow vma_can_userfault(): missing and synchronous WP
+ * for anonymous memory, shmem and hugetlbfs, minor for shmem and shared
+ * hugetlbfs; any other file only asynchronous WP.  Guard markers go
+ * anywhere but hugetlbfs and VM_PFNMAP (is_valid_guard_vma()).
+ */
+const struct ptmark_backing ptmark_backings[BK_NR] = {
+	[BK_ANON] = { BK_ANON, "anon", "anonymous",
+		PB_ANON | PB_WRITABLE | PB_GUARD | PB_UFFD_MISSING | PB_UFFD_WP },
+	[BK_ANON_THP] = { BK_ANON_THP, "anon_thp", "THP anonymous",
+		PB_ANON | PB_WRITABLE | PB_THP | PB_GUARD | PB_UFFD_MISSING |
+		PB_UFFD_WP },
+	[BK_MEMFD] = { BK_MEMFD, "memfd", "memfd",
+		PB_FILE | PB_SHMEM | PB_SHARED | PB_WRITABLE | PB_GUARD |
+		PB_UFFD_ALL | PB_PUNCH },
+	[BK_MEMFD_PRIVATE] = { BK_MEMFD_PRIVATE, "memfd_private",
+		"memfd MAP_PRIVATE",
+		PB_FILE | PB_SHMEM | PB_WRITABLE | PB_GUARD | PB_UFFD_ALL |
+		PB_PUNCH },
+	[BK_HUGE_TMPFS] = { BK_HUGE_TMPFS, "huge_tmpfs", "huge tmpfs",
+		PB_FILE | PB_SHMEM | PB_SHARED | PB_WRITABLE | PB_THP |
+		PB_GUARD | PB_UFFD_ALL | PB_PUNCH },
+	[BK_HUGETLB] = { BK_HUGETLB, "hugetlb", "hugetlb memfd",
+		PB_FILE | PB_HUGETLB | PB_SHARED | PB_WRITABLE | PB_UFFD_ALL |
+		PB_PUNCH },
+	[BK_HUGETLB_PRIVATE] = { BK_HUGETLB_PRIVATE, "hugetlb_private",
+		"hugetlb memfd MAP_PRIVATE",
+		PB_FILE | PB_HUGETLB | PB_WRITABLE | PB_UFFD_MISSING |
+		PB_UFFD_WP | PB_PUNCH },
+	[BK_EXT4_SHARED] = { BK_EXT4_SHARED, "ext4_shared", "ext4 MAP_SHARED",
+		PB_FILE | PB_EXT4 | PB_SHARED | PB_WRITABLE | PB_GUARD |
+		PB_PUNCH },
+	[BK_EXT4_PRIVATE] = { BK_EXT4_PRIVATE, "ext4_private",
+		"ext4 MAP_PRIVATE",
+		PB_FILE | PB_EXT4 | PB_WRITABLE | PB_GUARD | PB_PUNCH },
+	[BK_EXT4_RDONLY] = { BK_EXT4_RDONLY, "ext4_rdonly", "ext4 read-only",
+		PB_FILE | PB_EXT4 | PB_SHARED | PB_GUARD | PB_PUNCH },
+	[BK_PFNMAP] = { BK_PFNMAP, "pfnmap", "/dev/ptmark VM_PFNMAP",
+		PB_PFNMAP | PB_SHARED | PB_WRITABLE },
+};
+
+const struct ptmark_backing *ptmark_backing_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < BK_NR; i++)
+		if (!strcmp(ptmark_backings[i].name, name))
+			return &ptmark_backings[i];
+	return NULL;
+}
+
+static const char *backing_check(const struct ptmark_backing *b, char *why,
+				 size_t len)
+{
+	long long reserved;
+	int fd;
+
+	if (b->caps & PB_EXT4)
+		return ptmark_ext4_dir(why, len) ? NULL : why;
+	if (b->caps & PB_HUGETLB) {
+		if (!ptmark_hugetlb_size())
+			return "kernel without hugetlbfs";
+		reserved = text_file_value("/proc/meminfo", "HugePages_Total:");
+		return reserved > 0 ? NULL :
+		       "no huge pages reserved (/proc/sys/vm/nr_hugepages is 0)";
+	}
+	if ((b->caps & PB_THP) &&
+	    access("/sys/kernel/mm/transparent_hugepage", F_OK))
+		return "transparent huge pages unavailable";
+	if (b->id == BK_HUGE_TMPFS) {
+		fd = ptmark_huge_tmpfs_fd(why, len);
+		if (fd < 0)
+			return why;
+		close(fd);
+	}
+	if (b->caps & PB_PFNMAP) {
+		fd = ptmark_open();
+		if (fd < 0)
+			return "ptmark.ko not loaded";
+		close(fd);
+	}
+	return NULL;
+}
+
+const char *ptmark_backing_unavailable(const struct ptmark_backing *b,
+				       char *why, size_t len)
+{
+	static char reasons[BK_NR][PTMARK_WHY_LEN];
+	static bool checked[BK_NR];
+	const char *r;
+
+	if (!checked[b->id]) {
+		r = backing_check(b, reasons[b->id], sizeof(reasons[b->id]));
+		if (r && r != reasons[b->id])
+			snprintf(reasons[b->id], sizeof(reasons[b->id]), "%s", r);
+		else if (!r)
+			reasons[b->id][0] = '\0';
+		checked[b->id] = true;
+	}
+	if (!reasons[b->id][0])
+		return NULL;
+	snprintf(why, len, "%s", reasons[b->id]);
+	return why;
+}
+
+int ptmark_backing_fd(const struct ptmark_backing *b, size_t len)
+{
+	char why[PTMARK_WHY_LEN];
+	int fd, err;
+
+	if (b->caps & PB_SHMEM)
+		fd = b->caps & PB_THP ? ptmark_huge_tmpfs_fd(why, sizeof(why)) :
+		     memfd_create(b->name, MFD_CLOEXEC);
+	else if (b->caps & PB_HUGETLB)
+		fd = memfd_create(b->name, MFD_CLOEXEC | MFD_HUGETLB);
+	else if (b->caps & PB_EXT4)
+		fd = ptmark_ext4_tmpfile(0);
+	else if (b->caps & PB_PFNMAP) {
+		fd = ptmark_open();
+		if (fd < 0) {
+			errno = -fd;
+			return -1;
+		}
+		return fd;
+	} else {
+		errno = 0;
+		return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, len)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+void *ptmark_backing_mmap(const struct ptmark_backing *b, int fd, void *at,
+			  size_t len, int prot, off_t off, size_t align)
+{
+	int flags = MAP_FIXED | (b->caps & PB_SHARED ? MAP_SHARED : MAP_PRIVATE);
+	char *where = at, *p;
+	int err;
+
+	if (!(b->caps & PB_WRITABLE))
+		prot &= ~PROT_WRITE;
+	if (!(b->caps & (PB_FILE | PB_PFNMAP))) {
+		flags |= MAP_ANONYMOUS;
+		fd = -1;
+		off = 0;
+	}
+	if (!align)
+		align = b->caps & PB_HUGETLB ? ptmark_hugetlb_size() :
+			b->caps & PB_THP ? ptmark_pmd_size() : 0;
+	if (!where) {
+		/* A reservation to place the mapping where it belongs. */
+		where = align ? mmap_aligned(len, align, PROT_NONE) :
+			mmap(NULL, len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (where == MAP_FAILED)
+			return MAP_FAILED;
+	}
+	p = mmap(where, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (b->id == BK_ANON_THP && madvise(p, len, MADV_HUGEPAGE))
+		goto fail;
+	return p;
+fail:
+	err = errno;
+	if (!at)
+		munmap(where, len);
+	errno = err;
+	return MAP_FAILED;
+}
+
+bool ptmark_misobserve(const char *point)
+{
+	const char *list = getenv("PTMARK_MISOBSERVE");
+	size_t n = strlen(point);
+	const char *at;
+
+	for (at = list ? strstr(list, point) : NULL; at; at = strstr(at + 1, point))
+		if ((at == list || at[-1] == ',') && (!at[n] || at[n] == ','))
+			return true;
+	return false;
+}
+
+/* ---- the cases that can apply ------------------------------------------ */
+
+static const char *backed_fixtures[16];
+
+void ptmark_register_backed_fixture(const char *fixture)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(backed_fixtures); i++)
+		if (!backed_fixtures[i]) {
+			backed_fixtures[i] = fixture;
+			return;
+		}
+	fprintf(stderr, "ptmark_lib: too many backed fixtures\n");
+	abort();
+}
+
+bool ptmark_fixture_is_backed(const char *fixture)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(backed_fixtures) && backed_fixtures[i]; i++)
+		if (!strcmp(backed_fixtures[i], fixture))
+			return true;
+	return false;
+}
+
+static struct ptmark_case_needs *case_needs;
+
+void ptmark_register_needs(struct ptmark_case_needs *n)
+{
+	n->next = case_needs;
+	case_needs = n;
+}
+
+/* What the filter left out, by reason: the variants (or fixtures) each. */
+static struct {
+	char why[PTMARK_WHY_LEN];
+	char names[PTMARK_WHY_LEN];
+} left_out[16];
+
+void ptmark_note_not_generated(const char *name, const char *why)
+{
+	size_t i, used;
+	const char *at;
+
+	for (i = 0; i < ARRAY_SIZE(left_out) && left_out[i].why[0]; i++)
+		if (!strcmp(left_out[i].why, why))
+			break;
+	if (i == ARRAY_SIZE(left_out))
+		return;
+	snprintf(left_out[i].why, sizeof(left_out[i].why), "%s", why);
+	/* Once a name: where one starts and ends. */
+	for (at = strstr(left_out[i].names, name); at; at = strstr(at + 1, name))
+		if ((at == left_out[i].names || at[-1] == ' ') &&
+		    (!at[strlen(name)] || at[strlen(name)] == ','))
+			return;
+	used = strlen(left_out[i].names);
+	snprintf(left_out[i].names + used, sizeof(left_out[i].names) - used,
+		 "%s%s", used ? ", " : "", name);
+}
+
+const char *ptmark_not_generated(void)
+{
+	static char text[960];
+	size_t i, used = 0;
+
+	text[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(left_out) && left_out[i].why[0]; i++) {
+		snprintf(text + used, sizeof(text) - used, "%s%.300s: %.300s",
+			 used ? "; " : "", left_out[i].why, left_out[i].names);
+		used = strlen(text);
+	}
+	return text;
+}
+
+const struct ptmark_case_needs *ptmark_case_needs_of(const char *fixture,
+						     const char *test)
+{
+	const struct ptmark_case_needs *n, *whole = NULL;
+
+	for (n = case_needs; n; n = n->next) {
+		if (strcmp(n->fixture, fixture))
+			continue;
+		if (!n->test)
+			whole = n;
+		else if (!strcmp(n->test, test))
+			return n;
+	}
+	return whole;
+}
+
+__u64 ptmark_module_features(void)
+{
+	static __u64 features;
+	static bool asked;
+	struct ptmark_info info;
+	int fd;
+
+	if (!asked) {
+		fd = ptmark_open();
+		if (fd >= 0 && !ptmark_get_info(fd, &info))
+			features = info.features;
+		if (fd >= 0)
+			close(fd);
+		asked = true;
+	}
+	return features;
+}
+
+const char *ptmark_needs_unmet(const struct ptmark_backing *b,
+			       unsigned int needs)
+{
+	static struct kernel_probe kernel;
+	static bool probed;
+	__u64 feat = ptmark_module_features();
+
+	if ((needs & NEEDS_GUARD) && !probed) {
+		probe_kernel(&kernel);
+		probed = true;
+	}
+	if ((needs & NEEDS_GUARD) &&
+	    (b && (b->caps & PB_FILE) ? kernel.guard_file : kernel.guard))
+		return "guard cases: kernel lacks MADV_GUARD_INSTALL here";
+	if ((needs & NEEDS_GUARD_IOCTL) && !(feat & PTMARK_FEAT_GUARD_IOCTL))
+		return "guard ioctl cases: no PTMARK_FEAT_GUARD_IOCTL";
+	if ((needs & NEEDS_NETLINK) && !(feat & PTMARK_FEAT_NETLINK))
+		return "netlink cases: kernel lacks genetlink split ops and NLA_UINT (6.7)";
+	if ((needs & NEEDS_UNMOVABLE) &&
+	    !(feat & (PTMARK_FEAT_AS_INACCESSIBLE | PTMARK_FEAT_AS_UNMOVABLE)))
+		return "unmovable cases: kernel has neither AS_INACCESSIBLE nor AS_UNMOVABLE";
+	if ((needs & NEEDS_UFFD_WP_MARKER) && !(feat & PTMARK_FEAT_UFFD_WP_MARKER))
+		return "uffd-wp marker cases: kernel lacks uffd-wp PTE markers";
+	return NULL;
+}
+
 /* ---- processes ---------------------------------------------------------- */
 
 int pidfd_of_zombie(pid_t *pid)
@@ -1402,6 +1721,33 @@ int kernel_version(void)
 	if (uname(&uts) || sscanf(uts.release, "%d.%d", &major, &minor) != 2)
 		return 0;
 	return KERNEL_VERSION(major, minor);
+}
+
+bool kernel_ro_longterm_pin_unshares(void)
+{
+	return kernel_version() >= KERNEL_VERSION(6, 2);
+}
+
+bool kernel_gup_refuses_longterm_file_writes(void)
+{
+	return kernel_version() >= KERNEL_VERSION(6, 5);
+}
+
+bool kernel_walks_pfnmaps_by_folio(void)
+{
+	return kernel_version() >= KERNEL_VERSION(6, 12);
+}
+
+bool kernel_page_walks_read_pfnmaps(void)
+{
+	return kernel_version() >= KERNEL_VERSION(6, 2);
+}
+
+int kernel_mincore_of_pfnmap(void)
+{
+	int v = kernel_version();
+
+	return v >= KERNEL_VERSION(7, 0) ? 1 : v <= KERNEL_VERSION(6, 12) ? 0 : -1;
 }
 
 void probe_kernel(struct kernel_probe *k)

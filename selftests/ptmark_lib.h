@@ -123,15 +123,20 @@ int ptmark_scan_compact(int fd, const void *addr, size_t nr_pages,
 /* The compact state word of what @r describes, as @bits_mask reports it. */
 __u32 ptmark_compact_state_of(const struct ptmark_record *r, __u32 bits_mask);
 
-/* The character ptmark_page_map() uses for a record. */
+/*
+ * A page of a test's picture: the letter the module's debugfs map gives
+ * the record (ptmark_map_char(): 'G' guard marker, 'W' uffd-wp marker,
+ * 'B' both, 'K' other marker, 'S' swap, 'M' migration, 'X' hwpoison,
+ * 'p' pfnmap entry...), but 'P' for a present page of any kind (A F T Z H)
+ * and '.' for no VMA as for none.  Pictures add class letters of their
+ * own only where no map letter says it ('-' anything but a guard).
+ */
 char ptmark_record_char(const struct ptmark_record *r);
 
 /*
  * The module's view of nr_pages pages from addr in the caller's mm, one
- * character a page: 'G' guard marker, 'W' uffd-wp marker, 'M' other
- * marker, 'P' present, 'S' swap entry, '.' none or no VMA, '?' anything
- * else.  map gets nr_pages characters and a NUL.  -ENODEV when the module
- * is not loaded, else -errno of the scan.
+ * ptmark_record_char() a page: map gets nr_pages characters and a NUL.
+ * -ENODEV when the module is not loaded, else -errno of the scan.
  */
 int ptmark_page_map(const void *addr, size_t nr_pages, char *map);
 
@@ -197,6 +202,27 @@ int ptmark_pin_read(int session, const void *addr, size_t len, void *buf);
  */
 int ptmark_pin_compare(int session, const void *addr, size_t len,
 		       __u8 *states, struct ptmark_pin_compare *out);
+
+/* ---- page contents ------------------------------------------------------ */
+
+/* Who wrote a page last, for ptmark_stamp(). */
+enum ptmark_writer {
+	PTMARK_BY_FILE = 1,	/* the file's own data, written by the set-up */
+	PTMARK_BY_MEM,		/* the test, through the mapping */
+	PTMARK_BY_CHILD,	/* a forked child, through its mapping */
+};
+
+/*
+ * The byte every byte of page @idx (of a file, or of a mapping) holds when
+ * @by wrote it last: never zero (an untouched page), and never another
+ * writer's for the same page, so that reading a page says who wrote it.
+ */
+static inline unsigned char ptmark_stamp(enum ptmark_writer by, size_t idx)
+{
+	unsigned char v = by * 0x45 + idx * 0x9d + 0x11;
+
+	return v ? v : 1;
+}
 
 /* ---- files and /proc ---------------------------------------------------- */
 
@@ -451,13 +477,51 @@ bool probe_hit_guard(const void *p);
 /* ---- what the kernel offers --------------------------------------------- */
 
 /*
- * The running kernel's release as KERNEL_VERSION(major, minor), for the
- * few behaviours that changed with no feature to test for: the
- * selftests' counterpart of module/compat.h, and the only version test
- * the suite makes.  0 if uname() fails.
+ * The running kernel's release as KERNEL_VERSION(major, minor).  The
+ * suite decides by probing; these helpers are the only version tests it
+ * makes, each for a behaviour that changed with no feature userspace can
+ * ask for (the behaviour is what the test checks), named after the
+ * upstream change.  A distribution kernel that backports one of them
+ * answers wrong here, and the test that asks says so by failing.
  */
 #define KERNEL_VERSION(major, minor)	(((major) << 8) | (minor))
 int kernel_version(void);
+
+/*
+ * 6.2, the COW rework's "reliable R/O long-term pinning in COW mappings":
+ * a R/O FOLL_LONGTERM pin unshares whatever a private mapping shares
+ * (zeropages, page cache, hugetlb), not only anonymous pages.
+ */
+bool kernel_ro_longterm_pin_unshares(void);
+
+/*
+ * 6.5, "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed
+ * mappings": GUP refuses a writable long-term pin of a shared mapping of
+ * a file that needs dirty tracking (ext4), and io_uring stopped refusing
+ * such buffers itself (EOPNOTSUPP) to leave it to GUP.
+ */
+bool kernel_gup_refuses_longterm_file_writes(void);
+
+/*
+ * 6.12, walks of special mappings through folio_walk_start(): move_pages()
+ * status says -ENOENT for a raw pfn (was -EFAULT, from follow_page()), and
+ * io_uring pins fixed buffers with pin_user_pages_fast().
+ */
+bool kernel_walks_pfnmaps_by_folio(void);
+
+/*
+ * 6.2, walk_page_vma() without walk_page_test(): smaps and its peers read
+ * a VM_PFNMAP VMA's page tables instead of skipping the VMA whole.
+ */
+bool kernel_page_walks_read_pfnmaps(void);
+
+/*
+ * mincore() of a VM_PFNMAP VMA: 7.0 walks it with walk_page_range_vma()
+ * (every mapped entry resident: 1); 6.12 and before hand the VMA to the
+ * pte_hole callback (nothing resident: 0).  -1 between, where the suite
+ * has not measured it.
+ */
+int kernel_mincore_of_pfnmap(void);
 
 /*
  * The running kernel's features as userspace sees them, each found one
@@ -561,10 +625,152 @@ int ptmark_fail_page_alloc(bool arm);
 			TH_LOG("probe and module disagree: %s", __why); \
 	} while (0)
 
+/* ---- backings ----------------------------------------------------------- */
+
+/*
+ * What a backing is, and what the kernel lets userspace do with it, as
+ * bits: a test names the bits it needs (CASE_NEEDS()), and its case on a
+ * backing without them is never generated.
+ */
+#define PB_ANON		(1u << 0)	/* private anonymous memory */
+#define PB_FILE		(1u << 1)	/* a file behind the mapping: an fd */
+#define PB_SHMEM	(1u << 2)	/* that file is shmem (memfd, tmpfs) */
+#define PB_HUGETLB	(1u << 3)	/* that file is on hugetlbfs */
+#define PB_EXT4		(1u << 4)	/* that file is on ext4, a disk fs */
+#define PB_SHARED	(1u << 5)	/* mapped MAP_SHARED */
+#define PB_WRITABLE	(1u << 6)	/* mapped PROT_WRITE */
+#define PB_THP		(1u << 7)	/* PMD-sized THP folios (anon, tmpfs) */
+#define PB_PFNMAP	(1u << 8)	/* VM_PFNMAP|VM_IO: /dev/ptmark */
+#define PB_GUARD	(1u << 9)	/* guard markers may go in */
+#define PB_UFFD_MISSING	(1u << 10)	/* userfaultfd missing mode covers it */
+#define PB_UFFD_MINOR	(1u << 11)	/* ... and minor mode */
+#define PB_UFFD_WP	(1u << 12)	/* ... and synchronous write-protect */
+#define PB_PUNCH	(1u << 13)	/* fallocate(PUNCH_HOLE) frees its pages */
+/* The backing's bits. */
+#define PB_ALL		0xffffu
+
+/*
+ * What a case needs of the kernel, beyond its backing, in CASE_NEEDS()
+ * and FIXTURE_NEEDS() beside the PB_* bits; the case filter asks the
+ * kernel (probe_kernel()) and the module (its features word).  A program
+ * may add bits of its own from NEEDS_PROGRAM up, which its check
+ * function (ptmark_harness_run()) answers.
+ */
+#define NEEDS_GUARD		(1u << 16)	/* MADV_GUARD_INSTALL on the backing */
+#define NEEDS_GUARD_IOCTL	(1u << 17)	/* ptmark's guard ioctl */
+#define NEEDS_NETLINK		(1u << 18)	/* ptmark's genetlink family */
+#define NEEDS_UNMOVABLE		(1u << 19)	/* AS_INACCESSIBLE or AS_UNMOVABLE */
+#define NEEDS_UFFD_WP_MARKER	(1u << 20)	/* uffd-wp PTE markers */
+#define NEEDS_PROGRAM		(1u << 24)
+
+enum ptmark_backing_id {
+	BK_ANON,
+	BK_ANON_THP,
+	BK_MEMFD,
+	BK_MEMFD_PRIVATE,
+	BK_HUGE_TMPFS,
+	BK_HUGETLB,
+	BK_HUGETLB_PRIVATE,
+	BK_EXT4_SHARED,
+	BK_EXT4_PRIVATE,
+	BK_EXT4_RDONLY,
+	BK_PFNMAP,
+	BK_NR,
+};
+
+struct ptmark_backing {
+	enum ptmark_backing_id id;
+	const char *name;	/* the variant's name: anon, memfd, ext4_shared... */
+	const char *desc;	/* for messages: "anonymous", "ext4 MAP_SHARED" */
+	unsigned int caps;	/* PB_* */
+};
+
+/* Every backing the suite knows, by enum ptmark_backing_id. */
+extern const struct ptmark_backing ptmark_backings[BK_NR];
+
+/*
+ * One FIXTURE_VARIANT_ADD() of @fixture per backing, named after it: the
+ * variant struct's first member is "const struct ptmark_backing *backing".
+ */
+#define BACKING_VARIANT(fixture, name, id)				\
+	FIXTURE_VARIANT_ADD(fixture, name) {				\
+		.backing = &ptmark_backings[id],			\
+	}
+
+/* The backing of that name, NULL if none is. */
+const struct ptmark_backing *ptmark_backing_by_name(const char *name);
+
+/*
+ * A fixture whose variants are not named after backings, but whose
+ * variant struct starts with "const struct ptmark_backing *backing" (a
+ * backing and a state of it, say): BACKED_FIXTURE(fixture) tells the case
+ * filter to take each variant's backing from there.
+ */
+void ptmark_register_backed_fixture(const char *fixture);
+bool ptmark_fixture_is_backed(const char *fixture);
+
+#define BACKED_FIXTURE(fixture_name)					\
+	static void __attribute__((constructor))			\
+	_ptmark_backed_##fixture_name(void)				\
+	{								\
+		ptmark_register_backed_fixture(#fixture_name);		\
+	}
+
+/* Has backing @b every bit of @bits? */
+static inline bool backing_has(const struct ptmark_backing *b, unsigned int bits)
+{
+	return (b->caps & bits) == bits;
+}
+
+/*
+ * Can a test that needs @needs and rules out @excludes run on @b: has it
+ * every bit of @needs, and not every bit of @excludes (0: nothing ruled
+ * out)?  PB_EXT4 | PB_SHARED rules out shared ext4 mappings only.
+ */
+static inline bool ptmark_backing_fits(const struct ptmark_backing *b,
+				       unsigned int needs, unsigned int excludes)
+{
+	needs &= PB_ALL;
+	excludes &= PB_ALL;
+	return backing_has(b, needs) && !(excludes && backing_has(b, excludes));
+}
+
+/*
+ * Why this machine cannot give backing @b, in @why, or NULL: no ext4
+ * directory, no huge pages reserved, no transparent huge pages, no
+ * ptmark.ko for a pfnmap.  A fixed text: the same machine says the same.
+ */
+const char *ptmark_backing_unavailable(const struct ptmark_backing *b,
+				       char *why, size_t len);
+
+/*
+ * A file of @len bytes for backing @b (memfd, huge tmpfs, hugetlb memfd or
+ * ext4 temporary file), opened read-write: the fd, or -1 with errno set
+ * (and -1 with errno 0 for a backing without a file).
+ */
+int ptmark_backing_fd(const struct ptmark_backing *b, size_t len);
+
+/*
+ * Map @len bytes of backing @b from offset @off of file @fd (ignored
+ * without a file) with @prot, PROT_WRITE dropped where the backing is not
+ * writable: at @at (MAP_FIXED) or, when @at is NULL, anywhere on an @align
+ * boundary (0: the backing's own, a PMD for THP and a huge page for
+ * hugetlb backings); MADV_HUGEPAGE for anonymous THP.  MAP_FAILED with
+ * errno set on failure.
+ */
+void *ptmark_backing_mmap(const struct ptmark_backing *b, int fd, void *at,
+			  size_t len, int prot, off_t off, size_t align);
+
+/* ---- known kernel bugs and races --------------------------------------- */
+
 /*
  * A known kernel bug, by its ID in Documentation/kernel-bugs.rst, seen
- * with exactly its symptom: XFAIL with "kernel-bug ID: message" (a test
- * that already failed stays failed), and the test ends.
+ * with exactly the symptom written there: XFAIL "kernel-bug ID: message"
+ * (a test that already failed stays failed), and the test ends.  Any other
+ * wrong outcome is an ordinary failure.  Whether the kernel under test is
+ * expected to have the bug is for the verdict to say
+ * (selftests/expected/<kernel>.bugs), not the test.  The reason goes where
+ * the harness's SKIP() puts its own.
  */
 #define KERNEL_BUG(id, fmt, ...)					\
 	do {								\
@@ -580,8 +786,8 @@ int ptmark_fail_page_alloc(bool arm);
 	} while (0)
 
 /*
- * The end of a passing test that looked for kernel bug @id on a backing
- * where it can happen: XPASS, so that a fixed kernel shows as fixed.
+ * The end of a passing test that looked for kernel bug @id where it can
+ * happen, deterministically: XPASS, so that a fixed kernel shows as fixed.
  */
 #define KERNEL_BUG_NOT_SEEN(id)						\
 	do {								\
@@ -592,6 +798,148 @@ int ptmark_fail_page_alloc(bool arm);
 			_metadata->exit_code = KSFT_XPASS;		\
 		}							\
 	} while (0)
+
+/*
+ * A race test counts the windows it really hit: the rounds in which both
+ * sides met where the behaviour under test can go wrong (a read fault
+ * between a punch's two unmaps, an install while a collapse held the
+ * table).  Rounds that missed prove nothing, so only after @need hits may
+ * the test pass, or say that a bug was not seen.  Hits may be counted
+ * from any thread.
+ */
+struct ptmark_race {
+	const char *windows;	/* what a hit is, plural: "re-faults after a punch" */
+	unsigned long need;	/* hits the race must reach */
+	atomic_ulong hits;
+	unsigned long rounds;	/* tries, for the log */
+};
+
+#define PTMARK_RACE(_windows, _need)	{ .windows = (_windows), .need = (_need) }
+
+static inline void ptmark_race_hit(struct ptmark_race *race)
+{
+	atomic_fetch_add(&race->hits, 1);
+}
+
+static inline unsigned long ptmark_race_hits(struct ptmark_race *race)
+{
+	return atomic_load(&race->hits);
+}
+
+/*
+ * Fail the test, "race not exercised", unless @race hit its windows
+ * @race->need times.
+ */
+#define RACE_EXERCISED(race)						\
+	do {								\
+		unsigned long __hits = ptmark_race_hits(race);		\
+		TH_LOG("race: %lu of %lu rounds hit %s (%lu needed)",	\
+		       __hits, (race)->rounds, (race)->windows,		\
+		       (race)->need);					\
+		if (__hits < (race)->need) {				\
+			snprintf(_metadata->results->reason,		\
+				 sizeof(_metadata->results->reason),	\
+				 "race not exercised: %lu of %lu %s",	\
+				 __hits, (race)->need, (race)->windows); \
+			_metadata->exit_code = KSFT_FAIL;		\
+			return;						\
+		}							\
+	} while (0)
+
+/*
+ * The end of a race test that looked for kernel bug @id and did not see
+ * it: XPASS naming the windows it hit, or a failure if it hit too few.
+ */
+#define KERNEL_BUG_NOT_SEEN_IN_RACE(id, race)				\
+	do {								\
+		RACE_EXERCISED(race);					\
+		if (_metadata->exit_code == KSFT_PASS) {		\
+			snprintf(_metadata->results->reason,		\
+				 sizeof(_metadata->results->reason),	\
+				 "kernel-bug %s not seen in %lu %s", id, \
+				 ptmark_race_hits(race), (race)->windows); \
+			_metadata->exit_code = KSFT_XPASS;		\
+		}							\
+	} while (0)
+
+/*
+ * The suite's own test hook: PTMARK_MISOBSERVE="point,point..." makes
+ * each named observation point, where a test tells a known bug's symptom
+ * from other wrong outcomes, see another wrong outcome instead of what
+ * the kernel did.  The test must then fail, never report the bug: how
+ * make check's verdict is shown to raise an XFAIL on the exact symptom
+ * alone.  Unset, it is always false.
+ */
+bool ptmark_misobserve(const char *point);
+
+/* ---- generating only the cases that can apply -------------------------- */
+
+/*
+ * What a test needs of its backing: the case of a test on a backing that
+ * lacks a bit of @needs, or has every bit of @excludes (when not 0), is
+ * never generated (anonymous memory has no file to truncate).  Put it
+ * before the TEST_F it describes.
+ */
+struct ptmark_case_needs {
+	const char *fixture;
+	const char *test;
+	unsigned int needs;
+	unsigned int excludes;
+	struct ptmark_case_needs *next;
+};
+
+void ptmark_register_needs(struct ptmark_case_needs *n);
+
+/*
+ * What every test of a fixture needs (a test's own CASE_NEEDS() takes
+ * its place).
+ */
+#define FIXTURE_NEEDS(fixture_name, _needs)				\
+	static struct ptmark_case_needs					\
+		_ptmark_needs_##fixture_name = {			\
+		.fixture = #fixture_name, .needs = (_needs),		\
+	};								\
+	static void __attribute__((constructor))			\
+	_ptmark_register_needs_##fixture_name(void)			\
+	{								\
+		ptmark_register_needs(&_ptmark_needs_##fixture_name);	\
+	}
+
+#define CASE_NEEDS(fixture_name, test_name, _needs, _excludes)		\
+	static struct ptmark_case_needs					\
+		_ptmark_needs_##fixture_name##_##test_name = {		\
+		.fixture = #fixture_name, .test = #test_name,		\
+		.needs = (_needs), .excludes = (_excludes),		\
+	};								\
+	static void __attribute__((constructor))			\
+	_ptmark_register_needs_##fixture_name##_##test_name(void)	\
+	{								\
+		ptmark_register_needs(					\
+			&_ptmark_needs_##fixture_name##_##test_name);	\
+	}
+
+/* The CASE_NEEDS() of a test, else its FIXTURE_NEEDS(), else NULL. */
+const struct ptmark_case_needs *ptmark_case_needs_of(const char *fixture,
+						     const char *test);
+
+/*
+ * Why this kernel (and module) cannot give a case on backing @b (NULL:
+ * a case without one) the NEEDS_* bits of @needs, or NULL.
+ */
+const char *ptmark_needs_unmet(const struct ptmark_backing *b,
+			       unsigned int needs);
+
+/* The features word of the loaded ptmark.ko, 0 without one. */
+__u64 ptmark_module_features(void);
+
+
+/*
+ * Note that the cases of variant (or fixture) @name were left out for
+ * @why; ptmark_not_generated() says what was left out, by reason:
+ * "WHY: name, name; WHY: name", "" when nothing was.
+ */
+void ptmark_note_not_generated(const char *name, const char *why);
+const char *ptmark_not_generated(void);
 
 #ifdef __KSELFTEST_HARNESS_H
 /*
@@ -608,18 +956,134 @@ static inline void ptmark_exit_skip_if_all_skipped(void)
 	}
 }
 
-/* test_harness_run(), exiting KSFT_SKIP when nothing but skips ran. */
-static inline int ptmark_harness_run(int argc, char **argv)
+/*
+ * A program's own word on whether a case can apply on this kernel: why a
+ * test that needs @needs (CASE_NEEDS(), 0 without) cannot run on backing
+ * @b here (NULL: a case without a backing, asked only when @needs has
+ * program bits), or NULL.
+ */
+typedef const char *(*ptmark_case_check)(const struct ptmark_backing *b,
+					 unsigned int needs);
+
+/*
+ * Run the cases that can apply, and only them: of the cases the
+ * arguments select, those whose backing (a variant named after a backing
+ * of ptmark_backings[]) has what their CASE_NEEDS() asks, and is usable
+ * here (ptmark_backing_unavailable(), then @check, which may be NULL).
+ * They run under the harness's "-r FIXTURE.VARIANT.TEST" selection, so
+ * the plan counts them alone; what was left out for this machine or
+ * kernel is named by the all_cases_generated case.  When no case is left,
+ * the program skips as a whole: "1..0 # SKIP" with the reasons, exit
+ * KSFT_SKIP.  A help or list request goes to the harness as it is.
+ */
+static inline int ptmark_harness_run(int argc, char **argv,
+				     ptmark_case_check check)
 {
+	struct __fixture_variant_metadata no_variant = { .name = "" };
+	struct __fixture_variant_metadata *v;
+	const struct ptmark_case_needs *needs;
+	const struct ptmark_backing *b;
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	char **args, why[PTMARK_WHY_LEN];
+	const char *gone;
+	int i, n = 1;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "-l"))
+			return test_harness_run(argc, argv);
+	args = calloc(1 + 2 * 65536, sizeof(*args));
+	if (!args)
+		ksft_exit_fail_msg("no memory for the case list\n");
+	args[0] = argv[0];
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-d"))
+			args[n++] = argv[i];
+	for (f = __fixture_list; f; f = f->next) {
+		for (v = f->variant ?: &no_variant; v; v = v->next) {
+			b = ptmark_fixture_is_backed(f->name) && v->data ?
+			    *(const struct ptmark_backing *const *)v->data :
+			    ptmark_backing_by_name(v->name);
+			for (t = f->tests; t; t = t->next) {
+				if (!test_enabled(argc, argv, f, v, t))
+					continue;
+				needs = ptmark_case_needs_of(f->name, t->name);
+				if (b && needs && !ptmark_backing_fits(b, needs->needs,
+								      needs->excludes))
+					continue;
+				gone = b ? ptmark_backing_unavailable(b, why, sizeof(why)) : NULL;
+				if (!gone && needs)
+					gone = ptmark_needs_unmet(b, needs->needs);
+				if (!gone && check && (b || (needs && needs->needs >= NEEDS_PROGRAM)))
+					gone = check(b, needs ? needs->needs : 0);
+				if (gone) {
+					ptmark_note_not_generated(v->name[0] ? v->name : f->name,
+								  gone);
+					continue;
+				}
+				if (n + 2 > 1 + 2 * 65536)
+					ksft_exit_fail_msg("too many cases\n");
+				if (asprintf(&args[n + 1], "%s.%s%s%s", f->name,
+					     v->name, v->name[0] ? "." : "",
+					     t->name) < 0)
+					ksft_exit_fail_msg("no memory for the case list\n");
+				args[n] = "-r";
+				n += 2;
+			}
+		}
+	}
+	if (n == 1 || (n == 2 && !strcmp(args[1], "-d"))) {
+		ksft_print_header();
+		ksft_exit_skip("%s\n", ptmark_not_generated()[0] ?
+			       ptmark_not_generated() : "no case selected");
+	}
 	atexit(ptmark_exit_skip_if_all_skipped);
-	return test_harness_run(argc, argv);
+	return test_harness_run(n, args);
 }
 
-/* TEST_HARNESS_MAIN with ptmark_harness_run(). */
-#define PTMARK_HARNESS_MAIN						\
+/*
+ * The case that says what this run left out for this machine or kernel:
+ * SKIP naming each variant (or fixture) not generated and why, else a
+ * pass.  Once in each program whose cases the filter may leave out.
+ */
+#define PTMARK_GENERATED_TEST()						\
+	TEST(all_cases_generated)					\
+	{								\
+		if (ptmark_not_generated()[0])				\
+			SKIP(return, "not generated: %s",		\
+			     ptmark_not_generated());			\
+	}
+
+/*
+ * Before the harness runs: skip the whole program ("1..0 # SKIP") when
+ * ptmark.ko is not loaded, or lacks every feature of @any (0: none
+ * needed), saying @why.
+ */
+static inline void ptmark_require_module(__u64 any, const char *why)
+{
+	int fd = ptmark_open();
+
+	if (fd >= 0)
+		close(fd);
+	if (fd < 0 || (any && !(ptmark_module_features() & any))) {
+		ksft_print_header();
+		ksft_exit_skip("%s\n", fd < 0 ? "ptmark.ko not loaded" : why);
+	}
+}
+
+/* main() with ptmark_harness_run() and the program's @check (or NULL). */
+#define PTMARK_HARNESS_MAIN(check)					\
 	int main(int argc, char **argv)					\
 	{								\
-		return ptmark_harness_run(argc, argv);			\
+		return ptmark_harness_run(argc, argv, check);		\
+	}
+
+/* The same for a program every case of which needs ptmark.ko. */
+#define PTMARK_MODULE_HARNESS_MAIN(check)				\
+	int main(int argc, char **argv)					\
+	{								\
+		ptmark_require_module(0, NULL);				\
+		return ptmark_harness_run(argc, argv, check);		\
 	}
 #endif /* __KSELFTEST_HARNESS_H */
 
