@@ -512,6 +512,7 @@ TEST_F(access, own_memory)
 }
 
 /* The unmovable flag: the files keep their flags unless a call worked. */
+CASE_NEEDS(access, unmovable, NEEDS_UNMOVABLE, 0)
 TEST_F(access, unmovable)
 {
 	__u32 flag = PTMARK_AS_INACCESSIBLE | PTMARK_AS_UNMOVABLE;
@@ -673,4 +674,6 @@ TEST_F(access, other_processes)
 	}
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_GENERATED_TEST()
+
+PTMARK_MODULE_HARNESS_MAIN(NULL)

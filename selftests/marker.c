@@ -12,8 +12,9 @@
  * rules, argument validation, pidfd targets, injection (the module is
  * reloaded with inject=1 for it) and installs racing page faults.
  *
- * Page pictures in the logs use ptmark_record_char(): 'G' guard marker,
- * 'W' uffd-wp marker, 'M' other markers, 'P' present, '.' none/unmapped.
+ * Page pictures in the logs use ptmark_record_char(), the debugfs map's
+ * letters: 'G' guard marker, 'W' uffd-wp marker, 'B' both, 'K' other
+ * markers, 'P' present (any kind), '.' none/unmapped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,12 +68,12 @@ enum backing {
 /* What the file behind page @i holds, and what the tests write there. */
 static char file_byte(size_t i)
 {
-	return 0x40 + i;
+	return ptmark_stamp(PTMARK_BY_FILE, i);
 }
 
 static char mem_byte(size_t i)
 {
-	return 0x80 + i;
+	return ptmark_stamp(PTMARK_BY_MEM, i);
 }
 
 static bool backing_writable(enum backing b)
@@ -557,19 +558,9 @@ static bool have(const struct ptmark_info *info, __u64 feature)
 			SKIP(return, "no PTMARK_FEAT_GUARD_FILE: kernel lacks guards in file-backed memory"); \
 	} while (0)
 
-/*
- * The skips here go by the module's features word: it must say what the
- * kernel does, as userspace probes it.
- */
-TEST(probe_agrees_with_module)
-{
-	struct kernel_probe kernel;
-
-	probe_kernel(&kernel);
-	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
-}
-
 /* -- guards: ptmark against madvise and process_madvise ------------------- */
+
+FIXTURE_NEEDS(guard_diff, NEEDS_GUARD | NEEDS_GUARD_IOCTL)
 
 FIXTURE(guard_diff) {
 	int fd;
@@ -761,6 +752,8 @@ TEST_F(guard_diff, remove_matches_madvise)
 
 /* -- guards: the VMA rules ------------------------------------------------ */
 
+FIXTURE_NEEDS(guard, NEEDS_GUARD | NEEDS_GUARD_IOCTL)
+
 FIXTURE(guard) {
 	int fd;
 	struct ptmark_info info;
@@ -781,6 +774,7 @@ FIXTURE_TEARDOWN(guard)
  * The ioctl works exactly when the module says it does, and otherwise
  * answers EOPNOTSUPP for install and remove alike.
  */
+CASE_NEEDS(guard, eopnotsupp_without_feature, 0, 0)
 TEST_F(guard, eopnotsupp_without_feature)
 {
 	bool ok = have(&self->info, PTMARK_FEAT_GUARD_IOCTL);
@@ -1081,6 +1075,66 @@ TEST_F(guard, mthp_prepare_leaves_nothing_mapped)
 	EXPECT_EQ(0, smaps_kb(p, "Rss:"));
 	munmap(base, psize);
 	munmap(p, nr * psize);
+}
+
+/*
+ * A guard the ioctl puts into a PMD-mapped THP splits the mapping as
+ * madvise's does (an anonymous PMD is remapped by PTEs, a huge tmpfs one
+ * dropped whole): the same records page by page and the same PMD-mapped
+ * kB.  guard_regions checks madvise's side of it, behaviour included.
+ */
+TEST_F(guard, thp_split_matches_madvise)
+{
+	static const enum ptmark_backing_id ids[] = { BK_ANON_THP, BK_HUGE_TMPFS };
+	size_t pmd = ptmark_pmd_size(), nr = pmd / psize, i, k, g = nr / 2;
+	struct ptmark_record *recs[2];
+	char why[PTMARK_WHY_LEN];
+	const char *field;
+	char *map[2];
+	int fd;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		if (ptmark_backing_unavailable(&ptmark_backings[ids[i]], why,
+					       sizeof(why)))
+			SKIP(return, "%s: %s", ptmark_backings[ids[i]].name, why);
+	recs[0] = calloc(2 * nr, sizeof(**recs));
+	ASSERT_NE(NULL, recs[0]);
+	recs[1] = recs[0] + nr;
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
+		const struct ptmark_backing *b = &ptmark_backings[ids[i]];
+
+		field = backing_has(b, PB_FILE) ? "ShmemPmdMapped:" : "AnonHugePages:";
+		for (k = 0; k < 2; k++) {
+			fd = ptmark_backing_fd(b, pmd);
+			map[k] = ptmark_backing_mmap(b, fd, NULL, pmd,
+						     PROT_READ | PROT_WRITE, 0, 0);
+			ASSERT_NE(MAP_FAILED, map[k]);
+			if (fd >= 0)
+				close(fd);
+			memset(map[k], 0x5a, pmd);
+			ASSERT_EQ((long)(pmd >> 10), smaps_kb(map[k], field))
+				TH_LOG("%s not PMD-mapped", b->name);
+		}
+		ASSERT_EQ(0, madvise(map[0] + g * psize, psize, MADV_GUARD_INSTALL));
+		ASSERT_EQ(1, ptmark_guard(map[1] + g * psize, psize, true));
+		EXPECT_EQ(smaps_kb(map[0], field), smaps_kb(map[1], field));
+		for (k = 0; k < 2; k++)
+			ASSERT_EQ(0, ptmark_scan_dense(self->fd, map[k], nr, recs[k]));
+		for (k = 0; k < nr; k++) {
+			EXPECT_EQ(recs[0][k].kind, recs[1][k].kind)
+				TH_LOG("%s page %zu", b->name, k);
+			EXPECT_EQ(recs[0][k].marker, recs[1][k].marker)
+				TH_LOG("%s page %zu", b->name, k);
+			EXPECT_EQ(recs[0][k].bits & ~PTMARK_BIT_YOUNG,
+				  recs[1][k].bits & ~PTMARK_BIT_YOUNG)
+				TH_LOG("%s page %zu", b->name, k);
+		}
+		EXPECT_EQ(PTMARK_KIND_MARKER, recs[1][g].kind);
+		for (k = 0; k < 2; k++)
+			munmap(map[k], pmd);
+	}
+	free(recs[0]);
 }
 
 /* A guard put into a child through its pidfd is the child's alone. */
@@ -1391,15 +1445,15 @@ TEST(uffd_wp_refused_vmas)
 	EXPECT_EQ(-EINVAL, ptmark_marker(-1, shmem, 2 * psize,
 					 PTMARK_MARKER_UFFD_WP, remove));
 
-	huge = map_hugetlb(&huge_len);
-	if (huge) {
+	/* The test VM reserves huge pages; a kernel without hugetlbfs has none. */
+	if (ptmark_hugetlb_size()) {
+		huge = map_hugetlb(&huge_len);
+		ASSERT_NE(NULL, huge) TH_LOG("MAP_HUGETLB: %s", strerror(errno));
 		ASSERT_EQ(0, uffd_register(uffd, huge, huge_len,
 					   UFFDIO_REGISTER_MODE_WP));
 		EXPECT_EQ(-EINVAL, ptmark_marker(-1, huge, huge_len,
 						 PTMARK_MARKER_UFFD_WP, 0));
 		munmap(huge, huge_len);
-	} else {
-		TH_LOG("hugetlb case not run: no free 2 MiB huge page");
 	}
 	munmap(anon, 2 * psize);
 	munmap(shmem, 2 * psize);
@@ -1500,6 +1554,7 @@ static long marker_len(struct __test_metadata *_metadata,
  * length is rounded up to whole pages and 0 does nothing, and a range
  * that wraps is refused.
  */
+CASE_NEEDS(args, bad_ranges, NEEDS_GUARD_IOCTL, 0)
 TEST_F(args, bad_ranges)
 {
 	if (self->ok < 0)
@@ -1853,6 +1908,7 @@ TEST_F(inject, every_combination_into_anon)
 }
 
 /* An injected guard behaves as a real one: SIGSEGV, until removed. */
+CASE_NEEDS(inject, guard_segfaults_until_removed, NEEDS_GUARD, 0)
 TEST_F(inject, guard_segfaults_until_removed)
 {
 	__u64 done;
@@ -1890,6 +1946,7 @@ TEST_F(inject, guard_segfaults_until_removed)
  * anon_vma by faulting a page in at the start of the range, and the
  * injected marker must still land on that page.
  */
+CASE_NEEDS(inject, guard_into_fresh_anon_vma, NEEDS_GUARD, 0)
 TEST_F(inject, guard_into_fresh_anon_vma)
 {
 	char pic[5], *p;
@@ -2206,6 +2263,8 @@ static void *touch_guarded_pages(void *arg)
 	}
 	return NULL;
 }
+
+FIXTURE_NEEDS(race, NEEDS_GUARD | NEEDS_GUARD_IOCTL)
 
 FIXTURE(race) {
 	int fd;
@@ -2705,4 +2764,6 @@ TEST_F(guard, vector_spans_batches)
 	free(recs);
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_GENERATED_TEST()
+
+PTMARK_MODULE_HARNESS_MAIN(NULL)

@@ -202,6 +202,8 @@ static char *isolated_region(size_t pages)
 enum backing { ANON, ANON_THP, MEMFD, HUGE_TMPFS, EXT4_SHARED, EXT4_PRIVATE,
 	       PFNMAP };
 
+FIXTURE_NEEDS(backing, NEEDS_NETLINK)
+
 FIXTURE(backing) {
 	struct ptmark_nl nl;
 	int dev, fd;
@@ -366,6 +368,7 @@ TEST_F(backing, vma_summary_sums_the_scan)
 #define MANY_PAGES	4096
 
 /* Every other page written: one record a page, thousands of messages' worth. */
+CASE_NEEDS(global, dump_spans_many_messages, NEEDS_NETLINK, 0)
 TEST(dump_spans_many_messages)
 {
 	struct recs scan, dump;
@@ -432,6 +435,7 @@ static void reap(pid_t pid)
 }
 
 /* The whole address space by default, as the scan of all of it says. */
+CASE_NEEDS(global, whole_space_of_idle_child, NEEDS_NETLINK, 0)
 TEST(whole_space_of_idle_child)
 {
 	struct recs scan, dump;
@@ -465,6 +469,7 @@ TEST(whole_space_of_idle_child)
 }
 
 /* A known layout, counted per kind; guard runs counted as runs. */
+CASE_NEEDS(global, vma_summary_of_known_layout, NEEDS_NETLINK, 0)
 TEST(vma_summary_of_known_layout)
 {
 	struct ptmark_nl_vma v;
@@ -581,6 +586,7 @@ static void check_event(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, ev.error);
 }
 
+CASE_NEEDS(global, marker_events_guard, NEEDS_NETLINK | NEEDS_GUARD_IOCTL, 0)
 TEST(marker_events_guard)
 {
 	struct ptmark_info info;
@@ -623,6 +629,7 @@ TEST(marker_events_guard)
 	ptmark_nl_close(&nl);
 }
 
+CASE_NEEDS(global, marker_events_uffd_wp, NEEDS_NETLINK, 0)
 TEST(marker_events_uffd_wp)
 {
 	struct ptmark_nl nl;
@@ -669,6 +676,7 @@ static void expect_pin_event(struct __test_metadata *_metadata,
 	EXPECT_EQ(remove, ev.remove);
 }
 
+CASE_NEEDS(global, pin_events, NEEDS_NETLINK, 0)
 TEST(pin_events)
 {
 	struct ptmark_info info;
@@ -811,6 +819,7 @@ static struct nlmsghdr *bad_request(struct ptmark_nl *nl, void *buf,
 	return nlh;
 }
 
+CASE_NEEDS(global, malformed_requests_refused, NEEDS_NETLINK, 0)
 TEST(malformed_requests_refused)
 {
 	static char buf[PTMARK_NL_BUF];
@@ -849,6 +858,7 @@ TEST(malformed_requests_refused)
  * CAP_SYS_ADMIN.  CAP_NET_ADMIN is the family's own gate (the ioctl's is
  * the device node, already open here).
  */
+CASE_NEEDS(global, permissions_match_the_ioctl, NEEDS_NETLINK, 0)
 TEST(permissions_match_the_ioctl)
 {
 	struct recs scan, dump;
@@ -1005,6 +1015,7 @@ static int layout_child(struct layout_child *c)
 	return 0;
 }
 
+CASE_NEEDS(global, ptmarkctl_maps_and_dump_of_known_layout, NEEDS_NETLINK, 0)
 TEST(ptmarkctl_maps_and_dump_of_known_layout)
 {
 	struct layout_child c;
@@ -1188,6 +1199,7 @@ static unsigned int pinned_mask(const struct ptmark_record *recs, int nr)
 }
 
 /* pin holds a session on a live process until told; monitor sees it. */
+CASE_NEEDS(global, ptmarkctl_pin_and_monitor, NEEDS_NETLINK, 0)
 TEST(ptmarkctl_pin_and_monitor)
 {
 	char mon_out[4096] = "", pin_out[4096] = "", want[256], *out;
@@ -1430,6 +1442,7 @@ static bool none_vma_covers(const char *out, const char *tail, uintptr_t lo)
 	       start <= lo;
 }
 
+CASE_NEEDS(global, ptmarkctl_maps_finds_thread_stack_guards, NEEDS_NETLINK | NEEDS_GUARD, 0)
 TEST(ptmarkctl_maps_finds_thread_stack_guards)
 {
 	struct thread_stack own[NR_THREADS], dflt[NR_THREADS];
@@ -1500,4 +1513,6 @@ static void __attribute__((constructor)) netlink_init(void)
 	}
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_GENERATED_TEST()
+
+PTMARK_MODULE_HARNESS_MAIN(NULL)

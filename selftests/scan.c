@@ -554,18 +554,6 @@ FIXTURE_TEARDOWN(scan)
 	env_fini();
 }
 
-/*
- * The skips here go by the module's features word, and pagemap_disagreement()
- * by its pagemap_guard bit: it must say what the kernel does.
- */
-TEST(probe_agrees_with_module)
-{
-	struct kernel_probe kernel;
-
-	probe_kernel(&kernel);
-	PTMARK_PROBE_AGREES_WITH_MODULE(&kernel);
-}
-
 /* ---- page states, each held against pagemap ---------------------------- */
 
 /* Written pages are anon-exclusive, read ones the zeropage, others empty. */
@@ -728,6 +716,7 @@ TEST_F(scan, hugetlb_is_pmd_mapped)
 }
 
 /* Guard markers replace pages, and MADV_DONTNEED leaves them be. */
+CASE_NEEDS(scan, guard_markers, NEEDS_GUARD, 0)
 TEST_F(scan, guard_markers)
 {
 	static const size_t guarded[] = { 2, 3, 6 };
@@ -868,8 +857,7 @@ TEST_F(scan, uffd_wp_markers_on_unpopulated_anon)
 		SKIP(return, "kernel without uffd-wp PTE markers");
 	uffd = uffd_open(UFFD_FEATURE_WP_UNPOPULATED);
 	if (uffd < 0)
-		SKIP(return, "userfaultfd with WP_UNPOPULATED: %s",
-		     strerror(-uffd));
+		SKIP(return, "kernel lacks UFFD_FEATURE_WP_UNPOPULATED");
 	p = map_small_pages(_metadata, 4);
 	write_page(p, 0);
 	ASSERT_EQ(0, uffd_register(uffd, p, 4 * env.page,
@@ -898,7 +886,7 @@ FIXTURE_VARIANT(backed) {
 	bool shared;	/* MAP_SHARED, else MAP_PRIVATE */
 };
 
-FIXTURE_VARIANT_ADD(backed, memfd_shared) { .ext4 = false, .shared = true };
+FIXTURE_VARIANT_ADD(backed, memfd) { .ext4 = false, .shared = true };
 FIXTURE_VARIANT_ADD(backed, memfd_private) { .ext4 = false, .shared = false };
 FIXTURE_VARIANT_ADD(backed, ext4_shared) { .ext4 = true, .shared = true };
 FIXTURE_VARIANT_ADD(backed, ext4_private) { .ext4 = true, .shared = false };
@@ -996,6 +984,7 @@ TEST_F(backed, read_and_written_pages)
 }
 
 /* A guard marker takes a file page's place; its neighbours stay mapped. */
+CASE_NEEDS(backed, guard_marker_in_file_mapping, NEEDS_GUARD, 0)
 TEST_F(backed, guard_marker_in_file_mapping)
 {
 	struct ptmark_record *recs;
@@ -1517,6 +1506,7 @@ TEST_F_TIMEOUT(scan, compact_whole_address_space, 120)
 }
 
 /* Sixteen guard markers are one run, between the runs around them. */
+CASE_NEEDS(scan, guard_pages_merge_into_one_run, NEEDS_GUARD, 0)
 TEST_F(scan, guard_pages_merge_into_one_run)
 {
 	struct scan_result res;
@@ -2117,6 +2107,7 @@ TEST_F(scan, debugfs_dumps_match_scan)
 }
 
 /* Two written pages then two guards: "AAGG", and a "marker guard" run. */
+CASE_NEEDS(scan, debugfs_dumps_show_guards, NEEDS_GUARD, 0)
 TEST_F(scan, debugfs_dumps_show_guards)
 {
 	char *p, *ptes, prefix[64];
@@ -2808,4 +2799,6 @@ TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
 	EXPECT_EQ(PTMARK_KIND_PRESENT, found[PROBE_STACK].kind);
 }
 
-PTMARK_HARNESS_MAIN
+PTMARK_GENERATED_TEST()
+
+PTMARK_MODULE_HARNESS_MAIN(NULL)
