@@ -5,7 +5,8 @@
  * no test harness - so it can go to a kernel list as it is.
  *
  * Exit status: 0 the bug did not show, 1 it did, 4 this kernel cannot
- * run the reproducer (the reason on stdout).
+ * run the reproducer (the reason on stdout), 3 a race reproducer that
+ * could not make its race happen often enough to say "not seen".
  */
 #ifndef _PTMARK_REPRO_H
 #define _PTMARK_REPRO_H
@@ -27,6 +28,31 @@
 #define REPRO_NOT_SEEN	0
 #define REPRO_SEEN	1
 #define REPRO_CANNOT	4
+#define REPRO_NOT_EXERCISED	3
+
+/*
+ * Windows a race reproducer must hit (rounds in which both sides met
+ * where the bug can happen) before it may say the bug did not show.
+ */
+#define REPRO_RACE_HITS	20
+
+/*
+ * The end of a race reproducer that did not see its bug: "not seen in N
+ * WINDOWS" and REPRO_NOT_SEEN, or REPRO_NOT_EXERCISED when it hit fewer
+ * than REPRO_RACE_HITS windows.
+ */
+static inline int race_not_seen(unsigned long hits, const char *windows,
+				unsigned long rounds, double seconds)
+{
+	if (hits < REPRO_RACE_HITS) {
+		printf("race not exercised: %lu of %d %s (%lu rounds in %.1f s)\n",
+		       hits, REPRO_RACE_HITS, windows, rounds, seconds);
+		return REPRO_NOT_EXERCISED;
+	}
+	printf("not seen in %lu %s (%lu rounds in %.1f s)\n", hits, windows,
+	       rounds, seconds);
+	return REPRO_NOT_SEEN;
+}
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
