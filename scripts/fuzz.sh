@@ -27,7 +27,8 @@ vm_ok=1
 	--tests "$work"/tests --name fuzz --only fuzz --log "$work"/console.log \
 	--timeout $((PTMARK_TEST_TIMEOUT + 300)) || vm_ok=0
 read -r _ passed failed skipped < <("$PTMARK_ROOT"/scripts/verdict.sh \
-	--expected "$PTMARK_ROOT"/selftests/expected/dev.skip \
+	--kernel dev --skips "$PTMARK_ROOT"/selftests/expected/dev.skip \
+	--known "$PTMARK_ROOT"/selftests/expected/dev.bugs \
 	--bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
 	--programs fuzz "$work"/console.log | grep '^counts ')
 [ "$vm_ok" = 1 ] || failed=$((failed + 1))

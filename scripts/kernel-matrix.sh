@@ -68,18 +68,20 @@ rst_table() {
 	}'
 }
 
-# program_counts LOG: "PROG PASSED SKIPPED XFAIL FAILED" a program.
+# program_counts LOG: "PROG PASSED SKIPPED XFAIL FAILED" a program (a
+# program that skipped as a whole: one skip).
 program_counts() {
-	awk '
+	"$PTMARK_ROOT"/scripts/tap-frames.sh "$1" | awk '
 	/^ptmark-run: begin / { prog = $3; order[++n] = prog; next }
 	/^ptmark-run: end / { prog = ""; next }
+	prog != "" && /^1\.\.0 # SKIP/ { s[prog]++; next }
 	prog != "" && /^not ok [0-9]+ / { f[prog]++; next }
 	prog != "" && /^ok [0-9]+ / {
 		if ($0 ~ / # SKIP( |$)/) s[prog]++
 		else if ($0 ~ / # XFAIL( |$)/) x[prog]++
 		else p[prog]++
 	}
-	END { for (i = 1; i <= n; i++) print order[i], p[order[i]] + 0, s[order[i]] + 0, x[order[i]] + 0, f[order[i]] + 0 }' "$1"
+	END { for (i = 1; i <= n; i++) print order[i], p[order[i]] + 0, s[order[i]] + 0, x[order[i]] + 0, f[order[i]] + 0 }'
 }
 
 {
@@ -180,12 +182,12 @@ cat <<'EOF'
 Why tests skip
 ==============
 
-The reasons of each kernel's expected-skip list, with how many cases
-each stands for ("sometimes": the case may run instead).
+The skip rules of each kernel (``selftests/expected/<kernel>.skip``), with
+how many cases of the run each allowed ("~": a transient skip).
 
 EOF
 for run in "${RUNS[@]}"; do
-	read -r series _ _ <<< "$run"
+	read -r series log _ <<< "$run"
 	list=$PTMARK_ROOT/selftests/expected/$series.skip
 	[ -f "$list" ] || continue
 	title="$series (selftests/expected/$series.skip)"
@@ -193,11 +195,46 @@ for run in "${RUNS[@]}"; do
 	echo "${title//?/-}"
 	echo
 	{
-		printf 'cases\treason\n'
-		grep -v -E '^[[:space:]]*(#|$)' "$list" |
-			sed -E 's/^~[^ ]* # (.*)$/\1 (sometimes)/; s/^[^ ]* # //' |
-			sort | uniq -c | sort -rn |
-			awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "%d\t``%s``\n", n, $0 }'
+		printf 'cases\trule\n'
+		"$PTMARK_ROOT"/scripts/tap-frames.sh "$log" | awk -v list="$list" '
+		function glob_re(g,    out, i, c) {
+			out = "^"
+			for (i = 1; i <= length(g); i++) {
+				c = substr(g, i, 1)
+				if (c == "*") out = out ".*"
+				else if (c == "?") out = out "."
+				else if (index("\\^$.[]|()+{}", c)) out = out "\\" c
+				else out = out c
+			}
+			return out "$"
+		}
+		BEGIN {
+			while ((getline line < list) > 0) {
+				if (line ~ /^[ \t]*(#|$)/) continue
+				rules[++n] = line
+				key = substr(line, 1, index(line, " # ") - 1)
+				sub(/^~/, "", key)
+				re[n] = glob_re(key)
+				reason[n] = substr(line, index(line, " # ") + 3)
+			}
+		}
+		/^ptmark-run: begin / { prog = $3; next }
+		prog != "" && /^1\.\.0 # SKIP / {
+			for (i = 1; i <= n; i++)
+				if (prog ~ re[i] && substr($0, 13) == reason[i]) { c[i]++; break }
+			next
+		}
+		prog != "" && /^ok [0-9]+ .* # SKIP / {
+			name = $0; sub(/^ok [0-9]+ /, "", name)
+			r = substr(name, index(name, " # SKIP ") + 8)
+			sub(/ # SKIP .*/, "", name)
+			for (i = 1; i <= n; i++)
+				if ((prog ":" name) ~ re[i] && r == reason[i]) { c[i]++; break }
+		}
+		END {
+			for (i = 1; i <= n; i++)
+				printf "%d\t``%s``\n", c[i], rules[i]
+		}'
 	} | rst_table
 	echo
 done

@@ -23,7 +23,9 @@ vm_ok=1
 	--tests "$work"/tests --name "$(basename "$kdir")" \
 	--log "$work"/console.log || vm_ok=0
 read -r _ passed failed skipped < <("$PTMARK_ROOT"/scripts/verdict.sh \
-	--expected "${PTMARK_EXPECTED:-$PTMARK_ROOT/selftests/expected/dev.skip}" \
+	--kernel "$(basename "$kdir")" \
+	--skips "${PTMARK_EXPECTED:-$PTMARK_ROOT/selftests/expected/dev.skip}" \
+	--known "${PTMARK_KNOWN_BUGS:-$PTMARK_ROOT/selftests/expected/dev.bugs}" \
 	--bugs "$PTMARK_ROOT"/Documentation/kernel-bugs.rst \
 	--programs "$(sed 's/^ptmark://' "$work"/tests/kselftest-list.txt | xargs)" \
 	"$work"/console.log | grep '^counts ')

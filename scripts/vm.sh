@@ -37,7 +37,7 @@
 # takes that prerequisite away, to prove that the run then fails.
 # PTMARK_FUZZ_SEED, PTMARK_FUZZ_CALLS, PTMARK_FUZZ_SECONDS and
 # PTMARK_TEST_TIMEOUT, when set, reach the guest's tests (selftests/fuzz.c,
-# run_tests.sh).  On a kernel with kmemleak the guest scans for leaks once
+# run_tests.sh), and so does PTMARK_MISOBSERVE (ptmark_misobserve()).  On a kernel with kmemleak the guest scans for leaks once
 # the tests are done and the module is unloaded, and prints the reports.
 
 set -euo pipefail
@@ -166,7 +166,7 @@ for d in /sys/block/vd*; do
 	esac
 done
 export PTMARK_KO=/ptmark/ptmark.ko PTMARK_EXT4=/mnt/ext4
-for v in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^ptmark\.env\.\([A-Z_]*=[0-9]*\)$/\1/p'); do
+for v in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^ptmark\.env\.\([A-Z_]*=[a-z0-9,-]*\)$/\1/p'); do
 	export "$v"
 done
 seen=$(dmesg | wc -l)
@@ -253,7 +253,15 @@ fi
 
 # loglevel=5: warnings and worse reach the console as they happen; the
 # chatter that could split a TAP line waits for the dmesg dump at the end.
-append="console=ttyS0 loglevel=5 panic=-1 ptmark.mode=$MODE"
+# no_timer_check: under TCG on a busy host the kernel's check that the
+# IO-APIC timer ticks can miss its window and panic the boot ("IO-APIC +
+# timer doesn't work!", seen with stock 6.12 at a load of 18 on 2 cores).
+# numa_balancing=disable: Debian's kernels balance by default, and the
+# hinting faults it arms turn present PTEs PROT_NONE behind the tests'
+# backs (a scan and a netlink dump of the same page then disagree on its
+# write bit); a test that wants balancing turns it on (kernel.numa_balancing).
+append="console=ttyS0 loglevel=5 panic=-1 no_timer_check numa_balancing=disable"
+append+=" ptmark.mode=$MODE"
 append+=" hugepages=$(broken hugepages && echo 0 || echo 16) ptmark.hugepages=16"
 [ -n "$ONLY" ] && append+=" ptmark.only=$(echo "$ONLY" | tr ' ' ,)"
 # Under KASAN and TCG, ACPI's _PRT method runs past the AML loop timeout,
@@ -267,6 +275,11 @@ for v in PTMARK_FUZZ_SEED PTMARK_FUZZ_CALLS PTMARK_FUZZ_SECONDS PTMARK_TEST_TIME
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "vm.sh: $v must be a number, not ${!v}"
 	append+=" ptmark.env.$v=${!v}"
 done
+if [ -n "${PTMARK_MISOBSERVE:-}" ]; then
+	[[ $PTMARK_MISOBSERVE =~ ^[a-z0-9,-]+$ ]] ||
+		die "vm.sh: PTMARK_MISOBSERVE takes point names, not $PTMARK_MISOBSERVE"
+	append+=" ptmark.env.PTMARK_MISOBSERVE=$PTMARK_MISOBSERVE"
+fi
 broken device && append+=" ptmark.break=device"
 
 disks=()
