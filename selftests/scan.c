@@ -882,14 +882,13 @@ FIXTURE(backed) {
 };
 
 FIXTURE_VARIANT(backed) {
-	bool ext4;	/* a file in ptmark_ext4_dir(), else a memfd */
-	bool shared;	/* MAP_SHARED, else MAP_PRIVATE */
+	const struct ptmark_backing *backing;
 };
 
-FIXTURE_VARIANT_ADD(backed, memfd) { .ext4 = false, .shared = true };
-FIXTURE_VARIANT_ADD(backed, memfd_private) { .ext4 = false, .shared = false };
-FIXTURE_VARIANT_ADD(backed, ext4_shared) { .ext4 = true, .shared = true };
-FIXTURE_VARIANT_ADD(backed, ext4_private) { .ext4 = true, .shared = false };
+BACKING_VARIANT(backed, memfd, BK_MEMFD);
+BACKING_VARIANT(backed, memfd_private, BK_MEMFD_PRIVATE);
+BACKING_VARIANT(backed, ext4_shared, BK_EXT4_SHARED);
+BACKING_VARIANT(backed, ext4_private, BK_EXT4_PRIVATE);
 
 #define BACKED_PAGES	4
 
@@ -900,14 +899,8 @@ FIXTURE_SETUP(backed)
 
 	PTMARK_REQUIRE_DEVICE(env.fd);
 	env_init(_metadata);
-	if (variant->ext4) {
-		PTMARK_REQUIRE_EXT4();
-		self->file = ptmark_ext4_tmpfile(0);
-		ASSERT_LE(0, self->file);
-	} else {
-		self->file = memfd_create("ptmark-scan", MFD_CLOEXEC);
-		ASSERT_LE(0, self->file);
-	}
+	self->file = ptmark_backing_fd(variant->backing, 0);
+	ASSERT_LE(0, self->file);
 	/* Data in the page cache, so that no page is a hole. */
 	data = malloc(BACKED_PAGES * env.page);
 	ASSERT_NE(NULL, data);
@@ -925,11 +918,11 @@ FIXTURE_TEARDOWN(backed)
 	env_fini();
 }
 
-static char *map_backed(struct __test_metadata *_metadata, int file,
-			bool shared)
+static char *map_backed(struct __test_metadata *_metadata,
+			const struct ptmark_backing *b, int file)
 {
-	char *p = mmap(NULL, BACKED_PAGES * env.page, PROT_READ | PROT_WRITE,
-		       shared ? MAP_SHARED : MAP_PRIVATE, file, 0);
+	char *p = ptmark_backing_mmap(b, file, NULL, BACKED_PAGES * env.page,
+				      PROT_READ | PROT_WRITE, 0, 0);
 
 	ASSERT_NE(MAP_FAILED, p);
 	return p;
@@ -946,11 +939,11 @@ static char *map_backed(struct __test_metadata *_metadata, int file,
  */
 TEST_F(backed, read_and_written_pages)
 {
+	const bool shared = backing_has(variant->backing, PB_SHARED);
 	const struct page_state read_state = {
 		"page-cache page read", PTMARK_KIND_PRESENT, 0, PTMARK_BIT_FILE,
 		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_PMD |
-		NOT_PLAIN |
-		(variant->shared ? 0 : PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY),
+		NOT_PLAIN | (shared ? 0 : PTMARK_BIT_WRITE | PTMARK_BIT_DIRTY),
 	};
 	const struct page_state shared_written = {
 		"page-cache page written", PTMARK_KIND_PRESENT, 0,
@@ -959,10 +952,10 @@ TEST_F(backed, read_and_written_pages)
 		NOT_PLAIN,
 	};
 	uint64_t vma_flags = PTMARK_VMA_READ | PTMARK_VMA_WRITE |
-		(variant->ext4 ? PTMARK_VMA_FILE : PTMARK_VMA_SHMEM) |
-		(variant->shared ? PTMARK_VMA_SHARED : 0);
+		(backing_has(variant->backing, PB_EXT4) ? PTMARK_VMA_FILE :
+		 PTMARK_VMA_SHMEM) | (shared ? PTMARK_VMA_SHARED : 0);
 	struct ptmark_record *recs;
-	char *p = map_backed(_metadata, self->file, variant->shared);
+	char *p = map_backed(_metadata, variant->backing, self->file);
 	size_t i;
 
 	EXPECT_EQ(0x11, read_page(p, 0));
@@ -974,7 +967,7 @@ TEST_F(backed, read_and_written_pages)
 	for (i = 0; i < BACKED_PAGES; i += 2) {
 		expect_pages(_metadata, recs, i, 1, &read_state);
 		expect_pages(_metadata, recs, i + 1, 1,
-			     variant->shared ? &shared_written : &anon_written);
+			     shared ? &shared_written : &anon_written);
 	}
 	for (i = 0; i < BACKED_PAGES; i++) {
 		EXPECT_EQ(vma_flags, recs[i].vma_flags & ~PTMARK_VMA_SOFTDIRTY)
@@ -993,7 +986,7 @@ TEST_F(backed, guard_marker_in_file_mapping)
 
 	if (!have(PTMARK_FEAT_GUARD_FILE))
 		SKIP(return, "kernel without guard regions in file mappings");
-	p = map_backed(_metadata, self->file, variant->shared);
+	p = map_backed(_metadata, variant->backing, self->file);
 	for (i = 0; i < BACKED_PAGES; i++)
 		read_page(p, i);
 	ASSERT_EQ(0, madvise(page_addr(p, 1), env.page, MADV_GUARD_INSTALL));
