@@ -199,9 +199,6 @@ static char *isolated_region(size_t pages)
  * The dump is the scan, on every backing.
  */
 
-enum backing { ANON, ANON_THP, MEMFD, HUGE_TMPFS, EXT4_SHARED, EXT4_PRIVATE,
-	       PFNMAP };
-
 FIXTURE_NEEDS(backing, NEEDS_NETLINK)
 
 FIXTURE(backing) {
@@ -212,71 +209,37 @@ FIXTURE(backing) {
 };
 
 FIXTURE_VARIANT(backing) {
-	enum backing backing;
+	const struct ptmark_backing *backing;
 };
 
-FIXTURE_VARIANT_ADD(backing, anon) { .backing = ANON };
-FIXTURE_VARIANT_ADD(backing, anon_thp) { .backing = ANON_THP };
-FIXTURE_VARIANT_ADD(backing, memfd) { .backing = MEMFD };
-FIXTURE_VARIANT_ADD(backing, huge_tmpfs) { .backing = HUGE_TMPFS };
-FIXTURE_VARIANT_ADD(backing, ext4_shared) { .backing = EXT4_SHARED };
-FIXTURE_VARIANT_ADD(backing, ext4_private) { .backing = EXT4_PRIVATE };
-FIXTURE_VARIANT_ADD(backing, pfnmap) { .backing = PFNMAP };
+BACKING_VARIANT(backing, anon, BK_ANON);
+BACKING_VARIANT(backing, anon_thp, BK_ANON_THP);
+BACKING_VARIANT(backing, memfd, BK_MEMFD);
+BACKING_VARIANT(backing, huge_tmpfs, BK_HUGE_TMPFS);
+BACKING_VARIANT(backing, ext4_shared, BK_EXT4_SHARED);
+BACKING_VARIANT(backing, ext4_private, BK_EXT4_PRIVATE);
+BACKING_VARIANT(backing, pfnmap, BK_PFNMAP);
 
 FIXTURE_SETUP(backing)
 {
-	enum backing b = variant->backing;
-	char why[PTMARK_WHY_LEN];
-	bool huge = b == ANON_THP || b == HUGE_TMPFS;
-	int flags = MAP_SHARED;
+	const struct ptmark_backing *b = variant->backing;
+	bool huge = backing_has(b, PB_THP);
 	size_t i;
 
 	self->fd = -1;
 	self->p = MAP_FAILED;
 	REQUIRE_FAMILY(&self->nl, self->dev);
 	self->nr = huge ? 2 * pmd_pages : 64;
-
-	switch (b) {
-	case ANON:
-	case ANON_THP:
-		self->p = mmap_aligned(self->nr * page, pmd_pages * page,
-				       PROT_READ | PROT_WRITE);
-		ASSERT_NE(MAP_FAILED, self->p);
-		if (huge)
-			madvise(self->p, self->nr * page, MADV_HUGEPAGE);
-		break;
-	case MEMFD:
-		self->fd = memfd_create("ptmark-netlink", MFD_CLOEXEC);
-		break;
-	case HUGE_TMPFS:
-		self->fd = ptmark_huge_tmpfs_fd(why, sizeof(why));
-		if (self->fd < 0)
-			SKIP(return, "%s", why);
-		break;
-	case EXT4_PRIVATE:
-		flags = MAP_PRIVATE;
-		/* fall through */
-	case EXT4_SHARED:
-		PTMARK_REQUIRE_EXT4();
-		self->fd = ptmark_ext4_tmpfile(0);
-		break;
-	case PFNMAP:
-		self->p = mmap(NULL, self->nr * page, PROT_READ | PROT_WRITE,
-			       MAP_SHARED, self->dev, 0);
-		ASSERT_NE(MAP_FAILED, self->p);
-		break;
-	}
-	if (self->p == MAP_FAILED) {
-		char *at = mmap_aligned(self->nr * page, pmd_pages * page,
-					PROT_NONE);
-
+	if (backing_has(b, PB_FILE)) {
+		self->fd = ptmark_backing_fd(b, self->nr * page);
 		ASSERT_LE(0, self->fd);
-		ASSERT_EQ(0, ftruncate(self->fd, self->nr * page));
-		ASSERT_NE(MAP_FAILED, at);
-		self->p = mmap(at, self->nr * page, PROT_READ | PROT_WRITE,
-			       flags | MAP_FIXED, self->fd, 0);
-		ASSERT_EQ(at, self->p);
 	}
+	/* PMD-aligned, whatever the backing, as the scan's runs are. */
+	self->p = ptmark_backing_mmap(b, backing_has(b, PB_PFNMAP) ? self->dev :
+				      self->fd, NULL, self->nr * page,
+				      PROT_READ | PROT_WRITE, 0,
+				      pmd_pages * page);
+	ASSERT_NE(MAP_FAILED, self->p);
 
 	/* A mix: written, read, untouched, and (where allowed) guarded. */
 	for (i = 0; i < self->nr; i++) {
@@ -288,7 +251,7 @@ FIXTURE_SETUP(backing)
 			*q = 1;
 		else if (i % 4 == 1)
 			(void)*(volatile char *)q;
-		else if (i % 8 == 3 && b != PFNMAP)
+		else if (i % 8 == 3 && backing_has(b, PB_GUARD))
 			guard_works(q);
 	}
 }
