@@ -57,13 +57,8 @@ static void __attribute__((constructor)) init_page_size(void)
 
 /* -- backings ------------------------------------------------------------- */
 
-enum backing {
-	BACKING_ANON,
-	BACKING_SHMEM,		/* memfd, MAP_SHARED */
-	BACKING_FILE_SHARED,	/* ext4 file, MAP_SHARED */
-	BACKING_FILE_PRIVATE,	/* ext4 file, MAP_PRIVATE */
-	BACKING_FILE_RDONLY,	/* ext4 file opened O_RDONLY, PROT_READ */
-};
+/* The backings here: ptmark_backings[] by enum ptmark_backing_id. */
+#define IS(b, bits)	backing_has(&ptmark_backings[b], (bits))
 
 /* What the file behind page @i holds, and what the tests write there. */
 static char file_byte(size_t i)
@@ -76,51 +71,38 @@ static char mem_byte(size_t i)
 	return ptmark_stamp(PTMARK_BY_MEM, i);
 }
 
-static bool backing_writable(enum backing b)
+static bool backing_writable(enum ptmark_backing_id b)
 {
-	return b != BACKING_FILE_RDONLY;
-}
-
-static bool backing_on_ext4(enum backing b)
-{
-	return b == BACKING_FILE_SHARED || b == BACKING_FILE_PRIVATE ||
-	       b == BACKING_FILE_RDONLY;
+	return IS(b, PB_WRITABLE);
 }
 
 /* Page @i before any guard: what the test wrote, or the file's data. */
-static char data_byte(enum backing b, size_t i)
+static char data_byte(enum ptmark_backing_id b, size_t i)
 {
 	return backing_writable(b) ? mem_byte(i) : file_byte(i);
 }
 
 /* Page @i read again after a guard zapped it and went away. */
-static char refault_byte(enum backing b, size_t i)
+static char refault_byte(enum ptmark_backing_id b, size_t i)
 {
-	switch (b) {
-	case BACKING_ANON:
+	if (!IS(b, PB_FILE))
 		return 0;
-	case BACKING_SHMEM:
-	case BACKING_FILE_SHARED:
+	if (IS(b, PB_SHARED | PB_WRITABLE))
 		return mem_byte(i);	/* the page cache kept the write */
-	default:
-		return file_byte(i);	/* the private copy is gone */
-	}
+	return file_byte(i);		/* the private copy is gone */
 }
 
 /*
- * A file of @nr pages, page i filled with file_byte(i): a memfd, or an
- * unlinked file in ptmark_ext4_dir().  The fd, or -errno.
+ * A file of @nr pages for backing @b, page i filled with file_byte(i),
+ * opened read-only for a read-only backing.  The fd, or -errno.
  */
-static int make_file(enum backing b, size_t nr)
+static int make_file(enum ptmark_backing_id b, size_t nr)
 {
 	char *buf;
 	int fd, ro;
 	size_t i;
 
-	if (b == BACKING_SHMEM)
-		fd = memfd_create("ptmark-marker", MFD_CLOEXEC);
-	else
-		fd = ptmark_ext4_tmpfile(0);
+	fd = ptmark_backing_fd(&ptmark_backings[b], 0);
 	if (fd < 0)
 		return -errno;
 
@@ -138,7 +120,7 @@ static int make_file(enum backing b, size_t nr)
 	}
 	free(buf);
 
-	if (b != BACKING_FILE_RDONLY)
+	if (IS(b, PB_WRITABLE))
 		return fd;
 	ro = reopen_fd(fd, O_RDONLY);
 	close(fd);
@@ -149,41 +131,26 @@ static int make_file(enum backing b, size_t nr)
  * Map @nr pages of backing @b, at @fixed if not NULL; the address, or
  * NULL with errno set.
  */
-static char *map_backing_at(enum backing b, size_t nr, char *fixed)
+static char *map_backing_at(enum ptmark_backing_id b, size_t nr, char *fixed)
 {
-	int prot = PROT_READ | PROT_WRITE, flags, fd = -1;
+	int fd = -1;
 	char *p;
 
-	switch (b) {
-	case BACKING_ANON:
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-		break;
-	case BACKING_FILE_PRIVATE:
-		flags = MAP_PRIVATE;
-		break;
-	case BACKING_FILE_RDONLY:
-		prot = PROT_READ;
-		flags = MAP_SHARED;
-		break;
-	default:
-		flags = MAP_SHARED;
-	}
-	if (fixed)
-		flags |= MAP_FIXED;
-	if (b != BACKING_ANON) {
+	if (IS(b, PB_FILE)) {
 		fd = make_file(b, nr);
 		if (fd < 0) {
 			errno = -fd;
 			return NULL;
 		}
 	}
-	p = mmap(fixed, nr * psize, prot, flags, fd, 0);
+	p = ptmark_backing_mmap(&ptmark_backings[b], fd, fixed, nr * psize,
+				PROT_READ | PROT_WRITE, 0, 0);
 	if (fd >= 0)
 		close(fd);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static char *map_backing(enum backing b, size_t nr)
+static char *map_backing(enum ptmark_backing_id b, size_t nr)
 {
 	return map_backing_at(b, nr, NULL);
 }
@@ -194,7 +161,7 @@ static char *map_backing(enum backing b, size_t nr)
  * punched into them, and each starts life without an anon_vma.  0, or
  * -errno with nothing left mapped.
  */
-static int map_apart(enum backing b, size_t nr, size_t n, char **maps)
+static int map_apart(enum ptmark_backing_id b, size_t nr, size_t n, char **maps)
 {
 	size_t slot = nr + 1, k;
 	char *base;
@@ -218,7 +185,7 @@ static int map_apart(enum backing b, size_t nr, size_t n, char **maps)
 }
 
 /* Map every page: write mem_byte(i) where allowed, read otherwise. */
-static void populate(enum backing b, char *p, size_t nr)
+static void populate(enum ptmark_backing_id b, char *p, size_t nr)
 {
 	size_t i;
 
@@ -553,7 +520,7 @@ static bool have(const struct ptmark_info *info, __u64 feature)
 			SKIP(return, "no PTMARK_FEAT_GUARD: kernel lacks MADV_GUARD_INSTALL"); \
 		if (!have(info, PTMARK_FEAT_GUARD_IOCTL))		\
 			SKIP(return, "no PTMARK_FEAT_GUARD_IOCTL"); \
-		if ((b) != BACKING_ANON &&				\
+		if ((b) != BK_ANON &&				\
 		    !have(info, PTMARK_FEAT_GUARD_FILE))		\
 			SKIP(return, "no PTMARK_FEAT_GUARD_FILE: kernel lacks guards in file-backed memory"); \
 	} while (0)
@@ -569,27 +536,27 @@ FIXTURE(guard_diff) {
 };
 
 FIXTURE_VARIANT(guard_diff) {
-	enum backing backing;
+	enum ptmark_backing_id backing;
 };
 
 FIXTURE_VARIANT_ADD(guard_diff, anon) {
-	.backing = BACKING_ANON,
+	.backing = BK_ANON,
 };
 
-FIXTURE_VARIANT_ADD(guard_diff, shmem) {
-	.backing = BACKING_SHMEM,
+FIXTURE_VARIANT_ADD(guard_diff, memfd) {
+	.backing = BK_MEMFD,
 };
 
-FIXTURE_VARIANT_ADD(guard_diff, file_shared) {
-	.backing = BACKING_FILE_SHARED,
+FIXTURE_VARIANT_ADD(guard_diff, ext4_shared) {
+	.backing = BK_EXT4_SHARED,
 };
 
-FIXTURE_VARIANT_ADD(guard_diff, file_private) {
-	.backing = BACKING_FILE_PRIVATE,
+FIXTURE_VARIANT_ADD(guard_diff, ext4_private) {
+	.backing = BK_EXT4_PRIVATE,
 };
 
-FIXTURE_VARIANT_ADD(guard_diff, file_rdonly) {
-	.backing = BACKING_FILE_RDONLY,
+FIXTURE_VARIANT_ADD(guard_diff, ext4_rdonly) {
+	.backing = BK_EXT4_RDONLY,
 };
 
 FIXTURE_SETUP(guard_diff)
@@ -600,7 +567,7 @@ FIXTURE_SETUP(guard_diff)
 	ASSERT_EQ(0, ptmark_get_info(self->fd, &self->info));
 	REQUIRE_GUARD_IOCTL(&self->info, variant->backing);
 	ASSERT_EQ(0, probe_handlers_install());
-	if (backing_on_ext4(variant->backing))
+	if (IS(variant->backing, PB_EXT4))
 		PTMARK_REQUIRE_EXT4();
 	err = map_apart(variant->backing, NR_PAGES, NR_INSTALLERS, self->map);
 	ASSERT_EQ(0, err);
@@ -636,7 +603,7 @@ static void install_pattern(struct __test_metadata *_metadata,
  * guard_picture put there and removal took away.
  */
 static void expect_behaviour(struct __test_metadata *_metadata,
-			     FIXTURE_DATA(guard_diff) *self, enum backing b,
+			     FIXTURE_DATA(guard_diff) *self, enum ptmark_backing_id b,
 			     const char *picture, bool removed)
 {
 	size_t m, i;
@@ -778,7 +745,7 @@ CASE_NEEDS(guard, eopnotsupp_without_feature, 0, 0)
 TEST_F(guard, eopnotsupp_without_feature)
 {
 	bool ok = have(&self->info, PTMARK_FEAT_GUARD_IOCTL);
-	char *p = map_backing(BACKING_ANON, 2);
+	char *p = map_backing(BK_ANON, 2);
 
 	ASSERT_NE(NULL, p);
 	if (ok)
@@ -794,7 +761,7 @@ TEST_F(guard, hugetlb_refused)
 	size_t len;
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	p = map_hugetlb(&len);
 	if (!p)
 		SKIP(return, "no free 2 MiB huge page (boot with hugepages=)");
@@ -819,8 +786,8 @@ TEST_F(guard, mlocked_install_refused_remove_allowed)
 	char *p[2];
 	int k;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
-	ASSERT_EQ(0, map_apart(BACKING_ANON, 4, 2, p));
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	ASSERT_EQ(0, map_apart(BK_ANON, 4, 2, p));
 	for (k = 0; k < 2; k++) {
 		/* Guards on the first two pages, then lock the lot. */
 		EXPECT_EQ(guard_report(pair[k], 2),
@@ -846,7 +813,7 @@ TEST_F(guard, pfnmap_refused)
 	struct ptmark_record rec;
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	p = mmap(NULL, 2 * psize, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 self->fd, 0);
 	if (p == MAP_FAILED)
@@ -874,11 +841,11 @@ TEST_F(guard, holes_enomem_after_mapped_parts)
 	char installed[16], *p[2];
 	__u64 done;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	for (l = 0; l < ARRAY_SIZE(layouts); l++) {
 		size_t mapped = picture_count(layouts[l], 'P');
 
-		ASSERT_EQ(0, map_apart(BACKING_ANON, nr, 2, p));
+		ASSERT_EQ(0, map_apart(BK_ANON, nr, 2, p));
 		for (k = 0; k < 2; k++)
 			for (i = 0; i < nr; i++)
 				if (layouts[l][i] == '.')
@@ -915,9 +882,9 @@ TEST_F(guard, prot_none_anon_matches_madvise)
 	char *p[2], val;
 	int k;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	ASSERT_EQ(0, probe_handlers_install());
-	ASSERT_EQ(0, map_apart(BACKING_ANON, 4, 2, p));
+	ASSERT_EQ(0, map_apart(BK_ANON, 4, 2, p));
 	for (k = 0; k < 2; k++) {
 		ASSERT_EQ(0, mprotect(p[k], 4 * psize, PROT_NONE));
 		EXPECT_EQ(guard_report(pair[k], 4),
@@ -971,11 +938,11 @@ TEST_F(guard, uffd_missing_fresh_anon_refused)
 	__u64 done;
 	int uffd, k;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	uffd = uffd_open(0);
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(-uffd));
-	ASSERT_EQ(0, map_apart(BACKING_ANON, 4, 2, p));
+	ASSERT_EQ(0, map_apart(BK_ANON, 4, 2, p));
 	for (k = 0; k < 2; k++)
 		ASSERT_EQ(0, uffd_register(uffd, p[k], 4 * psize,
 					   UFFDIO_REGISTER_MODE_MISSING));
@@ -1044,7 +1011,7 @@ TEST_F(guard, mthp_prepare_leaves_nothing_mapped)
 	__u64 done;
 	int ret;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	text = read_text_file(mthp);
 	old = sysfs_choice(text);
 	if (!old) {
@@ -1093,7 +1060,7 @@ TEST_F(guard, thp_split_matches_madvise)
 	char *map[2];
 	int fd;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	for (i = 0; i < ARRAY_SIZE(ids); i++)
 		if (ptmark_backing_unavailable(&ptmark_backings[ids[i]], why,
 					       sizeof(why)))
@@ -1146,10 +1113,10 @@ TEST_F(guard, pidfd_installs_into_child)
 	__u64 done;
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
-	p = map_backing(BACKING_ANON, 4);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	p = map_backing(BK_ANON, 4);
 	ASSERT_NE(NULL, p);
-	populate(BACKING_ANON, p, 4);
+	populate(BK_ANON, p, 4);
 	ASSERT_EQ(0, pipe(pipefd));
 	parent = getpid();
 	pid = fork();
@@ -1196,21 +1163,21 @@ FIXTURE(uffd_wp) {
 };
 
 FIXTURE_VARIANT(uffd_wp) {
-	enum backing backing;
+	enum ptmark_backing_id backing;
 	__u64 features;
 	const char *feature_names;
 	bool async;	/* WP faults resolved by the kernel, no messages */
 };
 
-FIXTURE_VARIANT_ADD(uffd_wp, shmem) {
-	.backing = BACKING_SHMEM,
+FIXTURE_VARIANT_ADD(uffd_wp, memfd) {
+	.backing = BK_MEMFD,
 	.features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 	.feature_names = "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 };
 
 /* Only asynchronous WP may register file memory that is not shmem. */
-FIXTURE_VARIANT_ADD(uffd_wp, file_async) {
-	.backing = BACKING_FILE_SHARED,
+FIXTURE_VARIANT_ADD(uffd_wp, ext4_shared) {
+	.backing = BK_EXT4_SHARED,
 	.features = UFFD_FEATURE_WP_ASYNC,
 	.feature_names = "UFFD_FEATURE_WP_ASYNC",
 	.async = true,
@@ -1235,7 +1202,7 @@ FIXTURE_SETUP(uffd_wp)
 		SKIP(return, "userfaultfd lacks %s", variant->feature_names);
 	ASSERT_LE(0, self->uffd);
 	ASSERT_EQ(0, probe_handlers_install());
-	if (backing_on_ext4(variant->backing))
+	if (IS(variant->backing, PB_EXT4))
 		PTMARK_REQUIRE_EXT4();
 	for (i = 0; i < 2; i++) {
 		self->map[i] = map_backing(variant->backing, NR_PAGES);
@@ -1429,7 +1396,7 @@ TEST(uffd_wp_refused_vmas)
 	if (uffd < 0)
 		SKIP(return, "userfaultfd lacks UFFD_FEATURE_WP_HUGETLBFS_SHMEM");
 
-	anon = map_backing(BACKING_ANON, 2);
+	anon = map_backing(BK_ANON, 2);
 	ASSERT_NE(NULL, anon);
 	ASSERT_EQ(0, uffd_register(uffd, anon, 2 * psize,
 				   UFFDIO_REGISTER_MODE_WP));
@@ -1438,7 +1405,7 @@ TEST(uffd_wp_refused_vmas)
 	EXPECT_EQ(-EINVAL, ptmark_marker(-1, anon, 2 * psize,
 					 PTMARK_MARKER_UFFD_WP, remove));
 
-	shmem = map_backing(BACKING_SHMEM, 2);
+	shmem = map_backing(BK_MEMFD, 2);
 	ASSERT_NE(NULL, shmem);
 	EXPECT_EQ(-EINVAL, ptmark_marker(-1, shmem, 2 * psize,
 					 PTMARK_MARKER_UFFD_WP, 0));
@@ -1474,7 +1441,7 @@ FIXTURE_SETUP(args)
 {
 	PTMARK_REQUIRE_DEVICE(self->fd);
 	ASSERT_EQ(0, ptmark_get_info(self->fd, &self->info));
-	self->p = map_backing(BACKING_ANON, 4);
+	self->p = map_backing(BK_ANON, 4);
 	ASSERT_NE(NULL, self->p);
 	self->ok = have(&self->info, PTMARK_FEAT_GUARD_IOCTL) ? 1 : -EOPNOTSUPP;
 }
@@ -1733,7 +1700,7 @@ TEST(inject_refused_without_param)
 	PTMARK_REQUIRE_DEVICE(fd);
 	ASSERT_EQ(0, ptmark_get_info(fd, &info));
 	EXPECT_FALSE(have(&info, PTMARK_FEAT_INJECT));
-	p = map_backing(BACKING_ANON, 2);
+	p = map_backing(BK_ANON, 2);
 	ASSERT_NE(NULL, p);
 	taint = kernel_taint();
 	EXPECT_EQ(-EPERM, ptmark_marker_fd(fd, -1, p, 2 * psize,
@@ -1798,7 +1765,7 @@ FIXTURE_TEARDOWN(inject)
 #define REQUIRE_INJECT(self)						\
 	do {								\
 		__u64 __done;						\
-		char *__p = map_backing(BACKING_ANON, 1);		\
+		char *__p = map_backing(BK_ANON, 1);		\
 		int __ret;						\
 									\
 		(self)->fd = ptmark_open();				\
@@ -1818,7 +1785,7 @@ FIXTURE_TEARDOWN(inject)
 /* Anonymous memory that has had a page, so it has an anon_vma. */
 static char *map_used_anon(size_t nr)
 {
-	char *p = map_backing(BACKING_ANON, nr);
+	char *p = map_backing(BK_ANON, nr);
 
 	if (p) {
 		p[0] = 1;
@@ -1955,7 +1922,7 @@ TEST_F(inject, guard_into_fresh_anon_vma)
 	REQUIRE_INJECT(self);
 	if (!have(&self->info, PTMARK_FEAT_GUARD))
 		SKIP(return, "no PTMARK_FEAT_GUARD: kernel lacks MADV_GUARD_INSTALL");
-	p = map_backing(BACKING_ANON, 4);
+	p = map_backing(BK_ANON, 4);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, ptmark_marker_fd(self->fd, -1, p, 4 * psize,
 				 PTMARK_MARKER_GUARD, PTMARK_MARKER_F_INJECT,
@@ -2172,7 +2139,7 @@ static char race_role(size_t i)
 }
 
 struct race {
-	enum backing backing;
+	enum ptmark_backing_id backing;
 	char *p;
 	volatile int stop;
 };
@@ -2189,9 +2156,9 @@ struct toucher {
 };
 
 /* What a faulted-in guarded page reads when no guard is there. */
-static char race_fresh_byte(enum backing b, size_t i)
+static char race_fresh_byte(enum ptmark_backing_id b, size_t i)
 {
-	return b == BACKING_ANON ? 0 : file_byte(i);
+	return b == BK_ANON ? 0 : file_byte(i);
 }
 
 /*
@@ -2226,7 +2193,7 @@ static void *fault_own_pages(void *arg)
 				return NULL;
 			}
 			/* The page cache keeps shmem data; anon starts over. */
-			f->bad += got != (r->backing == BACKING_ANON ? 0 : val);
+			f->bad += got != (r->backing == BK_ANON ? 0 : val);
 		}
 		f->rounds++;
 	}
@@ -2272,15 +2239,15 @@ FIXTURE(race) {
 };
 
 FIXTURE_VARIANT(race) {
-	enum backing backing;
+	enum ptmark_backing_id backing;
 };
 
 FIXTURE_VARIANT_ADD(race, anon) {
-	.backing = BACKING_ANON,
+	.backing = BK_ANON,
 };
 
-FIXTURE_VARIANT_ADD(race, shmem) {
-	.backing = BACKING_SHMEM,
+FIXTURE_VARIANT_ADD(race, memfd) {
+	.backing = BK_MEMFD,
 };
 
 FIXTURE_SETUP(race)
@@ -2415,11 +2382,11 @@ TEST_F(guard, vector_installs_and_removes_each_range)
 	char pic[MAX_PICTURE + 1], want[MAX_PICTURE + 1];
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	ASSERT_EQ(0, probe_handlers_install());
-	p = map_backing(BACKING_ANON, nr);
+	p = map_backing(BK_ANON, nr);
 	ASSERT_NE(NULL, p);
-	populate(BACKING_ANON, p, nr);
+	populate(BK_ANON, p, nr);
 	n = vector_of(picture, p, vec);
 	vec[n].start = (uintptr_t)p;
 	vec[n++].len = 0;
@@ -2468,8 +2435,8 @@ TEST_F(guard, vector_stops_at_the_failing_range)
 	char pic[MAX_PICTURE + 1];
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
-	p = map_backing(BACKING_ANON, 12);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	p = map_backing(BK_ANON, 12);
 	ASSERT_NE(NULL, p);
 
 	/* An unaligned third range. */
@@ -2514,8 +2481,8 @@ TEST_F(guard, vector_limits)
 	char pic[MAX_PICTURE + 1];
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
-	p = map_backing(BACKING_ANON, 4);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	p = map_backing(BK_ANON, 4);
 	ASSERT_NE(NULL, p);
 	vec.start = (uintptr_t)p;
 	vec.len = psize;
@@ -2628,7 +2595,7 @@ TEST_F(guard, vector_matches_range_by_range)
 	char *a, *b;
 	int pass;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	ASSERT_EQ(1024, nr) TH_LOG("the ranges assume 512 pages a PMD");
 	a = map_twin(pmd);
 	b = map_twin(pmd);
@@ -2688,7 +2655,7 @@ TEST_F(guard, vector_group_failure_stops_at_its_first_range)
 	char pic[5], *p;
 	int err, i;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	p = mmap_aligned(2 * pmd, pmd, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, madvise(p, 2 * pmd, MADV_NOHUGEPAGE));
@@ -2737,10 +2704,10 @@ TEST_F(guard, vector_spans_batches)
 	size_t i;
 	char *p;
 
-	REQUIRE_GUARD_IOCTL(&self->info, BACKING_ANON);
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
 	ASSERT_NE(NULL, vec);
 	ASSERT_NE(NULL, recs);
-	p = map_backing(BACKING_ANON, nr);
+	p = map_backing(BK_ANON, nr);
 	ASSERT_NE(NULL, p);
 	for (i = 0; i < n; i++) {
 		vec[i].start = (uintptr_t)(p + 2 * i * psize);
