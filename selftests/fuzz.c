@@ -65,6 +65,12 @@
 
 static size_t psize;
 
+/*
+ * What an arena slot holds: the library's backings (their files made by
+ * ptmark_backing_fd(), one each, shared by the slots at offsets of their
+ * own), and states no backing table has: PROT_NONE, ranges registered
+ * with userfaultfd.
+ */
 enum backing {
 	B_ANON, B_THP, B_SHMEM, B_MEMFD_PRIVATE, B_EXT4, B_HUGETLB,
 	B_PFNMAP_SHARED, B_PFNMAP_PRIVATE, B_PROT_NONE, B_UFFD_MISSING,
@@ -832,15 +838,9 @@ static unsigned long long env_number(const char *name, unsigned long long dflt)
 
 static void fuzz_open_files(struct fuzz *f)
 {
-	f->shmem = memfd_create("ptmark-fuzz", MFD_CLOEXEC);
-	if (f->shmem >= 0 && ftruncate(f->shmem, 4 * SLOT_SIZE))
-		f->shmem = -1;
-	f->ext4 = ptmark_ext4_tmpfile(0);
-	if (f->ext4 >= 0 && ftruncate(f->ext4, 4 * SLOT_SIZE))
-		f->ext4 = -1;
-	f->hugetlb = memfd_create("ptmark-fuzz-huge", MFD_CLOEXEC | MFD_HUGETLB);
-	if (f->hugetlb >= 0 && ftruncate(f->hugetlb, SLOT_SIZE))
-		f->hugetlb = -1;
+	f->shmem = ptmark_backing_fd(&ptmark_backings[BK_MEMFD], 4 * SLOT_SIZE);
+	f->ext4 = ptmark_backing_fd(&ptmark_backings[BK_EXT4_SHARED], 4 * SLOT_SIZE);
+	f->hugetlb = ptmark_backing_fd(&ptmark_backings[BK_HUGETLB], SLOT_SIZE);
 	f->uffd_missing = uffd_open(UFFD_FEATURE_SIGBUS);
 	f->uffd_wp = uffd_open(UFFD_FEATURE_WP_ASYNC |
 			       UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
