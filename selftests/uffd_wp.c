@@ -1284,7 +1284,7 @@ TEST_F(uffd_wp, unregister_drops_protection)
 
 	PREPARE_MIX(0);
 	ASSERT_EQ(0, uffd_unregister(self->uffd, self->mem, self->len));
-	ASSERT_UNITS(".p", '.', "after unregistering");
+	ASSERT_UNITS(".r", '.', "after unregistering");
 	assert_registered(_metadata, vma_registered(self, self->mem), false);
 	WRITE_FREE(0, 'U');
 	WRITE_FREE(1, 'V');
@@ -1338,7 +1338,7 @@ TEST_F(uffd_wp, fork_without_event)
 
 	PREPARE_MIX(0);
 	child_start(_metadata, self, &c);
-	assert_child(_metadata, self, &c, FILE_BACKED(self) ? "" : ".p", '.',
+	assert_child(_metadata, self, &c, FILE_BACKED(self) ? "" : ".r", '.',
 		     false, "child");
 	assert_write_free(_metadata, self, self->uffd, self->mem, &c, 0, off,
 			  'C');
@@ -1456,7 +1456,7 @@ TEST_F(uffd_wp, mremap_without_event)
 	PREPARE_MIX(0);
 	move_region(_metadata, self);
 	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg));
-	ASSERT_UNITS(".p", '.', "moved");
+	ASSERT_UNITS(".r", '.', "moved");
 	assert_registered(_metadata, vma_registered(self, self->mem), false);
 	WRITE_FREE(0, 'O');
 	WRITE_FREE(1, 'P');
