@@ -1071,6 +1071,20 @@ static inline void ptmark_require_module(__u64 any, const char *why)
 	}
 }
 
+/*
+ * Whether the harness was only asked to list the cases (-l) or for its
+ * usage (-h): that needs no module.
+ */
+static inline bool ptmark_only_listing(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 /* main() with ptmark_harness_run() and the program's @check (or NULL). */
 #define PTMARK_HARNESS_MAIN(check)					\
 	int main(int argc, char **argv)					\
@@ -1082,7 +1096,8 @@ static inline void ptmark_require_module(__u64 any, const char *why)
 #define PTMARK_MODULE_HARNESS_MAIN(check)				\
 	int main(int argc, char **argv)					\
 	{								\
-		ptmark_require_module(0, NULL);				\
+		if (!ptmark_only_listing(argc, argv))			\
+			ptmark_require_module(0, NULL);			\
 		return ptmark_harness_run(argc, argv, check);		\
 	}
 #endif /* __KSELFTEST_HARNESS_H */

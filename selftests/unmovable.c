@@ -1432,7 +1432,9 @@ TEST_F(migrate, cleared_moves)
 
 int main(int argc, char **argv)
 {
-	ptmark_require_module(PTMARK_FEAT_AS_INACCESSIBLE | PTMARK_FEAT_AS_UNMOVABLE,
-			      "kernel has neither AS_INACCESSIBLE nor AS_UNMOVABLE");
+	if (!ptmark_only_listing(argc, argv))
+		ptmark_require_module(PTMARK_FEAT_AS_INACCESSIBLE |
+				      PTMARK_FEAT_AS_UNMOVABLE,
+				      "kernel has neither AS_INACCESSIBLE nor AS_UNMOVABLE");
 	return ptmark_harness_run(argc, argv, NULL);
 }
