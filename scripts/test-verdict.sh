@@ -4,7 +4,8 @@
 # test-verdict.sh: the verdict code's own tests.  Each scripts/tests/verdict/
 # *.log is a small fake console log whose "#@" header says which verdict
 # it feeds (tool: verdict, for verdict.sh; tool: vm, for vm-verdict.sh),
-# with what (programs:; skips: lines of a skip-rules file; known: lines
+# with what (kernel: the kernel whose rules they are, "test" if not
+# given; programs:; skips: lines of a skip-rules file; known: lines
 # of a known-bugs file; fixed: IDs a patch series fixes; complete: 1 when
 # every program ran), and what must come out: want: lines of verdict.sh's
 # stdout, exit: the exit status of vm-verdict.sh, says: / says-not: text
@@ -30,7 +31,7 @@ for log in "${cases[@]}"; do
 	header "$log" known > "$work/known"
 	case $(header "$log" tool) in
 	verdict)
-		opts=(--kernel test --skips "$work/skips" --known "$work/known"
+		opts=(--kernel "$(header "$log" kernel | grep . || echo test)" --skips "$work/skips" --known "$work/known"
 		      --fixed "$(header "$log" fixed)")
 		[ "$(header "$log" complete)" = 1 ] && opts+=(--complete)
 		"$here"/verdict.sh "${opts[@]}" \
