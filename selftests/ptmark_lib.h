@@ -833,8 +833,8 @@ static inline unsigned long ptmark_race_hits(struct ptmark_race *race)
 #define RACE_EXERCISED(race)						\
 	do {								\
 		unsigned long __hits = ptmark_race_hits(race);		\
-		TH_LOG("race: %lu of %lu rounds hit %s (%lu needed)",	\
-		       __hits, (race)->rounds, (race)->windows,		\
+		TH_LOG("race: %lu %s in %lu rounds (%lu needed)",	\
+		       __hits, (race)->windows, (race)->rounds,		\
 		       (race)->need);					\
 		if (__hits < (race)->need) {				\
 			snprintf(_metadata->results->reason,		\
