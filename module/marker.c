@@ -24,7 +24,8 @@
  * installation of the markers; leaves found in the range are zapped
  * (guard) or skipped (uffd-wp, remove) PMD by PMD.
  * That is a heavier lock than madvise() takes, and the price of doing the
- * same job from outside mm/.
+ * same job from outside mm/; so it is let go, and a fatal signal heeded,
+ * every PTMARK_HOLD_PMDS page tables, whatever the size of the range.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -349,24 +350,90 @@ static int ptmark_marker_vma(struct vm_area_struct *vma, unsigned long start,
 	return ptmark_fill_range(vma, start, end, fill);
 }
 
-/* One range, with the mmap lock held for write; adds to *nr_pages. */
-static int ptmark_marker_range_locked(struct mm_struct *mm,
-				      unsigned long start, unsigned long end,
-				      const struct ptmark_marker_req *req,
-				      unsigned long *nr_pages)
+/*
+ * The mmap write lock is let go after every PTMARK_HOLD_PMDS page tables
+ * filled or cleared (and after every PTMARK_HOLD_PMDS ranges of a vector),
+ * so that a range of any size neither keeps the target's other threads
+ * out of their address space nor ignores a kill for longer than that:
+ * 64 MiB of address space a hold, with 4 KiB pages.  madvise() works in
+ * such pieces too, under the read lock.
+ */
+#define PTMARK_HOLD_PMDS	32
+
+/* One call's hold of the target's mmap write lock. */
+struct ptmark_hold {
+	struct mm_struct *mm;
+	unsigned int left;	/* PMDs this hold may still fill */
+	bool locked;
+};
+
+static int ptmark_hold_take(struct ptmark_hold *h)
 {
-	struct ptmark_fill fill = {
-		.mm = mm,
-		.want = ptmark_compat_kernel_marker(req->marker),
-		.remove = req->remove,
-	};
+	int err = mmap_write_lock_killable(h->mm);
+
+	if (err)
+		return err;
+	h->locked = true;
+	h->left = PTMARK_HOLD_PMDS;
+	return 0;
+}
+
+static void ptmark_hold_drop(struct ptmark_hold *h)
+{
+	if (h->locked)
+		mmap_write_unlock(h->mm);
+	h->locked = false;
+}
+
+/*
+ * Before the next piece of work: once this hold has done its share, let
+ * the lock go, stop on a fatal signal (-EINTR), give the CPU and the lock
+ * to whoever waits, and take it again.  VMAs found before may be gone
+ * after; the caller looks them up again.
+ */
+static int ptmark_hold_renew(struct ptmark_hold *h)
+{
+	if (h->left)
+		return 0;
+	ptmark_hold_drop(h);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	return ptmark_hold_take(h);
+}
+
+/* PMDs [start, end) meets: page tables a fill of it may touch. */
+static unsigned long ptmark_pmds(unsigned long start, unsigned long end)
+{
+	return ((end - 1) >> PMD_SHIFT) - (start >> PMD_SHIFT) + 1;
+}
+
+/*
+ * One range, under @h (held on entry, maybe not on return: see
+ * ptmark_hold_renew()), in pieces of at most what a hold may do, each
+ * inside one VMA; adds to *nr_pages what each piece did.
+ */
+static int ptmark_marker_range_held(struct ptmark_hold *h,
+				    unsigned long start, unsigned long end,
+				    const struct ptmark_marker_req *req,
+				    unsigned long *nr_pages)
+{
 	struct vm_area_struct *vma;
-	unsigned long addr = start;
+	unsigned long addr = start, stop, limit;
 	bool hole = false;
 	int err = 0;
 
 	while (addr < end) {
-		vma = find_vma(mm, addr);
+		struct ptmark_fill fill = {
+			.mm = h->mm,
+			.want = ptmark_compat_kernel_marker(req->marker),
+			.remove = req->remove,
+		};
+
+		err = ptmark_hold_renew(h);
+		if (err)
+			break;
+		vma = find_vma(h->mm, addr);
 		if (!vma || vma->vm_start >= end) {
 			hole = true;
 			break;
@@ -374,14 +441,19 @@ static int ptmark_marker_range_locked(struct mm_struct *mm,
 		if (vma->vm_start > addr)
 			hole = true;
 		addr = max(addr, vma->vm_start);
-		err = ptmark_marker_vma(vma, addr, min(end, vma->vm_end), req,
-					&fill);
+		stop = min(end, vma->vm_end);
+		limit = ALIGN_DOWN(addr, PMD_SIZE) + h->left * PMD_SIZE;
+		if (limit > addr && limit < stop)
+			stop = limit;
+		h->left -= min_t(unsigned long, h->left,
+				 ptmark_pmds(addr, stop));
+		err = ptmark_marker_vma(vma, addr, stop, req, &fill);
+		*nr_pages += fill.done;
 		if (err)
 			break;
-		addr = vma->vm_end;
+		addr = stop;
 	}
 
-	*nr_pages += fill.done;
 	if (!err && hole)
 		err = -ENOMEM;
 	return err;
@@ -392,13 +464,14 @@ static long ptmark_marker_range(struct mm_struct *mm, unsigned long start,
 				const struct ptmark_marker_req *req,
 				unsigned long *nr_pages)
 {
+	struct ptmark_hold h = { .mm = mm };
 	int err;
 
-	err = mmap_write_lock_killable(mm);
+	err = ptmark_hold_take(&h);
 	if (err)
 		return err;
-	err = ptmark_marker_range_locked(mm, start, end, req, nr_pages);
-	mmap_write_unlock(mm);
+	err = ptmark_marker_range_held(&h, start, end, req, nr_pages);
+	ptmark_hold_drop(&h);
 	return err;
 }
 
@@ -418,7 +491,7 @@ static int ptmark_marker_check_range(struct mm_struct *mm, u64 start, u64 len,
 	return 0;
 }
 
-/* Ranges copied in, and walked under one mmap-lock hold. */
+/* Ranges copied in at once, before the mmap lock is taken. */
 #define PTMARK_VEC_BATCH	4096
 
 /*
@@ -486,14 +559,16 @@ static int ptmark_marker_group_locked(struct vm_area_struct *vma,
  * PTMARK_MARKER_F_VECTOR: @nr ranges from @uvec, in order.  Each batch is
  * copied in before the mmap lock is taken, since a fault on the array may
  * need that lock; within a batch the lock, and each VMA's write lock, are
- * taken once.  Stops at the first range that fails: *nr_ranges ranges are
- * done, and *nr_pages counts the failing one's done part too.
+ * taken once a hold (PTMARK_HOLD_PMDS).  Stops at the first range that
+ * fails: *nr_ranges ranges are done, and *nr_pages counts the failing
+ * one's done part too.
  */
 static long ptmark_marker_vector(struct mm_struct *mm,
 				 const struct ptmark_range __user *uvec,
 				 u64 nr, const struct ptmark_marker_req *req,
 				 unsigned long *nr_pages, u64 *nr_ranges)
 {
+	struct ptmark_hold h = { .mm = mm };
 	struct ptmark_range *vec;
 	unsigned long end;
 	u64 done = 0;
@@ -511,7 +586,7 @@ static long ptmark_marker_vector(struct mm_struct *mm,
 			err = -EFAULT;
 			break;
 		}
-		err = mmap_write_lock_killable(mm);
+		err = ptmark_hold_take(&h);
 		if (err)
 			break;
 		for (i = 0; i < n && !err; i++) {
@@ -519,6 +594,9 @@ static long ptmark_marker_vector(struct mm_struct *mm,
 			struct vm_area_struct *vma;
 			unsigned int g;
 
+			err = ptmark_hold_renew(&h);
+			if (err)
+				break;
 			/*
 			 * A group that fails is done again range by range,
 			 * which finds the failing range and how far it got:
@@ -527,6 +605,7 @@ static long ptmark_marker_vector(struct mm_struct *mm,
 			g = ptmark_vec_group(mm, r, n - i, &vma);
 			if (g > 1 && !ptmark_marker_group_locked(vma, r, g, req,
 								 nr_pages)) {
+				h.left--;
 				done += g;
 				i += g - 1;
 				continue;
@@ -534,13 +613,13 @@ static long ptmark_marker_vector(struct mm_struct *mm,
 			err = ptmark_marker_check_range(mm, r->start, r->len,
 							&end);
 			if (!err && r->len)
-				err = ptmark_marker_range_locked(mm, r->start,
-								 end, req,
-								 nr_pages);
+				err = ptmark_marker_range_held(&h, r->start,
+							       end, req,
+							       nr_pages);
 			if (!err)
 				done++;
 		}
-		mmap_write_unlock(mm);
+		ptmark_hold_drop(&h);
 		if (!err && fatal_signal_pending(current))
 			err = -EINTR;
 	}

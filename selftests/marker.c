@@ -2731,6 +2731,185 @@ TEST_F(guard, vector_spans_batches)
 	free(recs);
 }
 
+/*
+ * -- guards: a range of any size ---------------------------------------------
+ *
+ * An install holds the target's mmap lock for write.  However large its
+ * range, another thread must get that lock, and a kill must end the call,
+ * within a bound: the module lets the lock go every 32 page tables.  The
+ * fill_delay_us hook makes each empty PMD cost HOLD_DELAY_US, so that a
+ * 2 GiB install takes over two seconds on any machine, KVM or TCG, and a
+ * module that keeps the lock for the whole range cannot pass.
+ */
+#define BIG_FILL_DELAY		"/sys/module/ptmark/parameters/fill_delay_us"
+#define BIG_RANGE		(2UL << 30)
+#define HOLD_DELAY_US		"2000"
+/* Another thread's mmap()+munmap() waits at most this long ... */
+#define LOCK_BOUND_MS		500
+/* ... and a killed installer is gone within this. */
+#define KILL_BOUND_MS		1000
+
+FIXTURE_NEEDS(big_range, NEEDS_GUARD | NEEDS_GUARD_IOCTL)
+
+FIXTURE(big_range) {
+	int fd;
+	struct ptmark_info info;
+};
+
+FIXTURE_SETUP(big_range)
+{
+	PTMARK_REQUIRE_DEVICE(self->fd);
+	ASSERT_EQ(0, ptmark_get_info(self->fd, &self->info));
+}
+
+FIXTURE_TEARDOWN(big_range)
+{
+	write_text_file(BIG_FILL_DELAY, "0");
+	close(self->fd);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A thread taking the mmap write lock over and over, timing each wait. */
+struct lock_taker {
+	volatile bool stop;
+	double worst_ms;
+	unsigned long takes;
+};
+
+static void *take_mmap_lock(void *arg)
+{
+	struct lock_taker *t = arg;
+	double t0, dt;
+	void *q;
+
+	while (!t->stop) {
+		t0 = now_ms();
+		q = mmap(NULL, psize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+		if (q != MAP_FAILED)
+			munmap(q, psize);
+		dt = now_ms() - t0;
+		if (dt > t->worst_ms)
+			t->worst_ms = dt;
+		t->takes++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* A reservation of @len, nothing populated: every PMD empty. */
+static char *reserve(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * One install over BIG_RANGE, as one range or as a vector of one range,
+ * while another thread takes the lock: that thread never waits longer
+ * than LOCK_BOUND_MS, in a call that lasts far longer.
+ */
+TEST_F(big_range, install_lets_others_take_the_lock)
+{
+	static const char *const how[] = { "one range", "a vector" };
+	struct ptmark_range vec;
+	struct lock_taker taker;
+	pthread_t thread;
+	__u64 pages, ranges;
+	double t0, took;
+	int k, ret;
+	char *p;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	ASSERT_EQ(0, write_text_file(BIG_FILL_DELAY, HOLD_DELAY_US));
+	for (k = 0; k < 2; k++) {
+		p = reserve(BIG_RANGE);
+		ASSERT_NE(NULL, p);
+		/* The anon_vma comes first: its fault is no part of this. */
+		p[0] = 1;
+		memset(&taker, 0, sizeof(taker));
+		ASSERT_EQ(0, pthread_create(&thread, NULL, take_mmap_lock,
+					    &taker));
+		usleep(20000);
+		t0 = now_ms();
+		if (k == 0) {
+			ret = ptmark_marker_fd(self->fd, -1, p, BIG_RANGE,
+					       PTMARK_MARKER_GUARD, 0, &pages);
+		} else {
+			vec.start = (uintptr_t)p;
+			vec.len = BIG_RANGE;
+			ret = ptmark_marker_vec(self->fd, &vec, 1,
+						PTMARK_MARKER_GUARD, 0, &pages,
+						&ranges);
+		}
+		took = now_ms() - t0;
+		taker.stop = true;
+		pthread_join(thread, NULL);
+		EXPECT_EQ(0, ret) TH_LOG("%s: %s", how[k], strerror(-ret));
+		EXPECT_EQ(BIG_RANGE / psize, pages) TH_LOG("%s", how[k]);
+		TH_LOG("%s: install of 2 GiB took %.0f ms; the other thread took the lock %lu times, waiting at most %.0f ms",
+		       how[k], took, taker.takes, taker.worst_ms);
+		/* Only a call longer than the bound can tell. */
+		EXPECT_LT(2 * LOCK_BOUND_MS, took) TH_LOG("%s", how[k]);
+		EXPECT_LT(taker.worst_ms, LOCK_BOUND_MS) TH_LOG("%s", how[k]);
+		EXPECT_LT(5, taker.takes) TH_LOG("%s", how[k]);
+		munmap(p, BIG_RANGE);
+	}
+}
+
+/* A kill ends an install of any size within KILL_BOUND_MS. */
+TEST_F(big_range, install_ends_on_kill)
+{
+	int pipefd[2], status;
+	double t0, took;
+	pid_t pid;
+	char *p, c;
+
+	REQUIRE_GUARD_IOCTL(&self->info, BK_ANON);
+	ASSERT_EQ(0, write_text_file(BIG_FILL_DELAY, HOLD_DELAY_US));
+	p = reserve(BIG_RANGE);
+	ASSERT_NE(NULL, p);
+	p[0] = 1;
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		__u64 pages;
+
+		close(pipefd[0]);
+		c = 1;
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		ptmark_marker_fd(self->fd, -1, p, BIG_RANGE,
+				 PTMARK_MARKER_GUARD, 0, &pages);
+		/* Whole: the kill came too late to tell anything. */
+		_exit(3);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	close(pipefd[0]);
+	/* Well inside the call, which takes about two seconds. */
+	usleep(300000);
+	t0 = now_ms();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	took = now_ms() - t0;
+	TH_LOG("the killed installer was gone after %.0f ms", took);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("child status %#x", status);
+	EXPECT_LT(took, KILL_BOUND_MS);
+	munmap(p, BIG_RANGE);
+}
+
 PTMARK_GENERATED_TEST()
 
 PTMARK_MODULE_HARNESS_MAIN(NULL)
