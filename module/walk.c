@@ -756,18 +756,42 @@ static void ptmark_walk_vma_locked(struct ptmark_walk *w,
 		i_mmap_unlock_read(mapping);
 }
 
+/*
+ * A walk lets the mmap lock go, if anyone waits for it, after this many
+ * PMDs of a VMA (16 MiB with 4 KiB pages): a scan of any size keeps
+ * neither the target's mmap() nor its faults waiting for longer than a
+ * piece of it takes.  A hugetlb file's i_mmap_rwsem is let go with it.
+ */
+#define PTMARK_WALK_CHUNK_PMDS	8
+
+/*
+ * Between two pieces of a walk: let the lock go if a writer (or a reader
+ * behind one) waits, or the CPU is wanted, and take it again.  0, or
+ * -EINTR on a fatal signal with the lock not held.
+ */
+static int ptmark_walk_yield(struct ptmark_walk *w)
+{
+	if (!mmap_lock_is_contended(w->mm) && !need_resched())
+		return 0;
+	mmap_read_unlock(w->mm);
+	cond_resched();
+	return mmap_read_lock_killable(w->mm);
+}
+
 /**
  * ptmark_walk - classify [w->next, end) into w->recs
  * @w: the walk; w->next is where to start and is advanced
  * @end: page-aligned end of the range
  *
  * Stops when @end is reached or w->recs is full (w->full).  Takes the mmap
- * lock for read itself.  Returns 0, or -EINTR on a fatal signal.
+ * lock for read itself, and lets it go between pieces of
+ * PTMARK_WALK_CHUNK_PMDS when someone waits for it.  Returns 0, or -EINTR
+ * on a fatal signal.
  */
 int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 {
 	struct vm_area_struct *vma;
-	unsigned long from = w->next;
+	unsigned long from = w->next, stop, chunk;
 	int err;
 
 	if (!w->bits_mask)
@@ -792,12 +816,25 @@ int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 			continue;
 		}
 		ptmark_enter_vma(w, vma);
-		if (!w->full)
-			ptmark_walk_vma_locked(w, vma, w->next,
-					       min(vma->vm_end, end));
+		if (w->full)
+			break;
+		stop = min(vma->vm_end, end);
+		chunk = ALIGN_DOWN(w->next, PMD_SIZE) +
+			PTMARK_WALK_CHUNK_PMDS * PMD_SIZE;
+		if (chunk > w->next && chunk < stop)
+			stop = chunk;
+		ptmark_walk_vma_locked(w, vma, w->next, stop);
+		/* The VMA is looked up again after a yield: it may be gone. */
+		if (!w->full && w->next < end) {
+			err = ptmark_walk_yield(w);
+			if (err) {
+				w->err = err;
+				goto out;
+			}
+		}
 	}
 	mmap_read_unlock(w->mm);
-
+out:
 	atomic64_add((w->next - from) >> PAGE_SHIFT, &ptmark_stats.pages_scanned);
 	return w->err;
 }

@@ -2792,6 +2792,97 @@ TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
 	EXPECT_EQ(PTMARK_KIND_PRESENT, found[PROBE_STACK].kind);
 }
 
+/*
+ * A scan holds the target's mmap lock for read.  However long it takes, a
+ * writer of the address space (mmap(), munmap()) must get the lock within
+ * a bound: the walk lets it go between pieces of 8 PMDs when someone
+ * waits (a reader may take it back before a woken writer runs; the
+ * rwsem's handoff ends that after one more piece).  walk_delay_us makes each of 128 populated PMDs cost 10 ms, so
+ * that one call takes over a second on any machine, and a walk that keeps
+ * the lock throughout cannot pass.
+ */
+#define YIELD_PMDS		128
+#define YIELD_DELAY_US		"10000"
+#define YIELD_BOUND_MS		500
+
+static double yield_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct lock_writer {
+	atomic_bool stop;
+	double worst_ms;
+	unsigned long takes;
+};
+
+static void *write_lock_loop(void *arg)
+{
+	struct lock_writer *t = arg;
+	double t0, dt;
+	void *q;
+
+	while (!atomic_load(&t->stop)) {
+		/* Each call takes the lock once: time each. */
+		t0 = yield_now_ms();
+		q = mmap(NULL, env.page, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		dt = yield_now_ms() - t0;
+		if (dt > t->worst_ms)
+			t->worst_ms = dt;
+		t->takes++;
+		if (q == MAP_FAILED)
+			continue;
+		t0 = yield_now_ms();
+		munmap(q, env.page);
+		dt = yield_now_ms() - t0;
+		if (dt > t->worst_ms)
+			t->worst_ms = dt;
+		t->takes++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+TEST_F(scan, long_scan_lets_writers_take_the_lock)
+{
+	size_t nr = YIELD_PMDS * (env.pmd / env.page), i;
+	struct lock_writer writer = { 0 };
+	struct scan_result res;
+	pthread_t thread;
+	double t0, took;
+	char *p;
+	int ret;
+
+	p = map_pmd_aligned(_metadata, YIELD_PMDS * env.pmd);
+	ASSERT_EQ(0, madvise(p, YIELD_PMDS * env.pmd, MADV_NOHUGEPAGE));
+	for (i = 0; i < YIELD_PMDS; i++)
+		p[i * env.pmd] = 1;
+	ASSERT_EQ(0, write_text_file(WALK_DELAY, YIELD_DELAY_US));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, write_lock_loop, &writer));
+	usleep(20000);
+	t0 = yield_now_ms();
+	ret = scan_all(&res, 0, -1, (uintptr_t)p, nr * env.page, 4096);
+	took = yield_now_ms() - t0;
+	atomic_store(&writer.stop, true);
+	pthread_join(thread, NULL);
+	write_text_file(WALK_DELAY, "0");
+	ASSERT_EQ(0, ret) TH_LOG("scan: %s %s", strerror(-ret), res.why);
+	TH_LOG("a scan of %d populated PMDs took %.0f ms in %zu calls; the writer took the lock %lu times, waiting at most %.0f ms",
+	       YIELD_PMDS, took, res.calls, writer.takes, writer.worst_ms);
+	EXPECT_EQ(2 * YIELD_PMDS, res.nr);
+	EXPECT_EQ(1, res.calls);
+	/* Only a call longer than the bound can tell. */
+	EXPECT_LT(2 * YIELD_BOUND_MS, took);
+	EXPECT_LT(writer.worst_ms, YIELD_BOUND_MS);
+	EXPECT_LT(5, writer.takes);
+	free(res.recs);
+	munmap(p, YIELD_PMDS * env.pmd);
+}
+
 PTMARK_GENERATED_TEST()
 
 PTMARK_MODULE_HARNESS_MAIN(NULL)
