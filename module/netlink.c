@@ -21,12 +21,13 @@
  *
  * Access.  The ioctls are reached through /dev/ptmark, a root-only node;
  * the family's equivalent of that gate is GENL_ADMIN_PERM on the ops that
- * read a process (and on the events group, which shows other processes'
- * addresses).  Past that gate every read goes through
+ * read a process.  Past that gate every read goes through
  * ptmark_nl_get_target(), which finds the mm with the very functions the
  * ioctls use, so a target the ioctl may not scan is refused here the same
- * way, and pfns are shown only to CAP_SYS_ADMIN as there.  The family has
- * no ops that change memory: those stay ioctls.
+ * way, and pfns, and the VMA offsets that are pfns in a COW pfnmap, are
+ * shown only to CAP_SYS_ADMIN as there.  The events group, which shows
+ * any process's ranges, needs CAP_SYS_ADMIN besides CAP_NET_ADMIN to
+ * join.  The family has no ops that change memory: those stay ioctls.
  */
 #include <linux/capability.h>
 #include <linux/file.h>
@@ -54,9 +55,16 @@ enum ptmark_nl_mcgrp {
 };
 
 static const struct genl_multicast_group ptmark_nl_mcgrps[] = {
+	/*
+	 * Events name other processes' pids and ranges, which a dump shows
+	 * only to a caller that may read them (CAP_SYS_PTRACE); a group can
+	 * only ask for CAP_NET_ADMIN and CAP_SYS_ADMIN at join, so it asks
+	 * both: no listener learns more than a scan by /dev/ptmark's opener
+	 * (CAP_SYS_ADMIN) would show it.
+	 */
 	[PTMARK_NL_MCGRP_EVENTS] = {
 		.name = PTMARK_MCGRP_EVENTS,
-		.flags = GENL_MCAST_CAP_NET_ADMIN,
+		.flags = GENL_MCAST_CAP_NET_ADMIN | GENL_MCAST_CAP_SYS_ADMIN,
 	},
 };
 
@@ -420,6 +428,7 @@ static int ptmark_nl_put_vma(struct sk_buff *skb, struct netlink_callback *cb,
 		return -EMSGSIZE;
 	if (nla_put_uint(skb, PTMARK_A_VMA_START, v->start) ||
 	    nla_put_uint(skb, PTMARK_A_VMA_END, v->start + v->nr_pages * PAGE_SIZE) ||
+	    /* 0 unless the caller may see pfns: see ptmark_enter_vma(). */
 	    nla_put_uint(skb, PTMARK_A_VMA_PGOFF, v->pfn) ||
 	    nla_put_uint(skb, PTMARK_A_VMA_VMA_FLAGS, v->vma_flags) ||
 	    nla_put_u32(skb, PTMARK_A_VMA_AS_FLAGS, v->as_flags))

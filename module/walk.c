@@ -252,7 +252,11 @@ static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
 	rec->kind = PTMARK_KIND_VMA_HEADER;
 	rec->start = vma->vm_start;
 	rec->nr_pages = vma_pages(vma);
-	rec->pfn = vma->vm_pgoff;
+	/*
+	 * In a COW pfnmap (the module's own MAP_PRIVATE mapping among them)
+	 * vm_pgoff is the pfn of the memory behind it: pfns' rule applies.
+	 */
+	rec->pfn = w->show_pfn ? vma->vm_pgoff : 0;
 	rec->vma_flags = w->vma_flags;
 	rec->as_flags = w->as_flags;
 	w->last_header = vma->vm_start;

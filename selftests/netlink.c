@@ -887,6 +887,70 @@ TEST(permissions_match_the_ioctl)
 	ptmark_nl_close(&nl);
 }
 
+/*
+ * What a dump leaks beyond pfns.  The pgoff of a COW pfnmap (a private
+ * mapping of /dev/ptmark) is the pfn behind it: vma-get shows it only to
+ * CAP_SYS_ADMIN, as the scan shows pfns and debugfs shows pgoffs.  The
+ * events group names any process's ranges, which a dump shows only to a
+ * caller that may read that process: joining it needs CAP_SYS_ADMIN
+ * besides CAP_NET_ADMIN, and a listener that did join before dropping it
+ * keeps what it had (the kernel checks at join, as for every group).
+ * Each caller kind in turn: root, root without CAP_SYS_ADMIN, root
+ * without CAP_SYS_ADMIN and CAP_SYS_PTRACE, and without CAP_NET_ADMIN.
+ */
+CASE_NEEDS(global, pgoff_and_events_need_cap_sys_admin, NEEDS_NETLINK, 0)
+TEST(pgoff_and_events_need_cap_sys_admin)
+{
+	struct ptmark_nl nl, listener;
+	struct ptmark_nl_vma v;
+	uint64_t pfn;
+	int dev, ret;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	p = mmap(NULL, page, PROT_READ, MAP_PRIVATE, dev, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, nl_one_vma(&nl, p, page, &v));
+	pfn = v.pgoff;
+	EXPECT_NE(0, pfn) TH_LOG("root: no pgoff for the private pfnmap");
+	ASSERT_EQ(0, ptmark_nl_open(&listener));
+	EXPECT_EQ(0, ptmark_nl_join_events(&listener));
+	ptmark_nl_close(&listener);
+
+	/* Without CAP_SYS_ADMIN: no pgoff, no events. */
+	ASSERT_EQ(0, drop_capability(CAP_SYS_ADMIN));
+	ASSERT_EQ(0, nl_one_vma(&nl, p, page, &v));
+	EXPECT_EQ(0, v.pgoff)
+		TH_LOG("module: pgoff %#llx (the pfn) shown without CAP_SYS_ADMIN",
+		       (unsigned long long)v.pgoff);
+	EXPECT_EQ((uintptr_t)p, v.start);
+	ASSERT_EQ(0, ptmark_nl_open(&listener));
+	ret = ptmark_nl_join_events(&listener);
+	EXPECT_EQ(-EPERM, ret)
+		TH_LOG("module: events joined without CAP_SYS_ADMIN: %s",
+		       strerror(-ret));
+	ptmark_nl_close(&listener);
+
+	/* Without CAP_SYS_PTRACE too: still none. */
+	ASSERT_EQ(0, drop_capability(CAP_SYS_PTRACE));
+	ASSERT_EQ(0, nl_one_vma(&nl, p, page, &v));
+	EXPECT_EQ(0, v.pgoff);
+	ASSERT_EQ(0, ptmark_nl_open(&listener));
+	EXPECT_EQ(-EPERM, ptmark_nl_join_events(&listener));
+	ptmark_nl_close(&listener);
+
+	/* Without CAP_NET_ADMIN, the family's own gate, nothing at all. */
+	ASSERT_EQ(0, drop_capability(CAP_NET_ADMIN));
+	EXPECT_EQ(-EPERM, nl_one_vma(&nl, p, page, &v));
+	ASSERT_EQ(0, ptmark_nl_open(&listener));
+	EXPECT_EQ(-EPERM, ptmark_nl_join_events(&listener));
+	ptmark_nl_close(&listener);
+
+	munmap(p, page);
+	close(dev);
+	ptmark_nl_close(&nl);
+}
+
 /* ---------------------------------------------------------------------
  * ptmarkctl, end to end.
  */
