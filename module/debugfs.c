@@ -551,12 +551,15 @@ static const struct file_operations map_fops = {
 	.release	= ptmark_dump_release,
 };
 
-int ptmark_debugfs_init(void)
+/*
+ * The debugfs rule: its return values are never checked.  Without debugfs
+ * (debugfs=off, CONFIG_DEBUG_FS unset) the directory is an error pointer,
+ * the files are not made and the removal ignores it: the module works,
+ * with nothing to show here.
+ */
+void ptmark_debugfs_init(void)
 {
 	ptmark_debugfs_dir = debugfs_create_dir("ptmark", NULL);
-	if (IS_ERR(ptmark_debugfs_dir))
-		return PTR_ERR(ptmark_debugfs_dir);
-
 	debugfs_create_file("features", 0400, ptmark_debugfs_dir, NULL,
 			    &features_fops);
 	debugfs_create_file("stats", 0400, ptmark_debugfs_dir, NULL,
@@ -567,7 +570,6 @@ int ptmark_debugfs_init(void)
 			    &ptes_fops);
 	debugfs_create_file("map", 0400, ptmark_debugfs_dir, NULL,
 			    &map_fops);
-	return 0;
 }
 
 void ptmark_debugfs_exit(void)

@@ -195,9 +195,7 @@ static int __init ptmark_init(void)
 {
 	int ret;
 
-	ret = ptmark_debugfs_init();
-	if (ret)
-		return ret;
+	ptmark_debugfs_init();
 
 	ret = ptmark_netlink_init();
 	if (ret) {

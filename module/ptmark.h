@@ -127,7 +127,7 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg);
 bool ptmark_inject_allowed(void);
 int ptmark_mmap(struct file *file, struct vm_area_struct *vma);
 
-int ptmark_debugfs_init(void);
+void ptmark_debugfs_init(void);
 void ptmark_debugfs_exit(void);
 
 int ptmark_netlink_init(void);

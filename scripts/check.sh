@@ -7,7 +7,8 @@
 #   and through DKMS for the stock ones -> selftests and kernel-bug
 #   reproducers (one kselftest install) -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel, the suite
-#   run by the kernel's run_kselftest.sh as a test farm runs it -> VM on
+#   run by the kernel's run_kselftest.sh as a test farm runs it -> the dev
+#   kernel again with debugfs=off (load, access, netlink) -> VM on
 #   stock 6.12 and 6.1, each loading its DKMS-built module -> one line
 #   "N passed, N failed, N skipped"
 #
@@ -256,6 +257,23 @@ judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
 FIXED=
 check "a test farm reads every program of the dev run as passed or skipped" \
 	farm_reads_it "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
+
+# The dev kernel booted with debugfs=off: the module must load, and its
+# ioctls and netlink family work, with no debugfs to make files in.
+nodebugfs=load
+for p in access netlink; do
+	case " ${PTMARK_TESTS:-$p} " in *" $p "*) nodebugfs+=" $p" ;; esac
+done
+if [ "$nodebugfs" != load ]; then
+	step "VM: dev kernel, debugfs=off"
+	check "VM on $(basename "$KDEV") with debugfs=off ran clean" \
+		"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KDEV" \
+		--ko "$LOGS"/ko-dev/ptmark.ko --tests "$TESTS" \
+		--name dev-nodebugfs --debugfs off \
+		--log "$LOGS"/vm-dev-nodebugfs.log --only "$nodebugfs"
+	PTMARK_TESTS=$nodebugfs judge dev "$TESTS"/kselftest-list.txt \
+		"$LOGS"/vm-dev-nodebugfs.log
+fi
 
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
