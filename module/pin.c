@@ -16,6 +16,14 @@
  * The comparison of pinned and mapped pages reads the page tables with
  * the scan's walker and compares pfns inside the module: callers only
  * learn same or different.
+ *
+ * Pins are accounted as io_uring accounts its fixed buffers: every page a
+ * session holds is charged to the user who pinned it (user_struct
+ * locked_vm, against that caller's RLIMIT_MEMLOCK unless it has
+ * CAP_IPC_LOCK: -ENOMEM beyond), and shows in the target's pinned_vm
+ * (VmPin in /proc/pid/status).  The charge follows the range, not the
+ * target, so sessions, forks and passed descriptors can never hold more
+ * than their users' limits, even after the targets exit.
  */
 #include <linux/anon_inodes.h>
 #include <linux/capability.h>
@@ -27,6 +35,8 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -38,6 +48,7 @@ struct ptmark_pinned {
 	unsigned long start;
 	unsigned long nr_pages;
 	struct page **pages;
+	struct user_struct *user;	/* charged with nr_pages, or NULL */
 };
 
 struct ptmark_pin_session {
@@ -48,11 +59,58 @@ struct ptmark_pin_session {
 	pid_t pid;			/* of the target, for events */
 };
 
+/*
+ * Charge @nr pinned pages to the caller, as io_uring charges its buffers:
+ * to its user's locked_vm, within its RLIMIT_MEMLOCK, unless it may lock
+ * memory without limit.  0 with pr->user set (a reference) or left NULL
+ * (nothing charged), or -ENOMEM.  user_struct has a locked_vm wherever
+ * the kernel has networking, as every kernel ptmark is built for has;
+ * without it only CAP_IPC_LOCK may pin through a session.
+ */
+#ifdef CONFIG_NET
+static int ptmark_pin_charge(struct ptmark_pinned *pr, unsigned long nr)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct user_struct *user = current_user();
+	long cur;
+
+	if (capable(CAP_IPC_LOCK))
+		return 0;
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		if (nr > limit || (unsigned long)cur > limit - nr)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + nr));
+	pr->user = get_uid(user);
+	return 0;
+}
+
+static void ptmark_pin_uncharge(struct ptmark_pinned *pr)
+{
+	if (!pr->user)
+		return;
+	atomic_long_sub(pr->nr_pages, &pr->user->locked_vm);
+	free_uid(pr->user);
+	pr->user = NULL;
+}
+#else
+static int ptmark_pin_charge(struct ptmark_pinned *pr, unsigned long nr)
+{
+	return capable(CAP_IPC_LOCK) ? 0 : -ENOMEM;
+}
+
+static void ptmark_pin_uncharge(struct ptmark_pinned *pr)
+{
+}
+#endif
+
 static void ptmark_pinned_free(struct ptmark_pin_session *s,
 			       struct ptmark_pinned *pr)
 {
 	ptmark_netlink_notify_pin(s->pid, pr->start, pr->nr_pages, true);
 	unpin_user_pages(pr->pages, pr->nr_pages);
+	atomic64_sub(pr->nr_pages, &s->mm->pinned_vm);
+	ptmark_pin_uncharge(pr);
 	atomic64_sub(pr->nr_pages, &ptmark_stats.pinned_pages);
 	kvfree(pr->pages);
 	kfree(pr);
@@ -198,15 +256,22 @@ static long ptmark_pin_ioc_pin(struct ptmark_pin_session *s, void __user *uarg)
 		ret = -ESRCH;
 		goto out_unlock;
 	}
+	ret = ptmark_pin_charge(pr, nr);
+	if (ret)
+		goto out_mmput;
 	pr->pages = kvmalloc_array(nr, sizeof(*pr->pages), GFP_KERNEL);
 	ret = pr->pages ? ptmark_pin_pages(s, args.start, nr, gup_flags, fast,
 					   pr->pages) : -ENOMEM;
+	if (ret)
+		ptmark_pin_uncharge(pr);
+out_mmput:
 	mmput(s->mm);
 	if (ret)
 		goto out_unlock;
 
 	list_add_tail(&pr->node, &s->ranges);
 	s->nr_pages += nr;
+	atomic64_add(nr, &s->mm->pinned_vm);
 	atomic64_add(nr, &ptmark_stats.pinned_pages);
 	args.nr_pages = s->nr_pages;
 	mutex_unlock(&s->lock);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1220,6 +1221,92 @@ TEST(nothing_left_pinned)
 	EXPECT_EQ(0, ptmark_stat("pin_sessions"));
 	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
 	close(fd);
+}
+
+/*
+ * Pins are charged like io_uring's fixed buffers: to the pinning user's
+ * locked memory within its RLIMIT_MEMLOCK (ENOMEM beyond, over all its
+ * sessions), and they show in the target's VmPin.  A child with a limit
+ * of 4 pages and no CAP_IPC_LOCK (uid 1000) pins our pages through two
+ * sessions we opened on ourselves.
+ */
+#define MEMLOCK_PAGES	4
+#define MEMLOCK_UID	1000
+
+/* VmPin of process @pid in kB, -1 if none. */
+static long vm_pin_kb(pid_t pid)
+{
+	char path[64], *text, *line;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	text = read_text_file(path);
+	for (line = text; line && *line; line = text_next_line(line))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	free(text);
+	return kb;
+}
+
+TEST_F(session, pins_charged_to_memlock)
+{
+	struct rlimit lim = {
+		.rlim_cur = MEMLOCK_PAGES * page,
+		.rlim_max = MEMLOCK_PAGES * page,
+	};
+	pid_t pid, us = getpid();
+	long kb = page / 1024;
+	int status, other;
+
+	other = ptmark_pin_session(self->dev, -1);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, vm_pin_kb(us));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) ||
+		    setresgid(MEMLOCK_UID, MEMLOCK_UID, MEMLOCK_UID) ||
+		    setresuid(MEMLOCK_UID, MEMLOCK_UID, MEMLOCK_UID))
+			_exit(2);
+		/* One range past the limit is refused whole. */
+		EXPECT_EQ(-ENOMEM, ptmark_pin(self->sess, self->p,
+					      (MEMLOCK_PAGES + 1) * page, 0))
+			TH_LOG("module: a pin beyond RLIMIT_MEMLOCK was not refused");
+		EXPECT_EQ(0, vm_pin_kb(us));
+		/* Up to the limit: charged, and shown as the target's. */
+		EXPECT_EQ(0, ptmark_pin(self->sess, self->p,
+					(MEMLOCK_PAGES - 1) * page,
+					PTMARK_PIN_F_LONGTERM));
+		EXPECT_EQ((MEMLOCK_PAGES - 1) * kb, vm_pin_kb(us))
+			TH_LOG("module: pins missing from the target's VmPin");
+		EXPECT_EQ(0, ptmark_pin(other, self->p + 4 * page, page, 0));
+		EXPECT_EQ(MEMLOCK_PAGES * kb, vm_pin_kb(us));
+		/* The limit is the user's, over every session. */
+		EXPECT_EQ(-ENOMEM, ptmark_pin(self->sess, self->p + 6 * page,
+					      page, 0));
+		EXPECT_EQ(-ENOMEM, ptmark_pin(other, self->p + 6 * page,
+					      page, 0));
+		/* Released pages are uncharged. */
+		EXPECT_EQ(0, ptmark_unpin(other, self->p + 4 * page, page));
+		EXPECT_EQ((MEMLOCK_PAGES - 1) * kb, vm_pin_kb(us));
+		EXPECT_EQ(0, ptmark_pin(self->sess, self->p + 6 * page, page,
+					0));
+		EXPECT_EQ(0, ptmark_unpin(self->sess, self->p,
+					  (MEMLOCK_PAGES - 1) * page));
+		EXPECT_EQ(kb, vm_pin_kb(us));
+		_exit(_metadata->exit_code == KSFT_PASS ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* What the child left pinned goes with the session that holds it. */
+	EXPECT_EQ(kb, vm_pin_kb(us));
+	close(self->sess);
+	self->sess = -1;
+	EXPECT_EQ(0, vm_pin_kb(us));
+	close(other);
+	EXPECT_EQ(0, ptmark_stat("pin_sessions"));
+	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
 }
 
 PTMARK_GENERATED_TEST()
