@@ -136,10 +136,16 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /*
- * Guard regions on file-backed, shmem and read-only mappings: 6.15.  The
- * uapi did not change, so only the release tells.
+ * Guard markers in file-backed, shmem and read-only mappings.  madvise()
+ * takes them from 6.15, but until the kernel tracked such VMAs with
+ * VM_MAYBE_GUARD it made fork copy their page tables by giving them an
+ * anon_vma, which a module cannot do to a shared mapping: there a child
+ * would lose the guards, and khugepaged could free the table holding
+ * them.  So the ioctl guards file memory only where the kernel has the
+ * flag (and ptmark_compat_set_maybe_guard() sets it), decided by the
+ * flag itself, not by the release.
  */
-#if PTMARK_HAVE_GUARD && LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#if PTMARK_HAVE_GUARD && defined(VM_MAYBE_GUARD)
 #define PTMARK_HAVE_GUARD_FILE		1
 #else
 #define PTMARK_HAVE_GUARD_FILE		0
