@@ -225,4 +225,6 @@ module_init(ptmark_init);
 module_exit(ptmark_exit);
 
 MODULE_DESCRIPTION("Install and inspect special page-table states of user memory");
+/* A test module: a splat while it is loaded carries the test taint. */
+MODULE_INFO(test, "Y");
 MODULE_LICENSE("GPL");

@@ -261,8 +261,9 @@ static int ptmark_prepare_anon(struct vm_area_struct *vma, unsigned long addr)
 		return -EOPNOTSUPP;
 	got = get_user_pages_remote(vma->vm_mm, addr, 1,
 				    FOLL_WRITE | FOLL_FORCE, &page, NULL);
-	if (got < 0)
-		return got;
+	/* One page asked for: anything but one is no page to use. */
+	if (got != 1)
+		return got < 0 ? got : -EFAULT;
 	/*
 	 * Our reference keeps the folio from being split or freed until it
 	 * is unmapped; a fresh folio is mapped at its natural alignment.

@@ -417,7 +417,10 @@ struct ptmark_unmovable {
  * overlaps a range the session holds with EEXIST.  Opening one is a
  * write-level operation: /dev/ptmark must be open for writing (EBADF)
  * by a CAP_SYS_ADMIN opener (EPERM), and a pidfd target must be one the
- * caller may scan (EACCES, ESRCH once it has exited).
+ * caller may change, as for markers (CAP_SYS_PTRACE: EACCES; and
+ * CAP_SYS_NICE: EPERM; ESRCH once it has exited).  Every pinned page is
+ * charged to the pinning user's RLIMIT_MEMLOCK unless it has
+ * CAP_IPC_LOCK (ENOMEM beyond) and shows in the target's VmPin.
  */
 #define PTMARK_PIN_MAX_PAGES		4096
 
