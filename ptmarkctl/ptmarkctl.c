@@ -915,6 +915,8 @@ static const char *pin_cause(int fd, int err)
 		return "the range has a hole, a guard marker or a mapping GUP cannot pin (VM_PFNMAP, VM_IO), or a long-term write pin of a file with writeback";
 	case ENOSPC:
 		return "more pages than a session may hold (max_pages)";
+	case ENOMEM:
+		return "more pinned pages than RLIMIT_MEMLOCK allows this user (without CAP_IPC_LOCK)";
 	case EACCES:
 	case EPERM:
 		return "no write access to the target's memory (ptrace-attach level and CAP_SYS_NICE)";
@@ -1087,7 +1089,10 @@ static int cmd_monitor(int argc, char **argv)
 		return 1;
 	ret = ptmark_nl_join_events(&nl);
 	if (ret) {
-		ret = nl_failure(&nl, "monitor: join the events group", -ret);
+		ret = failure("monitor: join the events group", -ret,
+			      ret == -EPERM ?
+			      "the events group needs CAP_NET_ADMIN and CAP_SYS_ADMIN" :
+			      NULL);
 		goto out;
 	}
 	/* On stderr, so that --json output stays one document per line. */
