@@ -764,9 +764,18 @@ static void ptmark_walk_vma_locked(struct ptmark_walk *w,
  * A walk lets the mmap lock go, if anyone waits for it, after this many
  * PMDs of a VMA (16 MiB with 4 KiB pages): a scan of any size keeps
  * neither the target's mmap() nor its faults waiting for longer than a
- * piece of it takes.  A hugetlb file's i_mmap_rwsem is let go with it.
+ * piece of it takes.  A hugetlb VMA is walked one huge page a piece, its
+ * file's i_mmap_rwsem taken for each: truncation and hole punching of
+ * the file, which take it for write, wait for one huge page at most.
  */
 #define PTMARK_WALK_CHUNK_PMDS	8
+
+static unsigned long ptmark_walk_piece(struct vm_area_struct *vma)
+{
+	if (is_vm_hugetlb_page(vma))
+		return vma_kernel_pagesize(vma);
+	return PTMARK_WALK_CHUNK_PMDS * PMD_SIZE;
+}
 
 /*
  * Between two pieces of a walk: let the lock go if a writer (or a reader
@@ -795,7 +804,7 @@ static int ptmark_walk_yield(struct ptmark_walk *w)
 int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 {
 	struct vm_area_struct *vma;
-	unsigned long from = w->next, stop, chunk;
+	unsigned long from = w->next, stop, chunk, piece;
 	int err;
 
 	if (!w->bits_mask)
@@ -823,8 +832,8 @@ int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 		if (w->full)
 			break;
 		stop = min(vma->vm_end, end);
-		chunk = ALIGN_DOWN(w->next, PMD_SIZE) +
-			PTMARK_WALK_CHUNK_PMDS * PMD_SIZE;
+		piece = ptmark_walk_piece(vma);
+		chunk = ALIGN_DOWN(w->next, piece) + piece;
 		if (chunk > w->next && chunk < stop)
 			stop = chunk;
 		ptmark_walk_vma_locked(w, vma, w->next, stop);

@@ -2883,6 +2883,71 @@ TEST_F(scan, long_scan_lets_writers_take_the_lock)
 	munmap(p, YIELD_PMDS * env.pmd);
 }
 
+/*
+ * A hugetlb walk holds the file's i_mmap_rwsem, which truncation takes
+ * for write.  The walk takes it one huge page at a time: with each huge
+ * page slowed to 100 ms (walk_delay_us, its cap), a truncation of the
+ * file while a scan of 8 of them runs must be done within TRUNC_BOUND_MS,
+ * where a walk holding the rwsem for the whole VMA keeps it 800 ms.
+ */
+#define TRUNC_PAGES		8
+#define TRUNC_BOUND_MS		400
+
+struct slow_scan {
+	char *p;
+	size_t len;
+	int ret;
+	double took_ms;
+};
+
+static void *scan_slowly(void *arg)
+{
+	struct slow_scan *sc = arg;
+	struct scan_result res;
+	double t0 = yield_now_ms();
+
+	sc->ret = scan_all(&res, 0, -1, (uintptr_t)sc->p, sc->len, 4096);
+	sc->took_ms = yield_now_ms() - t0;
+	free(res.recs);
+	return NULL;
+}
+
+TEST_F(scan, hugetlb_walk_lets_truncation_in)
+{
+	struct slow_scan sc = { 0 };
+	pthread_t thread;
+	double t0, took;
+	int fd;
+
+	if (!have(PTMARK_FEAT_HUGETLB))
+		SKIP(return, "no hugetlb support");
+	fd = memfd_create("ptmark-trunc", MFD_HUGETLB | MFD_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, "no MFD_HUGETLB memfd: %s", strerror(errno));
+	sc.len = TRUNC_PAGES * env.pmd;
+	ASSERT_EQ(0, ftruncate(fd, sc.len));
+	sc.p = mmap(NULL, sc.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, sc.p);
+	ASSERT_EQ(0, madvise(sc.p, sc.len, MADV_POPULATE_WRITE))
+		TH_LOG("%d free huge pages needed: %s", TRUNC_PAGES,
+		       strerror(errno));
+
+	ASSERT_EQ(0, write_text_file(WALK_DELAY, "100000"));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, scan_slowly, &sc));
+	usleep(250000);
+	t0 = yield_now_ms();
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	took = yield_now_ms() - t0;
+	pthread_join(thread, NULL);
+	write_text_file(WALK_DELAY, "0");
+	TH_LOG("truncation during a slow hugetlb scan took %.0f ms; the scan %.0f ms",
+	       took, sc.took_ms);
+	EXPECT_EQ(0, sc.ret);
+	EXPECT_LT(took, TRUNC_BOUND_MS);
+	munmap(sc.p, sc.len);
+	close(fd);
+}
+
 PTMARK_GENERATED_TEST()
 
 PTMARK_MODULE_HARNESS_MAIN(NULL)
