@@ -637,6 +637,7 @@ long ptmark_ioc_marker(struct file *file, void __user *uarg)
 	unsigned long nr_pages = 0, end;
 	u64 nr_ranges = 0;
 	bool vector;
+	pid_t pid;
 	long ret;
 
 	/* Installing and removing alike change the target's memory. */
@@ -681,8 +682,10 @@ long ptmark_ioc_marker(struct file *file, void __user *uarg)
 	if ((req.marker & PTMARK_MARKER_POISONED) && !PTMARK_HAVE_POISON_MARKER)
 		return -EOPNOTSUPP;
 
+	pid = task_tgid_nr(current);
 	mm = args.flags & PTMARK_MARKER_F_PIDFD ?
-		ptmark_get_mm_pidfd_as(file, args.pidfd, PTMARK_ACCESS_WRITE) :
+		ptmark_get_mm_pidfd_nr(file, args.pidfd, PTMARK_ACCESS_WRITE,
+				       &pid) :
 		ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
@@ -710,7 +713,7 @@ long ptmark_ioc_marker(struct file *file, void __user *uarg)
 		atomic64_add(nr_pages, &ptmark_stats.markers_removed);
 	else
 		atomic64_add(nr_pages, &ptmark_stats.markers_installed);
-	ptmark_netlink_notify_marker(&args, nr_pages, ret);
+	ptmark_netlink_notify_marker(&args, pid, nr_pages, ret);
 done:
 	args.nr_pages = nr_pages;
 	args.nr_ranges = nr_ranges;

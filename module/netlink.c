@@ -491,14 +491,6 @@ static int ptmark_nl_vma_dumpit(struct sk_buff *skb,
 
 /* ---- events ------------------------------------------------------------ */
 
-/* The process a marker request was about, in the initial pid namespace. */
-static pid_t ptmark_nl_marker_pid(const struct ptmark_marker *args)
-{
-	if (!(args->flags & PTMARK_MARKER_F_PIDFD))
-		return task_tgid_nr(current);
-	return ptmark_pidfd_nr(args->pidfd);
-}
-
 /* A new message of event @cmd, or NULL when nobody listens or memory is short. */
 static struct sk_buff *ptmark_nl_event_new(u8 cmd, void **hdr)
 {
@@ -533,11 +525,12 @@ static void ptmark_nl_event_send(struct sk_buff *msg, void *hdr, bool full)
 /**
  * ptmark_netlink_notify_marker - tell the "events" group about a marker request
  * @args: the request, as PTMARK_IOC_MARKER took it
+ * @pid: the process it was about, in the initial pid namespace
  * @nr_pages: the pages the request reports
  * @err: 0, or the error the request ends with
  */
 void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
-				  u64 nr_pages, long err)
+				  pid_t pid, u64 nr_pages, long err)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -552,7 +545,7 @@ void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
 	msg = ptmark_nl_event_new(PTMARK_CMD_MARKER_NTF, &hdr);
 	if (!msg)
 		return;
-	full = nla_put_u32(msg, PTMARK_A_EVENT_PID, ptmark_nl_marker_pid(args)) ||
+	full = nla_put_u32(msg, PTMARK_A_EVENT_PID, pid) ||
 	       nla_put_uint(msg, PTMARK_A_EVENT_START, args->start) ||
 	       nla_put_uint(msg, PTMARK_A_EVENT_LEN, PAGE_ALIGN(args->len)) ||
 	       nla_put_u32(msg, PTMARK_A_EVENT_MARKER, args->marker) ||
@@ -666,7 +659,7 @@ void ptmark_netlink_exit(void)
 }
 
 void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
-				  u64 nr_pages, long err)
+				  pid_t pid, u64 nr_pages, long err)
 {
 }
 

@@ -518,6 +518,7 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	struct ptmark_pin_open args;
 	struct mm_struct *mm;
 	struct file *file;
+	pid_t pid;
 	int fd;
 	long ret;
 
@@ -534,8 +535,10 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	ret = ptmark_may_change(dev);
 	if (ret)
 		return ret;
+	pid = task_tgid_nr(current);
 	mm = args.flags & PTMARK_PIN_OPEN_F_PIDFD ?
-		ptmark_get_mm_pidfd_as(dev, args.pidfd, PTMARK_ACCESS_WRITE) :
+		ptmark_get_mm_pidfd_nr(dev, args.pidfd, PTMARK_ACCESS_WRITE,
+				       &pid) :
 		ptmark_get_mm_self();
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
@@ -550,8 +553,7 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	mmgrab(mm);
 	mmput(mm);
 	s->mm = mm;
-	s->pid = args.flags & PTMARK_PIN_OPEN_F_PIDFD ?
-		ptmark_pidfd_nr(args.pidfd) : task_tgid_nr(current);
+	s->pid = pid;
 
 	atomic64_inc(&ptmark_stats.pin_sessions);
 	fd = get_unused_fd_flags(O_CLOEXEC);

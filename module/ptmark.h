@@ -115,8 +115,12 @@ struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
 /* The same without a device fd (netlink, debugfs): the caller decides. */
 struct mm_struct *ptmark_get_mm_pidfd(int pidfd, unsigned int access);
 struct mm_struct *ptmark_get_mm_pid(pid_t nr);
-/* The pid behind @pidfd in the initial pid namespace, 0 if none: a label. */
-pid_t ptmark_pidfd_nr(int pidfd);
+/*
+ * The same, and the pid it found in the initial pid namespace in *@nr (a
+ * label for events: looking the fd up again could find another process).
+ */
+struct mm_struct *ptmark_get_mm_pidfd_nr(struct file *file, int pidfd,
+					 unsigned int access, pid_t *nr);
 int ptmark_may_change(struct file *file);
 bool ptmark_may_see_pfns(struct file *file);
 
@@ -133,7 +137,7 @@ void ptmark_debugfs_exit(void);
 int ptmark_netlink_init(void);
 void ptmark_netlink_exit(void);
 void ptmark_netlink_notify_marker(const struct ptmark_marker *args,
-				  u64 nr_pages, long err);
+				  pid_t pid, u64 nr_pages, long err);
 void ptmark_netlink_notify_pin(pid_t pid, unsigned long start,
 			       unsigned long nr_pages, bool unpin);
 

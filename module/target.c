@@ -133,8 +133,8 @@ static struct mm_struct *ptmark_pid_mm(struct file *file, struct pid *pid,
 	return mm;
 }
 
-struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
-					 unsigned int access)
+struct mm_struct *ptmark_get_mm_pidfd_nr(struct file *file, int pidfd,
+					 unsigned int access, pid_t *nr)
 {
 	struct mm_struct *mm;
 	struct file *pidfile;
@@ -147,24 +147,17 @@ struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
 		return ERR_PTR(-EBADF);
 	pid = ptmark_pidfd_pid(pidfile);
 	mm = pid ? ptmark_pid_mm(file, pid, access) : ERR_PTR(-EBADF);
+	/* From this very lookup: the number may name another fd by now. */
+	if (nr && !IS_ERR(mm))
+		*nr = pid_nr(pid);
 	fput(pidfile);
 	return mm;
 }
 
-pid_t ptmark_pidfd_nr(int pidfd)
+struct mm_struct *ptmark_get_mm_pidfd_as(struct file *file, int pidfd,
+					 unsigned int access)
 {
-	struct file *pidfile;
-	struct pid *pid;
-	pid_t nr = 0;
-
-	pidfile = pidfd < 0 ? NULL : fget(pidfd);
-	if (!pidfile)
-		return 0;
-	pid = ptmark_pidfd_pid(pidfile);
-	if (pid)
-		nr = pid_nr(pid);
-	fput(pidfile);
-	return nr;
+	return ptmark_get_mm_pidfd_nr(file, pidfd, access, NULL);
 }
 
 struct mm_struct *ptmark_get_mm_pidfd(int pidfd, unsigned int access)
