@@ -10,7 +10,8 @@
 #   --kdir DIR     a built kernel tree with its source/ and usr/include/,
 #                  as scripts/dev-kernel.sh leaves them (default: that
 #                  script's dev kernel, built if not cached)
-#   --release REL  an installed Debian kernel instead; the benchmark is
+#   --release REL  a Debian kernel instead (make check's copy in the
+#                  cache, else an installed one); the benchmark is
 #                  still built with the dev kernel's headers
 #
 # The guest runs under TCG unless KVM works here, so the milliseconds are
@@ -40,7 +41,7 @@ fi
 [ -d "$khdr/source" ] && [ -d "$khdr/usr/include" ] ||
 	die "bench-marker.sh: $khdr has no source/ and usr/include/"
 if [ -n "$RELEASE" ]; then
-	kbuild=/lib/modules/$RELEASE/build
+	kbuild=$(stock_root "$RELEASE")/lib/modules/$RELEASE/build
 	target=(--release "$RELEASE")
 else
 	KDIR=${KDIR:-$khdr}

@@ -3,7 +3,8 @@
 #
 # `make check`: everything, on a machine that may have nothing installed.
 #
-#   deps -> dev kernel (cached) -> stock kernels -> ptmark.ko for each,
+#   deps -> dev kernel (cached) -> stock kernels (downloaded and
+#   unpacked into the cache, never installed) -> ptmark.ko for each,
 #   and through DKMS for the stock ones -> selftests and kernel-bug
 #   reproducers (one kselftest install) -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel, the suite
@@ -21,6 +22,8 @@
 # show fixed on the dev kernel.  Each VM run adds one more check of its
 # own (finished, rmmod succeeded, the machine complete, no kernel splat),
 # and the harness's own tests (verdicts, mirror detection) run first.
+# The last check: /boot and /lib/modules are exactly as they were before
+# (apt-get installs build dependencies, nothing else changes the machine).
 # The line before the summary names the known kernel bugs caught.  Logs:
 # build/logs/.  Exit status non-zero on any failure.
 #
@@ -39,6 +42,20 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 t_start=$SECONDS
 passed=0 failed=0 skipped=0 bugs=()
+
+# boot_state: what is under /boot and /lib/modules (names, sizes, times
+# and link targets), which make check must leave as it found them.
+boot_state() {
+	find /boot /lib/modules -printf '%p %s %T@ %l\n' 2>/dev/null | sort
+}
+boot_state > "$LOGS"/boot-before.txt
+
+# stock_kdir REL: the headers of the stock kernel REL, as unpacked.
+stock_kdir() {
+	local root
+	root=$(stock_root "$1")
+	echo "${root%/}/lib/modules/$1/build"
+}
 
 # fixed_ids DIR: the kernel-bug IDs a patch series says it fixes, from
 # "# fixes: ID [ID...]" after a patch's name in DIR/series.
@@ -125,8 +142,15 @@ check() {
 	fi
 }
 
+# unchanged_boot: /boot and /lib/modules are as they were at the start.
+unchanged_boot() {
+	boot_state > "$LOGS"/boot-after.txt
+	diff "$LOGS"/boot-before.txt "$LOGS"/boot-after.txt >&2
+}
+
 finish() {
 	local ids
+	check "/boot and /lib/modules unchanged" unchanged_boot
 	step "make check done in $((SECONDS - t_start))s"
 	ids=$(printf '%s\n' "${bugs[@]}" | awk 'NF && !seen[$0]++' | xargs)
 	echo "$(echo $ids | wc -w) known kernel bugs caught: ${ids:-none}"
@@ -153,7 +177,7 @@ declare -A SERIES
 for series in ${PTMARK_STOCK_SERIES-6.12 6.1}; do
 	step "stock kernel $series"
 	rel=$("$PTMARK_ROOT"/scripts/stock-kernel.sh "$series") ||
-		fatal "stock kernel $series install"
+		fatal "stock kernel $series download"
 	STOCK+=("$rel")
 	SERIES[$rel]=$series
 done
@@ -167,7 +191,7 @@ check "module builds for the dev kernel" \
 for rel in "${STOCK[@]}"; do
 	step "ptmark.ko for $rel"
 	check "module builds for $rel" \
-		"$PTMARK_ROOT"/scripts/build-module.sh "/lib/modules/$rel/build" \
+		"$PTMARK_ROOT"/scripts/build-module.sh "$(stock_kdir "$rel")" \
 		"$LOGS/ko-$rel"
 done
 
@@ -196,7 +220,7 @@ install_staged() {
 	mkdir -p "$src"
 	rsync -a --exclude build --exclude '*.o' --exclude '*.ko' \
 		"$PTMARK_ROOT"/{Makefile,Kbuild,COPYING,module,include,selftests,reproducers,ptmarkctl,Documentation} "$src"/
-	make -s -C "$src" install KDIR="/lib/modules/$rel/build" \
+	make -s -C "$src" install KDIR="$(stock_kdir "$rel")" \
 		INSTALL_MOD_PATH="$root" DESTDIR="$root" > "$LOGS"/install.log 2>&1 || {
 		tail -n 20 "$LOGS"/install.log >&2
 		return 1

@@ -10,6 +10,17 @@ mkdir -p "$PTMARK_CACHE"
 
 step_t0=$SECONDS
 
+# stock_root REL: where stock-kernel.sh unpacked Debian's kernel REL (its
+# boot/, lib/modules/REL/ and usr/src/), or / for a kernel the machine
+# itself has installed.
+stock_root() {
+	if [ -f "$PTMARK_CACHE/stock/$1/.complete" ]; then
+		echo "$PTMARK_CACHE/stock/$1"
+	else
+		echo /
+	fi
+}
+
 # step "what": announce a step; its elapsed time prints with the next one.
 step() {
 	echo "[ptmark $(date +%H:%M:%S) +$((SECONDS - step_t0))s] $*" >&2

@@ -5,9 +5,10 @@
 # fail on any kernel splat.
 #
 #   vm.sh --kdir DIR | --release REL   which kernel: a built tree (its
-#                                      bzImage, built-in drivers) or an
-#                                      installed Debian kernel (/boot,
-#                                      /lib/modules/REL)
+#                                      bzImage, built-in drivers) or a
+#                                      Debian kernel (boot/, lib/modules/REL
+#                                      under $(stock_root REL): the cache's
+#                                      unpacked copy, else the machine's)
 #         --ko FILE                    ptmark.ko built for that kernel
 #                                      (.ko, .ko.xz or .ko.zst)
 #         --tests DIR                  installed selftests (make install)
@@ -70,8 +71,9 @@ if [ -n "$KDIR" ]; then
 	IMAGE=$KDIR/arch/x86/boot/bzImage
 	MODDIR=
 elif [ -n "$RELEASE" ]; then
-	IMAGE=/boot/vmlinuz-$RELEASE
-	MODDIR=/lib/modules/$RELEASE
+	SROOT=$(stock_root "$RELEASE")
+	IMAGE=${SROOT%/}/boot/vmlinuz-$RELEASE
+	MODDIR=${SROOT%/}/lib/modules/$RELEASE
 else
 	die "vm.sh: --kdir or --release needed"
 fi
@@ -133,7 +135,7 @@ fi
 if [ -n "$MODDIR" ]; then
 	n=0
 	for m in virtio_pci virtio_blk ext4; do
-		modprobe --show-depends -S "$RELEASE" "$m" | awk '$1 == "insmod" { print $2 }'
+		modprobe -d "$SROOT" --show-depends -S "$RELEASE" "$m" | awk '$1 == "insmod" { print $2 }'
 	done | awk '!seen[$0]++' | while read -r ko; do
 		n=$((n + 1))
 		base=$(basename "$ko")
