@@ -10,6 +10,9 @@
 #   make check        deps, dev kernel, both module builds, native tests,
 #                     VM runs on the dev and stock kernels, one summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
+#   make shell        the same VM with a shell on its console: ptmark
+#                     loaded, ptmarkctl on the PATH, ptmark_demo running
+#                     (its PID printed); `exit` powers it off
 #   make check-upstream  the kernel's own mm selftests in the same VM
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
@@ -69,6 +72,9 @@ check:
 run:
 	@$(SCRIPTS)/run.sh
 
+shell:
+	@$(SCRIPTS)/run.sh shell
+
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh
 
@@ -100,5 +106,5 @@ clean:
 		module/*.o module/.*.cmd .module-common.o
 
 .PHONY: all module ptmarkctl install install-module install-tests \
-	install-ptmarkctl check check-upstream fuzz kernel-matrix run deps \
+	install-ptmarkctl check check-upstream fuzz kernel-matrix run shell deps \
 	dev-kernel vm style sparse clean

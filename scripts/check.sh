@@ -299,6 +299,11 @@ if [ "$nodebugfs" != load ]; then
 		"$LOGS"/vm-dev-nodebugfs.log
 fi
 
+step "make shell, as a user drives it"
+check "make shell: prompt, ptmarkctl maps of the demo, exit" \
+	"$PTMARK_ROOT"/scripts/test-shell.sh "$LOGS"/vm-shell.log --kdir "$KDEV" \
+	--ko "$LOGS"/ko-dev/ptmark.ko --tests "$TESTS"
+
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
 	check "VM on $rel ran clean" \

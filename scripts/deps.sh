@@ -4,7 +4,9 @@
 # Install, only where missing, every Debian package that building ptmark,
 # the test kernel and the selftests, and booting the VM, need.  Idempotent:
 # a machine that has them all costs one dpkg-query.  Uses the machine's own
-# apt sources, whatever their format.
+# apt sources, whatever their format.  python3-docutils gives rst2man for
+# ptmarkctl(8); tmux drives make check's scripted `make shell` session.
+# This is all make check installs on the machine; kernels go to the cache.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -16,6 +18,7 @@ PACKAGES=(
 	liburing-dev libmnl-dev libnuma-dev numactl
 	sparse python3 python3-yaml python3-jsonschema perl
 	debian-archive-keyring dkms
+	python3-docutils tmux
 )
 
 missing_packages() {

@@ -5,6 +5,10 @@
 # ptmark.ko and the tools for it, boot it in QEMU, load ptmark, and show
 # its features and what it sees of guard regions in anonymous, shmem and
 # ext4-file mappings.  The console is printed as it happens.
+#
+# run.sh shell (`make shell`): the same guest, but a shell on its console
+# instead: ptmark loaded, ptmarkctl on the PATH, ptmark_demo left running
+# with its PID printed.  `exit` unloads the module and powers off.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -18,6 +22,11 @@ mkdir -p "$work"
 step "ptmark.ko and tools"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
 build_selftests "$kdev" "$PTMARK_ROOT/build/selftests-build" "$work"/tests
+if [ "${1:-}" = shell ]; then
+	exec "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
+		--tests "$work"/tests --mode shell --name shell \
+		--log "$work"/console.log
+fi
 "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
 	--tests "$work"/tests --mode run --name run --timeout 300 \
 	--log "$work"/console.log |

@@ -20,7 +20,8 @@
 #         [--only "t1 t2"]             run only these test programs
 #         [--name NAME] [--timeout S] [--log FILE]
 #                                      (--timeout defaults to
-#                                      $PTMARK_VM_TIMEOUT, else 900)
+#                                      $PTMARK_VM_TIMEOUT, else 900; none
+#                                      in shell mode, 0 is none)
 #         [--cpus N]                   vCPUs, an even number (default 2)
 #         [--debugfs off]              boot with debugfs=off: the module
 #                                      must load and work without it
@@ -47,7 +48,7 @@ set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
 KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm LOG= CPUS=2 DEBUGFS=on
-TIMEOUT=${PTMARK_VM_TIMEOUT:-900}
+TIMEOUT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) KDIR=$2 ;;
@@ -67,6 +68,9 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$KO" ] && [ -f "$KO" ] || die "vm.sh: --ko FILE needed"
+# A shell waits for its user: no time limit unless asked for.
+[ "$MODE" = shell ] && TIMEOUT=${TIMEOUT:-0}
+TIMEOUT=${TIMEOUT:-${PTMARK_VM_TIMEOUT:-900}}
 if [ -n "$KDIR" ]; then
 	IMAGE=$KDIR/arch/x86/boot/bzImage
 	MODDIR=
@@ -213,7 +217,14 @@ kselftest)
 	(cd /ptmark/tests && sh ./run_kselftest.sh $sel)
 	echo "ptmark-vm: run_kselftest.sh rc=$?" ;;
 run)	sh /ptmark/demo.sh ;;
-shell)	setsid cttyhack sh ;;
+shell)	# make shell: the demo left running, ptmarkctl on the PATH.
+	/ptmark/tests/ptmark/ptmark_demo --stay "$PTMARK_EXT4" > /tmp/demo.log 2>&1 &
+	demo=$!
+	sleep 1
+	echo "ptmark-vm: shell: ptmark_demo is pid $demo (output in /tmp/demo.log); try: ptmarkctl maps $demo; exit powers off"
+	PATH=/bin:/ptmark/tests/ptmark PS1='ptmark-vm# ' setsid cttyhack sh
+	kill $demo 2>/dev/null
+	wait $demo 2>/dev/null ;;
 esac
 if grep -q '^ptmark ' /proc/modules; then
 	rmmod ptmark
@@ -335,14 +346,26 @@ boot() {
 	step "vm $NAME: booting $(basename "$IMAGE") ($accel_name)${1:+, attempt $1}"
 	t0=$(date +%s.%N)
 	set +e
+	qemu=(timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${accel[@]}"
+		-m 2G "${numa[@]}"
+		-kernel "$IMAGE" -initrd "$WORK"/initramfs.cpio -append "$append"
+		"${disks[@]}"
+		-display none -serial stdio -monitor none -nodefaults
+		-pidfile "$WORK"/qemu.pid -no-reboot)
+	if [ "$MODE" = shell ]; then
+		# The terminal talks to the guest's shell: keystrokes in,
+		# everything out as it comes (prompts end no line).
+		"${qemu[@]}" 2>&1 | tee "$LOG"
+		qemu_rc=${PIPESTATUS[0]}
+		sed -i 's/\r$//' "$LOG"
+		set -e
+		kill "$watchdog" 2>/dev/null || true
+		wait "$watchdog" 2>/dev/null || true
+		return
+	fi
 	# tr writing to a pipe would hold a quiet guest's lines back in its
 	# buffer, from the watchdog and from the log alike: line-buffer it.
-	timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" \
-		-m 2G "${numa[@]}" \
-		-kernel "$IMAGE" -initrd "$WORK"/initramfs.cpio -append "$append" \
-		"${disks[@]}" \
-		-display none -serial stdio -monitor none -nodefaults \
-		-pidfile "$WORK"/qemu.pid -no-reboot </dev/null 2>&1 |
+	"${qemu[@]}" </dev/null 2>&1 |
 		stdbuf -oL tr -d '\r' | tee "$LOG" | {
 			first=
 			while IFS= read -r line; do

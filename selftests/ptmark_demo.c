@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ptmark_demo [DIR]: map 16 pages each of anonymous memory, shmem (memfd)
+ * ptmark_demo [--stay] [DIR]: map 16 pages each of anonymous memory, shmem (memfd)
  * and a file in DIR (default /tmp), put guard regions in a fixed pattern
  * into each, and print what the page tables hold, one character a page:
  *
@@ -13,6 +13,8 @@
  * one mapping, each guarded at its low end as glibc 2.42+ guards thread
  * stacks, and `ptmarkctl maps` (installed beside the demo) shows the whole
  * process: one rw-p VMA for the stacks, and where its guard pages are.
+ * With --stay it then waits, mappings and threads in place, until killed:
+ * the process `make shell` leaves running for ptmarkctl to look at.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -183,11 +185,17 @@ static void ptmarkctl_maps(const char *argv0)
 
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : "/tmp";
+	bool stay = argc > 1 && !strcmp(argv[1], "--stay");
+	const char *self = argv[0], *dir;
 	size_t len;
 	char path[4096];
 	int fd;
 
+	if (stay) {
+		argc--;
+		argv++;
+	}
+	dir = argc > 1 ? argv[1] : "/tmp";
 	page_size = sysconf(_SC_PAGESIZE);
 	len = NR_PAGES * page_size;
 	printf("pid %d; legend: P present, G guard marker, S swapped, . none\n",
@@ -218,6 +226,12 @@ int main(int argc, char **argv)
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), true);
 
 	guarded_stacks();
-	ptmarkctl_maps(argv[0]);
+	ptmarkctl_maps(self);
+	if (stay) {
+		printf("pid %d stays until killed\n", getpid());
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	return 0;
 }
