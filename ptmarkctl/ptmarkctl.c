@@ -6,7 +6,9 @@
  * generic netlink family; changes (guard, uffd-wp-marker, unmovable, pin)
  * are the /dev/ptmark ioctls.
  * Documentation/ptmarkctl.rst is the manual, the JSON schema included.
- * Exit status: 0 success, 1 an operation failed, 2 bad usage.
+ * Exit status: 0 success, 1 an operation failed, 2 bad usage.  With
+ * --json, stdout has one complete JSON document or, on any failure, an
+ * error object instead: the document is held until the command is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,11 @@
 
 #define EXIT_USAGE	2
 
-static bool opt_json, opt_map, opt_dense, opt_write, opt_longterm;
+#ifndef PTMARK_VERSION
+#define PTMARK_VERSION	"unknown"
+#endif
+
+static bool opt_json, opt_pretty, opt_map, opt_dense, opt_write, opt_longterm;
 static long opt_for = -1, opt_count = -1;	/* -1: not given */
 static unsigned long page_size;
 
@@ -65,31 +71,123 @@ static const char *const as_names[] = {
 	"unmovable", "inaccessible", "unevictable", NULL
 };
 
-static void usage(FILE *out)
+/* What each command takes and does: the usage and `help CMD`. */
+struct command_help {
+	const char *name;
+	const char *synopsis;	/* after "ptmarkctl " */
+	const char *text;
+};
+
+static const struct command_help commands[] = {
+	{ "features", "[--json] features",
+	  "The module's ABI version, the kernel release, page and PMD size,\n"
+	  "and one line per feature, \"name yes|no\".\n" },
+	{ "maps", "[--json] maps PID",
+	  "One line per VMA: range, permissions, size in kB, and how many of\n"
+	  "its pages are present, swapped, guard-marked, write-protected by the\n"
+	  "uffd-wp bit, holding a uffd-wp marker, and maybe pinned; then its\n"
+	  "name.  Below a VMA with guard markers, one line per run of them.\n" },
+	{ "dump", "[--json] [--map] [--dense] dump PID [START-END]",
+	  "The runs of pages in one state in the range (default: the whole\n"
+	  "address space), each VMA introduced by a \"vma\" line.  --map draws\n"
+	  "one character a page; --dense gives one record a page, and so needs\n"
+	  "a range.\n" },
+	{ "guard", "guard install|remove PID START-END",
+	  "Install or remove guard markers in the process, by the rules of\n"
+	  "MADV_GUARD_INSTALL/MADV_GUARD_REMOVE (feature guard_ioctl).\n" },
+	{ "uffd-wp-marker", "uffd-wp-marker install|remove PID START-END",
+	  "Install or remove uffd-wp markers: none PTEs of a shmem or file VMA\n"
+	  "registered for userfaultfd write protection only.\n" },
+	{ "unmovable", "[--json] unmovable query|set|clear FILE",
+	  "The unmovable flag of a shmem file's address space (FILE may be\n"
+	  "/proc/PID/fd/N).\n" },
+	{ "pin", "[--write] [--longterm] [--for SECONDS] pin PID START-END",
+	  "Pin the range as a driver doing DMA would (--write: FOLL_WRITE,\n"
+	  "--longterm: FOLL_LONGTERM) and hold the pins until SIGINT, SIGTERM\n"
+	  "or SIGHUP, or for SECONDS.\n" },
+	{ "monitor", "[--json] [--count N] [--for SECONDS] monitor",
+	  "Print marker and pin events as they happen, one line each, until\n"
+	  "interrupted, after N events or after SECONDS.\n" },
+	{ "help", "help [COMMAND]",
+	  "The usage of every command, or what COMMAND takes and does.\n" },
+};
+
+#define NR_COMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+/* The command being run, for the hint of a usage error. */
+static const char *cur_command;
+
+static const struct command_help *command_help(const char *name)
 {
-	fprintf(out,
-		"usage: ptmarkctl [--json] features\n"
-		"       ptmarkctl [--json] maps PID\n"
-		"       ptmarkctl [--json] [--map] [--dense] dump PID [START-END]\n"
-		"       ptmarkctl guard install|remove PID START-END\n"
-		"       ptmarkctl uffd-wp-marker install|remove PID START-END\n"
-		"       ptmarkctl [--json] unmovable query|set|clear FILE\n"
-		"       ptmarkctl [--write] [--longterm] [--for SECONDS] pin PID START-END\n"
-		"       ptmarkctl [--json] [--count N] [--for SECONDS] monitor\n"
-		"\n"
-		"Addresses are hexadecimal and page-aligned.  See ptmarkctl(8).\n");
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
+static void usage(FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "%s ptmarkctl %s\n", i ? "      " : "usage:",
+			commands[i].synopsis);
+	fprintf(out,
+		"       ptmarkctl --version\n"
+		"\n"
+		"Options: -j --json, -p --pretty (indented JSON), -m --map, -d --dense,\n"
+		"-w --write, -l --longterm, -f --for SECONDS, -c --count N, -h --help,\n"
+		"-V --version.  Addresses are hexadecimal and page-aligned.\n"
+		"'ptmarkctl help COMMAND' says more; the manual is ptmarkctl(8).\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command_help *h;
+
+	if (!argc) {
+		usage(stdout);
+		return 0;
+	}
+	h = argc == 1 ? command_help(argv[0]) : NULL;
+	if (!h) {
+		fprintf(stderr, "ptmarkctl: help: no command '%s' (try 'ptmarkctl help')\n",
+			argv[0]);
+		return EXIT_USAGE;
+	}
+	printf("usage: ptmarkctl %s\n\n%s", h->synopsis, h->text);
+	return 0;
+}
+
+/* Set by the first failure with --json: what the error object says. */
+static char json_error_msg[512];
+static const char *json_error_errno;
+static int json_error_set;
+
+static void note_error(const char *msg, const char *errname)
+{
+	if (json_error_set)
+		return;
+	json_error_set = 1;
+	snprintf(json_error_msg, sizeof(json_error_msg), "%s", msg);
+	json_error_errno = errname;
+}
+
+/* One line: what is wrong, and where help is. */
 static int usage_error(const char *fmt, ...)
 {
+	char msg[384], hint[64];
 	va_list ap;
 
-	fputs("ptmarkctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
-	usage(stderr);
+	snprintf(hint, sizeof(hint), "ptmarkctl help%s%s",
+		 cur_command ? " " : "", cur_command ? cur_command : "");
+	fprintf(stderr, "ptmarkctl: %s (see '%s')\n", msg, hint);
+	note_error(msg, NULL);
 	return EXIT_USAGE;
 }
 
@@ -97,10 +195,13 @@ static int usage_error(const char *fmt, ...)
 static int failure(const char *what, int err, const char *cause)
 {
 	const char *name = strerrorname_np(err);
+	char msg[512];
 
-	fprintf(stderr, "ptmarkctl: %s: %s (%s)%s%s\n", what, strerror(err),
-		name ? name : "?", cause && *cause ? ": " : "",
-		cause ? cause : "");
+	snprintf(msg, sizeof(msg), "%s: %s (%s)%s%s", what, strerror(err),
+		 name ? name : "?", cause && *cause ? ": " : "",
+		 cause ? cause : "");
+	fprintf(stderr, "ptmarkctl: %s\n", msg);
+	note_error(msg, name);
 	return 1;
 }
 
@@ -118,6 +219,101 @@ static void json_string(const char *s)
 			putchar(*s);
 	}
 	putchar('"');
+}
+
+/*
+ * @doc, compact JSON as the commands print it, to stdout: as it is, or
+ * with --pretty one member a line, indented by two.
+ */
+static void json_emit(const char *doc)
+{
+	bool in_string = false, escaped = false;
+	int depth = 0, i;
+	const char *c;
+
+	if (!opt_pretty) {
+		fputs(doc, stdout);
+		return;
+	}
+	for (c = doc; *c; c++) {
+		if (in_string) {
+			putchar(*c);
+			if (escaped)
+				escaped = false;
+			else if (*c == '\\')
+				escaped = true;
+			else if (*c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (*c) {
+		case '"':
+			in_string = true;
+			putchar(*c);
+			break;
+		case '{':
+		case '[':
+			putchar(*c);
+			if (c[1] == (*c == '{' ? '}' : ']')) {
+				putchar(*++c);
+				break;
+			}
+			depth++;
+			putchar('\n');
+			for (i = 0; i < depth; i++)
+				fputs("  ", stdout);
+			break;
+		case '}':
+		case ']':
+			depth--;
+			putchar('\n');
+			for (i = 0; i < depth; i++)
+				fputs("  ", stdout);
+			putchar(*c);
+			break;
+		case ',':
+			putchar(',');
+			putchar('\n');
+			for (i = 0; i < depth; i++)
+				fputs("  ", stdout);
+			break;
+		case ':':
+			fputs(": ", stdout);
+			break;
+		case ' ':
+		case '\t':
+		case '\n':
+			break;
+		default:
+			putchar(*c);
+		}
+	}
+	putchar('\n');
+}
+
+/* The error object --json prints instead of a document. */
+static void json_error(int status)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+	FILE *out = stdout;
+
+	if (!f)
+		return;
+	stdout = f;
+	printf("{\"error\":");
+	json_string(json_error_set ? json_error_msg : "failed");
+	printf(",\"errno\":");
+	if (json_error_errno)
+		json_string(json_error_errno);
+	else
+		printf("null");
+	printf(",\"exit\":%d}\n", status);
+	fclose(f);
+	stdout = out;
+	json_emit(doc);
+	free(doc);
 }
 
 static void json_addr(const char *key, uint64_t addr, bool comma)
@@ -440,10 +636,13 @@ static const char *name_of(const struct vma_name *names, size_t nr,
 	return "";
 }
 
-/* The guard runs of one VMA, merged: [start, end) pairs in @runs. */
+/*
+ * The guard runs of one VMA, merged: [start, end) pairs in *@runs, which
+ * grows to hold them all (*@cap pairs).  Their number, or -errno.
+ */
 static int guard_runs(struct ptmark_nl *nl, pid_t pid,
 		      const struct ptmark_nl_vma *v, struct collected *recs,
-		      uint64_t *runs, size_t max)
+		      uint64_t **runs, size_t *cap)
 {
 	const struct ptmark_record *r;
 	size_t i, n = 0;
@@ -458,15 +657,24 @@ static int guard_runs(struct ptmark_nl *nl, pid_t pid,
 		if (r->kind != PTMARK_KIND_MARKER ||
 		    !(r->marker & PTMARK_MARKER_GUARD))
 			continue;
-		if (n && runs[2 * n - 1] == r->start) {
-			runs[2 * n - 1] += r->nr_pages * page_size;
-		} else if (n < max) {
-			runs[2 * n] = r->start;
-			runs[2 * n + 1] = r->start + r->nr_pages * page_size;
-			n++;
+		if (n && (*runs)[2 * n - 1] == r->start) {
+			(*runs)[2 * n - 1] += r->nr_pages * page_size;
+			continue;
 		}
+		if (n == *cap) {
+			size_t bigger = *cap ? 2 * *cap : 64;
+			uint64_t *more = realloc(*runs, 2 * bigger * sizeof(**runs));
+
+			if (!more)
+				return -ENOMEM;
+			*runs = more;
+			*cap = bigger;
+		}
+		(*runs)[2 * n] = r->start;
+		(*runs)[2 * n + 1] = r->start + r->nr_pages * page_size;
+		n++;
 	}
-	return n;
+	return n > INT32_MAX ? -E2BIG : (int)n;
 }
 
 static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
@@ -480,12 +688,13 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 	perms(v->vma_flags, perm);
 	if (!opt_json) {
 		printf("%016" PRIx64 "-%016" PRIx64 " %s %8" PRIu64 " %8" PRIu64
-		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %s\n",
+		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 " %s\n",
 		       v->start, v->end, perm, (v->end - v->start) / 1024,
 		       c[PTMARK_A_VMA_PRESENT], c[PTMARK_A_VMA_SWAP],
-		       c[PTMARK_A_VMA_GUARD],
-		       c[PTMARK_A_VMA_UFFD_WP] + c[PTMARK_A_VMA_UFFD_WP_MARKER],
-		       c[PTMARK_A_VMA_PINNED], name);
+		       c[PTMARK_A_VMA_GUARD], c[PTMARK_A_VMA_UFFD_WP],
+		       c[PTMARK_A_VMA_UFFD_WP_MARKER], c[PTMARK_A_VMA_PINNED],
+		       name);
 		for (i = 0; i < nr_runs; i++)
 			printf("  guard %016" PRIx64 "-%016" PRIx64 " %" PRIu64
 			       " pages\n", runs[2 * i], runs[2 * i + 1],
@@ -495,7 +704,7 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 	printf("%s{", first ? "" : ",");
 	json_addr("start", v->start, true);
 	json_addr("end", v->end, true);
-	printf("\"perms\":\"%s\",\"pgoff\":%" PRIu64 ",\"flags\":", perm,
+	printf("\"perms\":\"%s\",\"pgoff\":%" PRIu64 ",\"vma_flags\":", perm,
 	       v->pgoff);
 	print_bits(v->vma_flags, vma_names);
 	printf(",\"as_flags\":");
@@ -526,16 +735,14 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 	(void)pid;
 }
 
-/* Guard runs listed per VMA at most; a VMA with more says how many. */
-#define MAX_GUARD_RUNS	4096
-
 static int cmd_maps(int argc, char **argv)
 {
 	struct collected vmas = { .size = sizeof(struct ptmark_nl_vma),
 				  .parse = parse_vma };
 	struct collected recs = { .size = sizeof(struct ptmark_record),
 				  .parse = parse_record };
-	static uint64_t runs[2 * MAX_GUARD_RUNS];
+	uint64_t *runs = NULL;
+	size_t runs_cap = 0;
 	struct vma_name *names;
 	struct ptmark_nl nl;
 	char what[64];
@@ -558,20 +765,18 @@ static int cmd_maps(int argc, char **argv)
 	if (opt_json)
 		printf("{\"pid\":%d,\"page_size\":%lu,\"vmas\":[", pid, page_size);
 	else
-		printf("%-33s %s %8s %8s %8s %8s %8s %8s %s\n", "address", "perm",
-		       "kB", "present", "swap", "guard", "uffd-wp", "pinned",
-		       "name");
+		printf("%-33s %s %8s %8s %8s %8s %8s %8s %8s %s\n", "address",
+		       "perm", "kB", "present", "swap", "guard", "uffd-wp",
+		       "wp-mark", "pinned", "name");
 	for (i = 0; i < vmas.nr; i++) {
 		const struct ptmark_nl_vma *v =
 			(const struct ptmark_nl_vma *)vmas.items + i;
 
 		nr_runs = 0;
 		if (v->count[PTMARK_A_VMA_GUARD]) {
-			nr_runs = guard_runs(&nl, pid, v, &recs, runs,
-					     MAX_GUARD_RUNS);
+			nr_runs = guard_runs(&nl, pid, v, &recs, &runs,
+					     &runs_cap);
 			if (nr_runs < 0) {
-				if (opt_json)
-					printf("\n");
 				ret = nl_failure(&nl, what, -nr_runs);
 				break;
 			}
@@ -582,6 +787,7 @@ static int cmd_maps(int argc, char **argv)
 	if (opt_json && !ret)
 		printf("]}\n");
 	free(names);
+	free(runs);
 out:
 	free(vmas.items);
 	free(recs.items);
@@ -686,6 +892,9 @@ static int cmd_dump(int argc, char **argv)
 	if (argc == 2 && !parse_range(argv[1], &start, &end))
 		return usage_error("bad range '%s' (want page-aligned hex START-END)",
 				   argv[1]);
+	/* A record a page of every gap of a 47-bit space is no answer. */
+	if (opt_dense && argc == 1)
+		return usage_error("--dense dump needs a START-END range");
 	snprintf(what, sizeof(what), "dump %d%s%s", pid, argc == 2 ? " " : "",
 		 argc == 2 ? argv[1] : "");
 	ret = nl_open(&nl);
@@ -1121,59 +1330,12 @@ out:
 	return ret;
 }
 
-int main(int argc, char **argv)
+/* Run command @verb with its @argc arguments @argv: its exit status. */
+static int run_command(const char *verb, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "map", no_argument, NULL, 'm' },
-		{ "dense", no_argument, NULL, 'd' },
-		{ "write", no_argument, NULL, 'w' },
-		{ "longterm", no_argument, NULL, 'l' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
-	const char *verb;
-	int c;
-
-	page_size = sysconf(_SC_PAGESIZE);
-	while ((c = getopt_long(argc, argv, "jmdwlf:c:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			opt_json = true;
-			break;
-		case 'm':
-			opt_map = true;
-			break;
-		case 'd':
-			opt_dense = true;
-			break;
-		case 'w':
-			opt_write = true;
-			break;
-		case 'l':
-			opt_longterm = true;
-			break;
-		case 'f':
-		case 'c':
-			if (!parse_count(optarg, c == 'f' ? &opt_for : &opt_count))
-				return usage_error("bad --%s '%s' (want a number >= 0)",
-						   c == 'f' ? "for" : "count", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind == argc)
-		return usage_error("no command");
-	verb = argv[optind++];
-	argc -= optind;
-	argv += optind;
+	/* "ptmarkctl CMD help", as ip(8) and bpftool(8) take it. */
+	if (argc == 1 && !strcmp(argv[0], "help") && command_help(verb))
+		return cmd_help(1, (char **)&verb);
 	if ((opt_map || opt_dense) && strcmp(verb, "dump"))
 		return usage_error("--map and --dense go with dump only");
 	if (opt_json && (!strcmp(verb, "guard") || !strcmp(verb, "uffd-wp-marker") ||
@@ -1186,6 +1348,8 @@ int main(int argc, char **argv)
 	if (opt_count >= 0 && strcmp(verb, "monitor"))
 		return usage_error("--count goes with monitor only");
 
+	if (!strcmp(verb, "help"))
+		return cmd_help(argc, argv);
 	if (!strcmp(verb, "features"))
 		return cmd_features(argc, argv);
 	if (!strcmp(verb, "maps"))
@@ -1202,5 +1366,114 @@ int main(int argc, char **argv)
 		return cmd_pin(argc, argv);
 	if (!strcmp(verb, "monitor"))
 		return cmd_monitor(argc, argv);
+	cur_command = NULL;
 	return usage_error("unknown command '%s'", verb);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "map", no_argument, NULL, 'm' },
+		{ "dense", no_argument, NULL, 'd' },
+		{ "write", no_argument, NULL, 'w' },
+		{ "longterm", no_argument, NULL, 'l' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ }
+	};
+	const char *verb = NULL;
+	FILE *out = stdout, *doc_file = NULL;
+	char *doc = NULL;
+	size_t doc_len = 0;
+	bool help = false;
+	int c, ret;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "jpmdwlf:c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opt_json = true;
+			break;
+		case 'p':
+			opt_pretty = true;
+			opt_json = true;
+			break;
+		case 'm':
+			opt_map = true;
+			break;
+		case 'd':
+			opt_dense = true;
+			break;
+		case 'w':
+			opt_write = true;
+			break;
+		case 'l':
+			opt_longterm = true;
+			break;
+		case 'f':
+		case 'c':
+			if (!parse_count(optarg, c == 'f' ? &opt_for : &opt_count)) {
+				ret = usage_error("bad --%s '%s' (want a number >= 0)",
+						  c == 'f' ? "for" : "count", optarg);
+				goto out;
+			}
+			break;
+		case 'h':
+			help = true;
+			break;
+		case 'V':
+			printf("ptmarkctl %s (ptmark ABI %d)\n", PTMARK_VERSION,
+			       PTMARK_ABI_VERSION);
+			return 0;
+		default:
+			if (optopt && optopt != '?')
+				ret = usage_error(strchr("fc", optopt) ?
+						  "option -%c needs an argument" :
+						  "unknown option -%c", optopt);
+			else
+				ret = usage_error("unknown option '%s'",
+						  argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc)
+		verb = argv[optind++];
+	if (help) {
+		/* --help, or "CMD --help" for one command. */
+		if (verb && command_help(verb))
+			return cmd_help(1, (char **)&verb);
+		usage(stdout);
+		return 0;
+	}
+	if (!verb) {
+		ret = usage_error("no command");
+		goto out;
+	}
+	if (command_help(verb))
+		cur_command = verb;
+
+	/* The document waits for the end: a failure prints only the error. */
+	if (opt_json && strcmp(verb, "monitor") && strcmp(verb, "help")) {
+		doc_file = open_memstream(&doc, &doc_len);
+		if (!doc_file)
+			return failure("--json", errno, "open_memstream");
+		stdout = doc_file;
+	}
+	ret = run_command(verb, argc - optind, argv + optind);
+	if (doc_file) {
+		fclose(doc_file);
+		stdout = out;
+		if (!ret && doc_len)
+			json_emit(doc);
+		free(doc);
+	}
+out:
+	if (ret && opt_json && (!verb || strcmp(verb, "help")))
+		json_error(ret);
+	return ret;
 }

@@ -957,20 +957,22 @@ TEST(pgoff_and_events_need_cap_sys_admin)
 
 static char ptmarkctl[512];
 
-/* Run ptmarkctl with @args; its stdout and stderr in *out (free it). */
-static int run_ptmarkctl(char **out, const char *fmt, ...)
+/*
+ * Run ptmarkctl with @args; its output in *out (free it): stdout and
+ * stderr, or with @stdout_only stdout alone (what a JSON reader gets).
+ */
+static int vrun_ptmarkctl(char **out, bool stdout_only, const char *fmt,
+			  va_list ap)
 {
 	char cmd[2048], *buf = NULL;
 	size_t len = 0, cap = 0, n;
-	va_list ap;
 	FILE *f;
 	int status;
 
 	n = snprintf(cmd, sizeof(cmd), "%s ", ptmarkctl);
-	va_start(ap, fmt);
 	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	strncat(cmd, stdout_only ? " 2>/dev/null" : " 2>&1",
+		sizeof(cmd) - strlen(cmd) - 1);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
@@ -986,6 +988,107 @@ static int run_ptmarkctl(char **out, const char *fmt, ...)
 	status = pclose(f);
 	*out = buf;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int run_ptmarkctl(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vrun_ptmarkctl(out, false, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int run_ptmarkctl_stdout(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vrun_ptmarkctl(out, true, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/*
+ * JSON, strictly enough to catch a document cut short or two run
+ * together: one value at *@p, whitespace around it skipped.  The end of
+ * the value, or NULL.
+ */
+static const char *json_value(const char *p, int depth)
+{
+	char close;
+
+	p += strspn(p, " \t\r\n");
+	if (depth > 64)
+		return NULL;
+	switch (*p) {
+	case '{':
+	case '[':
+		close = *p == '{' ? '}' : ']';
+		p += 1 + strspn(p + 1, " \t\r\n");
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if (*p != '"')
+					return NULL;
+				p = json_value(p, depth + 1);
+				if (!p)
+					return NULL;
+				p += strspn(p, " \t\r\n");
+				if (*p++ != ':')
+					return NULL;
+			}
+			p = json_value(p, depth + 1);
+			if (!p)
+				return NULL;
+			p += strspn(p, " \t\r\n");
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+			p += strspn(p, " \t\r\n");
+		}
+	case '"':
+		for (p++; *p != '"'; p++) {
+			if (!*p || (unsigned char)*p < 0x20)
+				return NULL;
+			if (*p == '\\' && !*++p)
+				return NULL;
+		}
+		return p + 1;
+	case 't':
+		return strncmp(p, "true", 4) ? NULL : p + 4;
+	case 'f':
+		return strncmp(p, "false", 5) ? NULL : p + 5;
+	case 'n':
+		return strncmp(p, "null", 4) ? NULL : p + 4;
+	default:
+		if (*p != '-' && (*p < '0' || *p > '9'))
+			return NULL;
+		return p + 1 + strspn(p + 1, "0123456789.eE+-");
+	}
+}
+
+/* Is @s exactly one JSON document (and a newline or other whitespace)? */
+static bool json_document(const char *s)
+{
+	const char *end = json_value(s, 0);
+
+	return end && !end[strspn(end, " \t\r\n")];
+}
+
+/* The number of lines of @s. */
+static int lines_of(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
 }
 
 #define REQUIRE_PTMARKCTL()						\
@@ -1057,8 +1160,13 @@ TEST(ptmarkctl_maps_and_dump_of_known_layout)
 	a = (uintptr_t)c.p;
 
 	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", c.pid)) TH_LOG("%s", out);
-	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d",
-		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0);
+	/* uffd-wp counts the bit and wp-mark the markers, as in JSON. */
+	EXPECT_EQ(0, strncmp(out, "address ", 8)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "    guard  uffd-wp  wp-mark   pinned name\n"))
+		TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d %8d %8d %8d \n",
+		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0,
+		 0, 0, 0);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
 	if (c.guards) {
 		snprintf(want, sizeof(want),
@@ -1068,11 +1176,15 @@ TEST(ptmarkctl_maps_and_dump_of_known_layout)
 	}
 	free(out);
 
-	ASSERT_EQ(0, run_ptmarkctl(&out, "--json maps %d", c.pid)) TH_LOG("%s", out);
+	ASSERT_EQ(0, run_ptmarkctl_stdout(&out, "--json maps %d", c.pid)) TH_LOG("%s", out);
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
 	snprintf(want, sizeof(want),
 		 "{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"perms\":\"rw-p\"", a,
 		 a + 16 * page);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	/* A VMA's flags have the name they have in dump's records. */
+	EXPECT_NE(NULL, strstr(out, ",\"vma_flags\":[\"read\",\"write\",")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "\"flags\":")) TH_LOG("%s", out);
 	if (c.guards) {
 		snprintf(want, sizeof(want),
 			 "\"guard\":3,\"uffd_wp_marker\":0,\"poison_marker\":0,\"uffd_wp\":0,\"pinned\":0,\"huge\":0,\"other\":0,\"guard_ranges\":[{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":2},{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":1}]}",
@@ -1106,14 +1218,76 @@ TEST(ptmarkctl_maps_and_dump_of_known_layout)
 		free(out);
 	}
 
-	ASSERT_EQ(0, run_ptmarkctl(&out, "--json --dense dump %d %lx-%lx", c.pid,
-				   a, a + 16 * page)) TH_LOG("%s", out);
+	ASSERT_EQ(0, run_ptmarkctl_stdout(&out, "--json --dense dump %d %lx-%lx", c.pid,
+					  a, a + 16 * page)) TH_LOG("%s", out);
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
 	snprintf(want, sizeof(want),
 		 "{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":1,\"kind\":\"present\",\"char\":\"A\"",
 		 a, a + page);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
 	free(out);
 	reap(c.pid);
+}
+
+/*
+ * More guard runs in one VMA than any fixed table holds: 5000 single
+ * guard pages, every other page of a region, as 5000 guarded thread
+ * stacks merged into one mapping are.  maps lists every one, the last
+ * included, in text and JSON.
+ */
+#define MANY_RUNS	5000
+
+CASE_NEEDS(global, ptmarkctl_maps_lists_every_guard_run, NEEDS_NETLINK | NEEDS_GUARD, 0)
+TEST(ptmarkctl_maps_lists_every_guard_run)
+{
+	char want[256], *out, *p;
+	uintptr_t a, last;
+	int dev, pipefd[2], i;
+	pid_t pid;
+	char ok;
+
+	PTMARK_REQUIRE_DEVICE(dev);
+	REQUIRE_PTMARKCTL_NETLINK(dev);
+	close(dev);
+	p = isolated_region(2 * MANY_RUNS);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ok = 1;
+		for (i = 0; i < MANY_RUNS && ok; i++)
+			ok = !madvise(p + (2 * i + 1) * page, page, MADV_GUARD_INSTALL);
+		if (write(pipefd[1], &ok, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &ok, 1));
+	close(pipefd[0]);
+	munmap(p - page, (2 * MANY_RUNS + 2) * page);
+	ASSERT_EQ(1, ok);
+	a = (uintptr_t)p;
+	last = a + (2 * MANY_RUNS - 1) * page;
+
+	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", pid)) TH_LOG("%.2000s", out);
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d ",
+		 a, a + 2 * MANY_RUNS * page, 2 * MANY_RUNS * page / 1024, 0,
+		 0, MANY_RUNS);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%.2000s", want, out);
+	snprintf(want, sizeof(want), "\n  guard %016lx-%016lx 1 pages\n",
+		 last, last + page);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in the listing", want);
+	free(out);
+
+	ASSERT_EQ(0, run_ptmarkctl_stdout(&out, "--json maps %d", pid));
+	EXPECT_TRUE(json_document(out));
+	snprintf(want, sizeof(want), ",{\"start\":\"0x%lx\",\"end\":\"0x%lx\",\"pages\":1}]}",
+		 last, last + page);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in the document", want);
+	free(out);
+	reap(pid);
 }
 
 /* guard install and remove through ptmarkctl, or the kernel's "no". */
@@ -1265,8 +1439,8 @@ TEST(ptmarkctl_pin_and_monitor)
 	ASSERT_EQ(0, ptmark_scan_dense_of(dev, pidfd, c.p, 16, recs));
 	EXPECT_EQ(0xf, pinned_mask(recs, 16));
 	ASSERT_EQ(0, run_ptmarkctl(&out, "maps %d", c.pid)) TH_LOG("%s", out);
-	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d %8d %8d",
-		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0, 0, 4);
+	snprintf(want, sizeof(want), "%016lx-%016lx rw-p %8zu %8d %8d %8d %8d %8d %8d",
+		 a, a + 16 * page, 16 * page / 1024, 4, 0, c.guards ? 3 : 0, 0, 0, 4);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
 	free(out);
 
@@ -1318,8 +1492,13 @@ TEST(ptmarkctl_pin_and_monitor)
 
 TEST(ptmarkctl_usage_and_errors)
 {
+	static const char *const cmds[] = {
+		"features", "maps", "dump", "guard", "uffd-wp-marker",
+		"unmovable", "pin", "monitor", "help",
+	};
 	struct ptmark_info info;
-	char *out;
+	char *out, *more, want[128];
+	unsigned int i;
 	int dev;
 
 	PTMARK_REQUIRE_DEVICE(dev);
@@ -1339,10 +1518,68 @@ TEST(ptmarkctl_usage_and_errors)
 	free(out);
 	EXPECT_EQ(2, run_ptmarkctl(&out, "--map maps 1"));
 	free(out);
+
+	/* help, help CMD and CMD help, as ip(8) and bpftool(8) have them. */
+	EXPECT_EQ(0, run_ptmarkctl(&out, "help"));
+	EXPECT_EQ(0, strncmp(out, "usage: ptmarkctl ", 17)) TH_LOG("%s", out);
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		snprintf(want, sizeof(want), "] %s", cmds[i]);
+		snprintf(want + 64, sizeof(want) - 64, "ptmarkctl %s ", cmds[i]);
+		EXPECT_TRUE(strstr(out, want) || strstr(out, want + 64))
+			TH_LOG("want '%s' in:\n%s", cmds[i], out);
+	}
+	free(out);
+	EXPECT_EQ(0, run_ptmarkctl(&out, "help dump"));
+	EXPECT_NE(NULL, strstr(out, "--dense")) TH_LOG("%s", out);
+	EXPECT_EQ(0, run_ptmarkctl(&more, "dump help"));
+	EXPECT_STREQ(out, more);
+	free(more);
+	EXPECT_EQ(0, run_ptmarkctl(&more, "dump --help"));
+	EXPECT_STREQ(out, more);
+	free(more);
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "help frobnicate"));
+	free(out);
+	EXPECT_EQ(0, run_ptmarkctl(&out, "--version"));
+	snprintf(want, sizeof(want), "(ptmark ABI %d)\n", PTMARK_ABI_VERSION);
+	EXPECT_EQ(0, strncmp(out, "ptmarkctl ", 10)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("want '%s' in:\n%s", want, out);
+	free(out);
+	EXPECT_EQ(0, run_ptmarkctl(&out, "-V"));
+	free(out);
+
+	/* A usage error is one line, saying where help is. */
+	EXPECT_EQ(2, run_ptmarkctl(&out, "maps notapid"));
+	EXPECT_EQ(1, lines_of(out)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "(see 'ptmarkctl help maps')")) TH_LOG("%s", out);
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--frobnicate maps 1"));
+	EXPECT_EQ(1, lines_of(out)) TH_LOG("%s", out);
+	free(out);
+	/* With --json, an error object on stdout, and never a document. */
+	EXPECT_EQ(2, run_ptmarkctl_stdout(&out, "--json maps notapid"));
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
+	EXPECT_EQ(0, strncmp(out, "{\"error\":", 9)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"exit\":2}")) TH_LOG("%s", out);
+	free(out);
+	/* --dense makes a record a page: of the whole space, no. */
+	EXPECT_EQ(2, run_ptmarkctl_stdout(&out, "--json --dense dump %d", getpid()));
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"error\":\"--dense dump needs a START-END range\""))
+		TH_LOG("%s", out);
+	free(out);
+	EXPECT_EQ(2, run_ptmarkctl(&out, "--dense --map dump %d", getpid()));
+	free(out);
+
 	if (!(info.features & PTMARK_FEAT_NETLINK)) {
 		/* The read commands say why they cannot work here. */
 		EXPECT_EQ(1, run_ptmarkctl(&out, "features"));
 		EXPECT_NE(NULL, strstr(out, "(ENOENT): this kernel lacks genetlink split ops"))
+			TH_LOG("%s", out);
+		free(out);
+		EXPECT_EQ(1, run_ptmarkctl_stdout(&out, "--json features"));
+		EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
+		EXPECT_NE(NULL, strstr(out, "\"errno\":\"ENOENT\",\"exit\":1}"))
 			TH_LOG("%s", out);
 		free(out);
 		EXPECT_EQ(1, run_ptmarkctl(&out, "monitor"));
@@ -1353,11 +1590,23 @@ TEST(ptmarkctl_usage_and_errors)
 	EXPECT_EQ(1, run_ptmarkctl(&out, "maps %d", INT_MAX));
 	EXPECT_NE(NULL, strstr(out, "(ESRCH): no such process")) TH_LOG("%s", out);
 	free(out);
+	EXPECT_EQ(1, run_ptmarkctl_stdout(&out, "--json maps %d", INT_MAX));
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"errno\":\"ESRCH\",\"exit\":1}")) TH_LOG("%s", out);
+	free(out);
 	EXPECT_EQ(0, run_ptmarkctl(&out, "features"));
 	EXPECT_NE(NULL, strstr(out, "\nguard_ioctl ")) TH_LOG("%s", out);
 	free(out);
-	EXPECT_EQ(0, run_ptmarkctl(&out, "--json features"));
+	EXPECT_EQ(0, run_ptmarkctl_stdout(&out, "--json features"));
 	EXPECT_NE(NULL, strstr(out, "\"guard_ioctl\":")) TH_LOG("%s", out);
+	EXPECT_TRUE(json_document(out)) TH_LOG("%s", out);
+	EXPECT_EQ(1, lines_of(out)) TH_LOG("%s", out);
+	/* --pretty: the same document, a member a line. */
+	EXPECT_EQ(0, run_ptmarkctl_stdout(&more, "--pretty features"));
+	EXPECT_TRUE(json_document(more)) TH_LOG("%s", more);
+	EXPECT_LT(10, lines_of(more)) TH_LOG("%s", more);
+	EXPECT_NE(NULL, strstr(more, "\n    \"guard_ioctl\": ")) TH_LOG("%s", more);
+	free(more);
 	free(out);
 }
 
