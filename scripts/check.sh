@@ -228,11 +228,13 @@ install_staged() {
 	modprobe -d "$root" -S "$rel" --show-depends ptmark | grep -q '/extra/ptmark\.ko' &&
 	grep -qx 'ptmark:load' "$root"/usr/local/lib/ptmark/kselftest/kselftest-list.txt &&
 	[ -x "$root"/usr/local/lib/ptmark/kselftest/run_kselftest.sh ] &&
-	[ -x "$root"/usr/local/lib/ptmark/kselftest/ptmark/load ]
+	[ -x "$root"/usr/local/lib/ptmark/kselftest/ptmark/load ] &&
+	[ -s "$root"/usr/local/share/man/man8/ptmarkctl.8 ] &&
+	[ -s "$root"/usr/local/share/bash-completion/completions/ptmarkctl ]
 }
 if [ "${#STOCK[@]}" -gt 0 ]; then
 	step "make install for ${STOCK[0]}"
-	check "make install puts ptmark.ko and the collection in place" \
+	check "make install puts ptmark.ko, the collection and ptmarkctl(8) in place" \
 		install_staged "${STOCK[0]}"
 fi
 
