@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ptmark_demo [--stay] [DIR]: map 16 pages each of anonymous memory, shmem (memfd)
- * and a file in DIR (default /tmp), put guard regions in a fixed pattern
- * into each, and print what the page tables hold, one character a page:
+ * ptmark_demo [--stay] [DIR]: map 16 pages each of anonymous memory,
+ * shmem (memfd) and a file in DIR (default /tmp), put guard regions in a
+ * fixed pattern into each, and print what the page tables hold, one
+ * character a page:
  *
- *   P present   G guard marker   S swapped   . none
+ *   A anonymous page   F file (page-cache) page   G guard marker
+ *   S swap entry       . none
+ *
+ * the letters of ptmark's "map" dump (Documentation/ptmark.rst), so the
+ * two pictures of a range read the same.
  *
  * It is what `make run` shows a newcomer.  The picture comes from
  * /proc/self/pagemap (PM_GUARD_REGION is bit 58 where the kernel has it);
@@ -50,7 +55,8 @@ static void show(const char *what, char *p)
 	}
 	for (i = 0; i < NR_PAGES; i++)
 		picture[i] = pm[i] & PM_GUARD_REGION ? 'G' :
-			     pm[i] & PM_PRESENT ? 'P' :
+			     pm[i] & PM_PRESENT ?
+				(pm[i] & PM_FILE ? 'F' : 'A') :
 			     pm[i] & PM_SWAP ? 'S' : '.';
 	printf("%-6s %012lx-%012lx  %s\n", what, (unsigned long)p,
 	       (unsigned long)p + NR_PAGES * page_size, picture);
@@ -198,7 +204,7 @@ int main(int argc, char **argv)
 	dir = argc > 1 ? argv[1] : "/tmp";
 	page_size = sysconf(_SC_PAGESIZE);
 	len = NR_PAGES * page_size;
-	printf("pid %d; legend: P present, G guard marker, S swapped, . none\n",
+	printf("pid %d; legend, as ptmark's map: A anonymous page, F file page, G guard marker, S swap entry, . none\n",
 	       getpid());
 
 	demo("anon", mmap(NULL, len, PROT_READ | PROT_WRITE,
