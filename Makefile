@@ -16,6 +16,9 @@
 #   make check-upstream  the kernel's own mm selftests in the same VM
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
+#                     (PTMARK_TESTS="prog ..." for some programs)
+#   make compare BASE=... NEW=...  the cases whose result changed between
+#                     two runs: console logs, or built trees to run first
 #   make kernel-matrix  Documentation/kernel-matrix.rst from the last
 #                     make check's logs
 #   make style        checkpatch.pl --strict over the module
@@ -93,6 +96,9 @@ dev-kernel: deps
 vm: deps
 	@$(SCRIPTS)/vm-kdir.sh $(KDIR)
 
+compare:
+	@$(SCRIPTS)/compare.sh "$(BASE)" "$(NEW)"
+
 style: deps
 	@$(SCRIPTS)/style.sh
 
@@ -107,4 +113,4 @@ clean:
 
 .PHONY: all module ptmarkctl install install-module install-tests \
 	install-ptmarkctl check check-upstream fuzz kernel-matrix run shell deps \
-	dev-kernel vm style sparse clean
+	dev-kernel vm compare style sparse clean
