@@ -16,7 +16,9 @@
 #   make check-upstream  the kernel's own mm selftests in the same VM
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
-#                     (PTMARK_TESTS="prog ..." for some programs)
+#                     (PTMARK_TESTS="prog ..." for some programs); KSRC=
+#                     [O=] a source tree instead, configured with
+#                     configs/dev-kernel.config and built first if need be
 #   make compare BASE=... NEW=...  the cases whose result changed between
 #                     two runs: console logs, or built trees to run first
 #   make kernel-matrix  Documentation/kernel-matrix.rst from the last
@@ -94,7 +96,7 @@ dev-kernel: deps
 	@$(SCRIPTS)/dev-kernel.sh
 
 vm: deps
-	@$(SCRIPTS)/vm-kdir.sh $(KDIR)
+	@$(SCRIPTS)/vm-kdir.sh $(if $(KSRC),--ksrc $(KSRC) $(if $(O),--out $(O)),$(KDIR))
 
 compare:
 	@$(SCRIPTS)/compare.sh "$(BASE)" "$(NEW)"

@@ -4,6 +4,14 @@
 # vm-kdir.sh KDIR: `make vm KDIR=...`, the suite on a kernel you built
 # yourself (an x86-64 build tree whose bzImage has virtio-pci, virtio-blk,
 # ext4, devtmpfs, debugfs and a serial console built in), in QEMU.
+#
+# vm-kdir.sh --ksrc SRC [--out DIR]: `make vm KSRC=... [O=...]`, the same
+# for a source tree, built in DIR (default: SRC itself if it has a
+# .config, else build/kernel/ of this checkout) when DIR has no bzImage
+# yet: a DIR without a .config gets allnoconfig with
+# configs/dev-kernel.config, one with a .config gets that fragment merged
+# into it (scripts/kconfig/merge_config.sh); then bzImage, modules_prepare
+# and headers are built with all CPUs.
 # Everything comes from that tree and this checkout; nothing is
 # downloaded and the dev kernel is not needed:
 #
@@ -26,6 +34,42 @@
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
+# build_tree SRC OUT: configure (if need be) and build SRC in OUT.
+build_tree() {
+	local src=$1 out=$2 frag=$PTMARK_ROOT/configs/dev-kernel.config
+	local o=()
+	[ "$out" != "$src" ] && o=(O="$out")
+	mkdir -p "$out"
+	if [ ! -f "$out/.config" ]; then
+		step "configuring $src in $out: allnoconfig + $frag"
+		make -s -C "$src" "${o[@]}" ARCH=x86_64 KCONFIG_ALLCONFIG="$frag" \
+			allnoconfig >&2
+	else
+		step "merging $frag into $out/.config"
+		"$src"/scripts/kconfig/merge_config.sh -m -O "$out" \
+			"$out/.config" "$frag" >&2
+		make -s -C "$src" "${o[@]}" ARCH=x86_64 olddefconfig >&2
+	fi
+	step "building $src in $out with $(nproc) jobs"
+	make -s -C "$src" "${o[@]}" ARCH=x86_64 -j"$(nproc)" bzImage modules >&2
+	make -s -C "$src" "${o[@]}" ARCH=x86_64 modules_prepare headers_install >&2
+}
+
+if [ "${1:-}" = --ksrc ]; then
+	[ $# = 2 ] || { [ $# = 4 ] && [ "$3" = --out ]; } ||
+		die "usage: vm-kdir.sh --ksrc SRC [--out DIR]"
+	src=$(cd "$2" && pwd) || die "no directory $2"
+	[ -f "$src/Kbuild" ] && [ -d "$src/mm" ] || die "$src is not a kernel source tree"
+	if [ $# = 4 ]; then
+		out=$(realpath -m "$4")
+	elif [ -f "$src/.config" ]; then
+		out=$src
+	else
+		out=$PTMARK_ROOT/build/kernel
+	fi
+	[ -f "$out/arch/x86/boot/bzImage" ] || build_tree "$src" "$out"
+	set -- "$out"
+fi
 [ $# = 1 ] || die "usage: vm-kdir.sh KDIR (make vm KDIR=/path/to/build)"
 kdir=$(cd "$1" && pwd) || die "no directory $1"
 [ -f "$kdir/arch/x86/boot/bzImage" ] ||
