@@ -1645,6 +1645,314 @@ TEST_F(uffd_wp, protect_over_guard)
 }
 
 /*
+ * Guards over protected file units, each sharing its entry with the
+ * unit's uffd-wp protection (one marker with the guard and the uffd-wp
+ * bits).  A kernel whose install never returns there
+ * (guard-uffdwp-restart) cannot make such entries: the calling test
+ * reports that bug and ends.
+ */
+static void guard_protected_units(struct __test_metadata *_metadata,
+				  uffd_wp_t *self, size_t first, size_t n)
+{
+	struct sigaction sa = { .sa_handler = guard_call_interrupt };
+	struct guard_call g = {
+		.addr = unit_ptr(self, first),
+		.len = n * self->unit,
+	};
+	int i;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&g.thread, NULL, guard_call_main, &g));
+	for (i = 0; i < WAIT_MS && !atomic_load(&g.state); i++)
+		usleep(1000);
+	if (!atomic_load(&g.state))
+		pthread_kill(g.thread, SIGUSR1);
+	pthread_join(g.thread, NULL);
+	if (atomic_load(&g.state) == 2)
+		KERNEL_BUG("guard-uffdwp-restart",
+			   "MADV_GUARD_INSTALL over uffd-wp protected %s pages never returns (interrupted after %d ms): no guard can share their entries",
+			   self->b->desc, WAIT_MS);
+	ASSERT_EQ(0, g.ret)
+		TH_LOG("MADV_GUARD_INSTALL: %s", strerror(g.err));
+}
+
+#define GUARD_PROTECTED(first, n) do {					\
+	guard_protected_units(_metadata, self, first, n);		\
+	if (_metadata->exit_code)					\
+		return;							\
+} while (0)
+
+/*
+ * Both bits of a shared entry show: pagemap reports each page of the
+ * @n units from @first as a guard with the uffd-wp bit, and
+ * PAGEMAP_SCAN as a non-present entry that was not written.
+ */
+static void assert_guarded_and_protected(struct __test_metadata *_metadata,
+					 uffd_wp_t *self, size_t first,
+					 size_t n)
+{
+	size_t pages = n * self->pages_per_unit, i;
+	uint64_t pme[NR_UNITS], cat[NR_UNITS];
+
+	ASSERT_GE(NR_UNITS, pages);
+	ASSERT_EQ(0, pagemap_read(unit_ptr(self, first), pages, pme));
+	for (i = 0; i < pages; i++)
+		ASSERT_EQ(PM_GUARD_REGION | PM_UFFD_WP,
+			  pme[i] & (PM_GUARD_REGION | PM_UFFD_WP | PM_PRESENT))
+			TH_LOG("page %zu of units %zu+%zu: pagemap %#llx", i,
+			       first, n, (unsigned long long)pme[i]);
+	if (!kernel.pagemap_scan)
+		return;
+	ASSERT_EQ(0, pagemap_scan_pages(unit_ptr(self, first), pages, cat));
+	for (i = 0; i < pages; i++)
+		ASSERT_EQ(PAGE_IS_SWAPPED,
+			  cat[i] & (PAGE_IS_SWAPPED | PAGE_IS_WRITTEN |
+				    PAGE_IS_PRESENT))
+			TH_LOG("page %zu of units %zu+%zu: categories %#llx",
+			       i, first, n, (unsigned long long)cat[i]);
+}
+
+/*
+ * 8d. A guard that shares its entry with uffd-wp protection is a guard
+ * first, for everything that meets the entry: an access and a GUP
+ * (/proc/self/mem) fault; a zap, a hole punch and mprotect() keep it
+ * whole; resolving the protection clears only the uffd-wp bit, and
+ * removing the guard leaves what protection the unit still has.
+ */
+CASE_NEEDS(uffd_wp, guarded_markers_keep_both, PB_FILE | PB_GUARD | NEEDS_GUARD | NEEDS_WP_MARKERS, 0)
+TEST_F(uffd_wp, guarded_markers_keep_both)
+{
+	char buf[8];
+	int mem;
+
+	PREPARE_MIX(0);
+	GUARD_PROTECTED(0, 4);
+	ASSERT_UNITS("GGGG", 'W', "guards over markers and a protected page");
+	assert_guarded_and_protected(_metadata, self, 0, 4);
+
+	mem = open("/proc/self/mem", O_RDWR);
+	ASSERT_LE(0, mem);
+	ASSERT_EQ(-1, pread(mem, buf, 1, (uintptr_t)unit_ptr(self, 1)));
+	ASSERT_EQ(EIO, errno);
+	ASSERT_EQ(-1, pwrite(mem, "x", 1, (uintptr_t)unit_ptr(self, 1)));
+	ASSERT_EQ(EIO, errno);
+	close(mem);
+
+	zap_units(_metadata, self, 0, 4);
+	punch_units(_metadata, self, 2, 1);
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ));
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ | PROT_WRITE));
+	ASSERT_UNITS("GGGG", 'W', "after zap, punch and mprotect");
+	assert_guarded_and_protected(_metadata, self, 0, 4);
+
+	protect_units(_metadata, self, 3, 1, false);
+	ASSERT_UNITS("GGGG", 'W', "unit 3 resolved");
+	guard_units(_metadata, self, 0, 4, false);
+	ASSERT_UNITS("WWW.", 'W', "guards removed");
+	WRITE_TRAPPED(0, fill_of(0), 'n');
+	WRITE_TRAPPED(1, fill_of(1), 'o');
+	WRITE_TRAPPED(2, 0, 'p');
+	WRITE_FREE(3, 'q');
+	ASSERT_UNITS("wwww", 'W', "at the end");
+}
+
+/*
+ * 8e. fork() and mremap() of guards that share their entries with
+ * uffd-wp protection.  Without UFFD_FEATURE_EVENT_FORK the child's VMA
+ * is unregistered: the guards are copied (a guarded VMA's page tables
+ * are), without their uffd-wp bits (copy_pte_marker()), and a marker
+ * alone is not.  Without UFFD_FEATURE_EVENT_REMAP the moved VMA is
+ * unregistered and move_ptes() clears the protection it moves: a guard
+ * moves on without its uffd-wp bit, never lost with it.  With the event
+ * the guards move with their protection.
+ */
+CASE_NEEDS(uffd_wp, guarded_markers_fork_and_move, PB_FILE | PB_GUARD | NEEDS_GUARD | NEEDS_WP_MARKERS, 0)
+TEST_F(uffd_wp, guarded_markers_fork_and_move)
+{
+	struct event_reader r;
+	struct child c;
+	char *old;
+
+	PREPARE_MIX(0);
+	GUARD_PROTECTED(0, 2);
+	child_start(_metadata, self, &c);
+	assert_child(_metadata, self, &c, "GG", '.', false, "child");
+	child_stop(&c);
+
+	move_region(_metadata, self);
+	assert_registered(_metadata, vma_registered(self, self->mem), false);
+	ASSERT_UNITS("GG", '.', "moved without the remap event");
+	guard_units(_metadata, self, 0, 2, false);
+	ASSERT_UNITS("..", '.', "guards removed after the move");
+	WRITE_FREE(0, 'r');
+
+	/* Again, in a registered region, with the remap event. */
+	ASSERT_EQ(0, munmap(self->mem, self->len));
+	self->mem = ptmark_backing_mmap(self->b, self->fd, NULL, self->len,
+					PROT_READ | PROT_WRITE, 0, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	PREPARE_MIX(UFFD_FEATURE_EVENT_REMAP);
+	GUARD_PROTECTED(0, 2);
+	r.uffd = self->uffd;
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	old = move_region(_metadata, self);
+	pthread_join(r.thread, NULL);
+	ASSERT_TRUE(r.got);
+	ASSERT_EQ(UFFD_EVENT_REMAP, r.msg.event);
+	ASSERT_EQ((uintptr_t)old, r.msg.arg.remap.from);
+	ASSERT_UNITS("GG", 'W', "moved with the remap event");
+	assert_guarded_and_protected(_metadata, self, 0, 2);
+	guard_units(_metadata, self, 0, 2, false);
+	ASSERT_UNITS("WW", 'W', "guards removed after the move");
+	WRITE_TRAPPED(0, 'r', 's');
+}
+
+/* One userfaultfd fill of a unit: the ioctl's result and its progress. */
+enum guarded_fill { GF_COPY, GF_ZEROPAGE, GF_POISON, GF_CONTINUE };
+
+static const char *const guarded_fill_names[] = {
+	[GF_COPY] = "UFFDIO_COPY",
+	[GF_ZEROPAGE] = "UFFDIO_ZEROPAGE",
+	[GF_POISON] = "UFFDIO_POISON",
+	[GF_CONTINUE] = "UFFDIO_CONTINUE",
+};
+
+static int guarded_fill(int uffd, enum guarded_fill how, char *dst,
+			const char *src, size_t len, __u64 mode,
+			long long *progress)
+{
+	struct uffdio_range range = { .start = (uintptr_t)dst, .len = len };
+	struct uffdio_copy copy = {
+		.dst = range.start, .src = (uintptr_t)src, .len = len,
+		.mode = mode ? UFFDIO_COPY_MODE_WP : 0,
+	};
+	struct uffdio_zeropage zero = { .range = range };
+	struct uffdio_poison poison = { .range = range };
+	struct uffdio_continue cont = {
+		.range = range, .mode = mode ? UFFDIO_CONTINUE_MODE_WP : 0,
+	};
+	int ret = -1;
+
+	switch (how) {
+	case GF_COPY:
+		ret = ioctl(uffd, UFFDIO_COPY, &copy);
+		*progress = copy.copy;
+		break;
+	case GF_ZEROPAGE:
+		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &zero);
+		*progress = zero.zeropage;
+		break;
+	case GF_POISON:
+		ret = ioctl(uffd, UFFDIO_POISON, &poison);
+		*progress = poison.updated;
+		break;
+	case GF_CONTINUE:
+		ret = ioctl(uffd, UFFDIO_CONTINUE, &cont);
+		*progress = cont.mapped;
+		break;
+	}
+	return ret ? -errno : 0;
+}
+
+/* @holes for units 0-2, @at_half for unit @half, present units between. */
+static const char *want_fills(char *out, size_t half, const char *holes,
+			      char at_half)
+{
+	memset(out, 'r', half + 1);
+	memcpy(out, holes, strlen(holes));
+	out[half] = at_half;
+	out[half + 1] = '\0';
+	return out;
+}
+
+/*
+ * 8f. A guard that shares its entry with uffd-wp protection is not an
+ * empty page for the userfaultfd ioctls that fill one, any more than a
+ * guard alone is: in a memfd range registered MISSING|WP, whose units
+ * 0-2 are holes of the file (punched while protected: uffd-wp markers),
+ * UFFDIO_COPY, UFFDIO_ZEROPAGE and UFFDIO_POISON onto the guarded units
+ * refuse with EEXIST, and in a range registered MINOR|WP, whose unit
+ * half is a zapped cached page, so does UFFDIO_CONTINUE.  Nothing enters
+ * the file.  Once the guards are gone, the markers are left and take a
+ * copy and a continue as any uffd-wp marker does.
+ */
+CASE_NEEDS(uffd_wp, guarded_markers_refuse_fills, PB_GUARD | PB_UFFD_MISSING | PB_UFFD_MINOR | NEEDS_GUARD | NEEDS_WP_MARKERS, 0)
+TEST_F(uffd_wp, guarded_markers_refuse_fills)
+{
+	const enum guarded_fill on_hole[] = { GF_COPY, GF_ZEROPAGE, GF_POISON };
+	__u64 want = base_features(self) | UFFD_FEATURE_MINOR_SHMEM |
+		     UFFD_FEATURE_POISON;
+	size_t half = self->nr / 2, i;
+	char states[NR_UNITS + 1];
+	long long done;
+	char *src;
+	int err;
+
+	if (uffd_missing(want))
+		SKIP(return, "kernel lacks UFFD_FEATURE_%s", uffd_missing(want));
+	close(self->uffd);
+	self->uffd = uffd_open(want);
+	ASSERT_LE(0, self->uffd);
+	self->features = want;
+	ASSERT_EQ(0, uffd_register(self->uffd, self->mem,
+					half * self->unit,
+					UFFDIO_REGISTER_MODE_MISSING |
+					UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(0, uffd_register(self->uffd, unit_ptr(self, half),
+					(self->nr - half) * self->unit,
+					UFFDIO_REGISTER_MODE_MINOR |
+					UFFDIO_REGISTER_MODE_WP));
+	src = mmap(NULL, self->unit, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 'Z', self->unit);
+
+	protect_units(_metadata, self, 0, 3, true);
+	punch_units(_metadata, self, 0, 3);
+	protect_units(_metadata, self, half, 1, true);
+	zap_units(_metadata, self, half, 1);
+	ASSERT_UNITS(want_fills(states, half, "WWW", 'W'), 'r', "markers");
+	GUARD_PROTECTED(0, 3);
+	GUARD_PROTECTED(half, 1);
+	ASSERT_UNITS(want_fills(states, half, "GGG", 'G'), 'r', "guarded");
+	assert_guarded_and_protected(_metadata, self, 0, 3);
+	assert_guarded_and_protected(_metadata, self, half, 1);
+
+	for (i = 0; i < ARRAY_SIZE(on_hole); i++) {
+		err = guarded_fill(self->uffd, on_hole[i], unit_ptr(self, i),
+				   src, self->unit, 0, &done);
+		ASSERT_EQ(-EEXIST, err)
+			TH_LOG("%s onto a guard sharing a uffd-wp marker of %s: %s, progress %lld",
+			       guarded_fill_names[on_hole[i]], self->b->desc,
+			       err ? strerror(-err) : "went through", done);
+		ASSERT_EQ(-EEXIST, done);
+		/* The hole stays a hole: nothing entered the file. */
+		ASSERT_EQ((off_t)(i * self->unit),
+			  lseek(self->fd, i * self->unit, SEEK_HOLE));
+	}
+	err = guarded_fill(self->uffd, GF_CONTINUE, unit_ptr(self, half), NULL,
+			   self->unit, 0, &done);
+	ASSERT_EQ(-EEXIST, err)
+		TH_LOG("UFFDIO_CONTINUE onto a guard sharing a uffd-wp marker of %s: %s, progress %lld",
+		       self->b->desc, err ? strerror(-err) : "went through",
+		       done);
+	ASSERT_EQ(-EEXIST, done);
+	assert_guarded_and_protected(_metadata, self, 0, 3);
+	assert_guarded_and_protected(_metadata, self, half, 1);
+
+	guard_units(_metadata, self, 0, 3, false);
+	guard_units(_metadata, self, half, 1, false);
+	ASSERT_UNITS(want_fills(states, half, "WWW", 'W'), 'r', "guards removed");
+	ASSERT_EQ(0, guarded_fill(self->uffd, GF_COPY, unit_ptr(self, 0), src,
+				  self->unit, 1, &done));
+	ASSERT_EQ((long long)self->unit, done);
+	ASSERT_EQ(0, guarded_fill(self->uffd, GF_CONTINUE, unit_ptr(self, half),
+				  NULL, self->unit, 1, &done));
+	ASSERT_EQ((long long)self->unit, done);
+	munmap(src, self->unit);
+}
+
+/*
  * 9. uffd-wp markers the ptmark ioctl writes into none PTEs of a
  * registered VMA are indistinguishable from the kernel's: the same
  * records, the same silent reads and trapped writes.
