@@ -995,6 +995,74 @@ TEST_F(guard, mlock_allows_remove)
 	ASSERT_TRUE(region_is(_metadata, self, p, pt, acc, 0));
 }
 
+/*
+ * A guarded VMA can be locked, and then holds guards that cannot be
+ * installed again.  mlockall(MCL_CURRENT) ignores populate errors
+ * (mm_populate()), unlike mlock(): it returns 0, having locked the VMA
+ * and populated it up to its first guard.  MCL_ONFAULT and MLOCK_ONFAULT
+ * lock without populating and return 0 too.  MADV_GUARD_INSTALL then
+ * refuses the VMA with EINVAL, over a none entry or a guard alike
+ * (is_valid_guard_vma(): its zap must never meet locked pages), while
+ * MADV_GUARD_REMOVE works; unlocked, the VMA takes guards again.  This is
+ * by design (the check's comment: "A user could lock after setting a
+ * guard range but that's fine"), so a process restored from a
+ * checkpoint must get its guards back before its memory is locked.
+ */
+TEST_F(guard, mlockall_locks_guarded_vma)
+{
+	char pt[PAT_MAX], acc[PAT_MAX], want[PAT_MAX];
+	char *p = guarded_region(_metadata, self, pt, acc);
+	size_t len = self->nr * page_size;
+	char around;
+
+	ASSERT_EQ(0, madvise(p, len, MADV_DONTNEED));
+	ASSERT_EQ(0, mlockall(MCL_CURRENT))
+		TH_LOG("mlockall: %s", strerror(errno));
+	EXPECT_TRUE(smaps_has_vmflag(p, "lo"));
+	around = IS(PB_FILE) && IS(PB_SHARED) ? '-' : '.';
+	layout(self, want, 'G', around);
+	want[0] = 'P';
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+	/* Page 2 is none (or cached), page 1 a guard: both refused. */
+	errno = 0;
+	EXPECT_EQ(-1, guard_install(p + 2 * page_size, 1));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, guard_install(p + page_size, 1));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+
+	ASSERT_EQ(0, munlockall());
+	EXPECT_FALSE(smaps_has_vmflag(p, "lo"));
+	ASSERT_EQ(0, guard_install(p + 2 * page_size, 1));
+	want[2] = 'G';
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+
+	/* Lock-on-fault populates nothing, and fails on nothing. */
+	ASSERT_EQ(0, mlockall(MCL_CURRENT | MCL_ONFAULT))
+		TH_LOG("mlockall: %s", strerror(errno));
+	EXPECT_TRUE(smaps_has_vmflag(p, "lo"));
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+	errno = 0;
+	EXPECT_EQ(-1, guard_install(p + 4 * page_size, 1));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, guard_remove(p + 2 * page_size, 1));
+	want[2] = '.';
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+	ASSERT_EQ(0, munlockall());
+
+	ASSERT_EQ(0, mlock2(p, len, MLOCK_ONFAULT));
+	EXPECT_TRUE(smaps_has_vmflag(p, "lo"));
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+	errno = 0;
+	EXPECT_EQ(-1, guard_install(p + 2 * page_size, 1));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, munlock(p, len));
+	ASSERT_EQ(0, guard_install(p + 2 * page_size, 1));
+	want[2] = 'G';
+	ASSERT_TRUE(guard_pattern_is(_metadata, p, want));
+}
+
 /* munmap() drops markers: a new mapping in their place is clean. */
 TEST_F(guard, munmap_drops_markers)
 {
