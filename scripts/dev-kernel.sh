@@ -178,7 +178,11 @@ if [ -n "${PTMARK_KERNEL_PATCHES:-}" ]; then
 	pdir=$(cd "$PTMARK_KERNEL_PATCHES" 2>/dev/null && pwd) ||
 		die "PTMARK_KERNEL_PATCHES=$PTMARK_KERNEL_PATCHES is not a directory"
 	[ -n "$(patch_list "$pdir")" ] || die "no series and no *.patch in $pdir"
-	PATCH_HASH=$(patch_list "$pdir" | xargs cat | sha256sum | cut -c1-12)
+	# Only what patch applies counts: a reworded commit message, a
+	# note or a cover letter does not rebuild the kernel.
+	PATCH_HASH=$(patch_list "$pdir" | while read -r p; do
+			sed -n '/^diff --git \|^--- a\//,$p' "$p"
+		     done | sha256sum | cut -c1-12)
 	patched_source "$pdir"
 fi
 hash=$( (cat "$frag"; gcc --version | head -n1
