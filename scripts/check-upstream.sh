@@ -23,6 +23,35 @@ work=$PTMARK_ROOT/build/logs/upstream-mm
 rm -rf "$work"
 mkdir -p "$work"/tests/mm "$work"/inc
 
+# Cases a series adds to these selftests: PTMARK_UPSTREAM_TESTS=DIR (a
+# series file, or *.patch), by default the selftests/ of
+# PTMARK_KERNEL_PATCHES.  They apply to a copy of the selftests, so the
+# same cases run on a kernel without the fixes too.
+tests=${PTMARK_UPSTREAM_TESTS:-}
+if [ -z "$tests" ] && [ -n "${PTMARK_KERNEL_PATCHES:-}" ] &&
+   [ -d "$PTMARK_KERNEL_PATCHES/selftests" ]; then
+	tests=$PTMARK_KERNEL_PATCHES/selftests
+fi
+if [ -n "$tests" ]; then
+	copy=$work/src
+	mkdir -p "$copy"/tools/testing "$copy"/mm
+	cp -a "$src"/tools/testing/selftests "$copy"/tools/testing/
+	cp -a "$src"/mm/gup_test.h "$copy"/mm/
+	if [ -f "$tests/series" ]; then
+		list=$(sed -e 's/#.*//' "$tests/series" | awk 'NF { print $1 }')
+	else
+		list=$(cd "$tests" && ls ./*.patch)
+	fi
+	for p in $list; do
+		step "applying $(basename "$p") to the selftests"
+		patch -d "$copy" -p1 --batch --forward --no-backup-if-mismatch \
+			-r - < "$tests/$p" > "$work/patch.log" 2>&1 ||
+			die "$tests/$p does not apply to the selftests of" \
+			    "$(basename "$src") (log: $work/patch.log)"
+	done
+	mm=$copy/tools/testing/selftests/mm
+fi
+
 step "ptmark.ko and the mm selftests from $(basename "$src")"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
 # What the selftests' check_config.sh would find: liburing is installed.
@@ -38,7 +67,7 @@ for p in "${PROGS[@]}"; do
 	(cd "$mm" && gcc -static -O2 -Wall -D_GNU_SOURCE= -U_FORTIFY_SOURCE \
 		-I"$work"/inc -I"$src" -isystem "$kdev"/usr/include \
 		-isystem "$src"/tools/include/uapi \
-		-I"$src"/tools/testing/selftests \
+		-I"$(dirname "$mm")" \
 		"$p".c vm_util.c hugepage_settings.c "${extra[@]}" \
 		-lrt -lpthread -lm "${libs[@]}" -o "$work/tests/mm/$p") \
 		> "$work/build-$p.log" 2>&1 ||
