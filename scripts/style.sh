@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# checkpatch.pl --strict over every module source and the uapi header,
+# checkpatch.pl --strict over every module source, the uapi header and
+# the kernel patch series (kernel-patches/),
 # using the dev kernel's copy of checkpatch.
 
 set -euo pipefail
@@ -15,4 +16,10 @@ checkpatch=("$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse
 "${checkpatch[@]}" -f $(ls module/*.[ch] | grep -v compat.h) \
 	include/uapi/linux/ptmark.h
 "${checkpatch[@]}" --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
+# The kernel patch series as a maintainer's checkpatch reads it; the
+# commits its Fixes: tags name are not in a source package.
+"$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse \
+	--ignore UNKNOWN_COMMIT_ID \
+	$(ls kernel-patches/0*.patch kernel-patches/selftests/0*.patch |
+	  grep -v cover-letter)
 echo "style: checkpatch --strict clean"
