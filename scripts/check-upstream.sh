@@ -4,7 +4,8 @@
 # `make check-upstream`: the kernel's own mm selftests that meet what
 # ptmark exercises - guard-regions, uffd-unit-tests, cow, gup_longterm,
 # pagemap_ioctl, pfnmap and migration - built from the dev kernel's own
-# source tree (PTMARK_KERNEL_PATCHES applies here too) and run in the
+# source tree (PTMARK_KERNEL_PATCHES applies here too), with the cases a
+# series adds to them (PTMARK_UPSTREAM_TESTS, below), and run in the
 # same VM as make check, with ptmark.ko loaded, but with four vCPUs
 # (migration wants a thread per node beside its main one).  Prints each program's
 # pass/fail/skip counts and a summary line; exits non-zero on any
