@@ -14,6 +14,8 @@
 #                     loaded, ptmarkctl on the PATH, ptmark_demo running
 #                     (its PID printed); `exit` powers it off
 #   make check-upstream  the kernel's own mm selftests in the same VM
+#   make bug-report [BUG=ID]  what a maintainer needs about a bug the last
+#                     make check found, in build/bug-report/
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
 #   make vm KDIR=...  run the suite in QEMU on your own built kernel tree
 #                     (PTMARK_TESTS="prog ..." for some programs); KSRC=
@@ -83,6 +85,9 @@ shell:
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh
 
+bug-report:
+	@$(SCRIPTS)/bug-report.sh $(BUG)
+
 fuzz:
 	@$(SCRIPTS)/fuzz.sh
 
@@ -114,5 +119,5 @@ clean:
 		module/*.o module/.*.cmd .module-common.o
 
 .PHONY: all module ptmarkctl install install-module install-tests \
-	install-ptmarkctl check check-upstream fuzz kernel-matrix run shell deps \
+	install-ptmarkctl check check-upstream bug-report fuzz kernel-matrix run shell deps \
 	dev-kernel vm compare style sparse clean
