@@ -41,14 +41,6 @@
 
 static long psize;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -182,13 +174,13 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "/proc/%d/smaps", child);
 	snprintf(cmd, sizeof(cmd), "%s maps %d", ctl, child);
 	for (i = 0; i < runs; i++) {
-		double t0 = now_ms();
+		double t0 = monotonic_ms();
 
 		smaps_bytes = read_all(path);
-		t_smaps[i] = now_ms() - t0;
-		t0 = now_ms();
+		t_smaps[i] = monotonic_ms() - t0;
+		t0 = monotonic_ms();
 		listed = guard_lines(cmd);
-		t_maps[i] = now_ms() - t0;
+		t_maps[i] = monotonic_ms() - t0;
 		if (smaps_bytes < 0 || listed != n) {
 			ksft_print_msg("run %d: smaps %ld bytes, ptmarkctl maps listed %ld guard runs of %d\n",
 				       i, smaps_bytes, listed, n);

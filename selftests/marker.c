@@ -2768,14 +2768,6 @@ FIXTURE_TEARDOWN(big_range)
 	close(self->fd);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A thread taking the mmap write lock over and over, timing each wait. */
 struct lock_taker {
 	volatile bool stop;
@@ -2790,12 +2782,12 @@ static void *take_mmap_lock(void *arg)
 	void *q;
 
 	while (!t->stop) {
-		t0 = now_ms();
+		t0 = monotonic_ms();
 		q = mmap(NULL, psize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 		if (q != MAP_FAILED)
 			munmap(q, psize);
-		dt = now_ms() - t0;
+		dt = monotonic_ms() - t0;
 		if (dt > t->worst_ms)
 			t->worst_ms = dt;
 		t->takes++;
@@ -2840,7 +2832,7 @@ TEST_F(big_range, install_lets_others_take_the_lock)
 		ASSERT_EQ(0, pthread_create(&thread, NULL, take_mmap_lock,
 					    &taker));
 		usleep(20000);
-		t0 = now_ms();
+		t0 = monotonic_ms();
 		if (k == 0) {
 			ret = ptmark_marker_fd(self->fd, -1, p, BIG_RANGE,
 					       PTMARK_MARKER_GUARD, 0, &pages);
@@ -2851,7 +2843,7 @@ TEST_F(big_range, install_lets_others_take_the_lock)
 						PTMARK_MARKER_GUARD, 0, &pages,
 						&ranges);
 		}
-		took = now_ms() - t0;
+		took = monotonic_ms() - t0;
 		taker.stop = true;
 		pthread_join(thread, NULL);
 		EXPECT_EQ(0, ret) TH_LOG("%s: %s", how[k], strerror(-ret));
@@ -2899,10 +2891,10 @@ TEST_F(big_range, install_ends_on_kill)
 	close(pipefd[0]);
 	/* Well inside the call, which takes about two seconds. */
 	usleep(300000);
-	t0 = now_ms();
+	t0 = monotonic_ms();
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	took = now_ms() - t0;
+	took = monotonic_ms() - t0;
 	TH_LOG("the killed installer was gone after %.0f ms", took);
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		TH_LOG("child status %#x", status);

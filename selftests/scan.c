@@ -2805,14 +2805,6 @@ TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
 #define YIELD_DELAY_US		"10000"
 #define YIELD_BOUND_MS		500
 
-static double yield_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 struct lock_writer {
 	atomic_bool stop;
 	double worst_ms;
@@ -2827,18 +2819,18 @@ static void *write_lock_loop(void *arg)
 
 	while (!atomic_load(&t->stop)) {
 		/* Each call takes the lock once: time each. */
-		t0 = yield_now_ms();
+		t0 = monotonic_ms();
 		q = mmap(NULL, env.page, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		dt = yield_now_ms() - t0;
+		dt = monotonic_ms() - t0;
 		if (dt > t->worst_ms)
 			t->worst_ms = dt;
 		t->takes++;
 		if (q == MAP_FAILED)
 			continue;
-		t0 = yield_now_ms();
+		t0 = monotonic_ms();
 		munmap(q, env.page);
-		dt = yield_now_ms() - t0;
+		dt = monotonic_ms() - t0;
 		if (dt > t->worst_ms)
 			t->worst_ms = dt;
 		t->takes++;
@@ -2864,9 +2856,9 @@ TEST_F(scan, long_scan_lets_writers_take_the_lock)
 	ASSERT_EQ(0, write_text_file(WALK_DELAY, YIELD_DELAY_US));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, write_lock_loop, &writer));
 	usleep(20000);
-	t0 = yield_now_ms();
+	t0 = monotonic_ms();
 	ret = scan_all(&res, 0, -1, (uintptr_t)p, nr * env.page, 4096);
-	took = yield_now_ms() - t0;
+	took = monotonic_ms() - t0;
 	atomic_store(&writer.stop, true);
 	pthread_join(thread, NULL);
 	write_text_file(WALK_DELAY, "0");
@@ -2904,10 +2896,10 @@ static void *scan_slowly(void *arg)
 {
 	struct slow_scan *sc = arg;
 	struct scan_result res;
-	double t0 = yield_now_ms();
+	double t0 = monotonic_ms();
 
 	sc->ret = scan_all(&res, 0, -1, (uintptr_t)sc->p, sc->len, 4096);
-	sc->took_ms = yield_now_ms() - t0;
+	sc->took_ms = monotonic_ms() - t0;
 	free(res.recs);
 	return NULL;
 }
@@ -2935,9 +2927,9 @@ TEST_F(scan, hugetlb_walk_lets_truncation_in)
 	ASSERT_EQ(0, write_text_file(WALK_DELAY, "100000"));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, scan_slowly, &sc));
 	usleep(250000);
-	t0 = yield_now_ms();
+	t0 = monotonic_ms();
 	ASSERT_EQ(0, ftruncate(fd, 0));
-	took = yield_now_ms() - t0;
+	took = monotonic_ms() - t0;
 	pthread_join(thread, NULL);
 	write_text_file(WALK_DELAY, "0");
 	TH_LOG("truncation during a slow hugetlb scan took %.0f ms; the scan %.0f ms",
