@@ -2797,13 +2797,15 @@ TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
  * writer of the address space (mmap(), munmap()) must get the lock within
  * a bound: the walk lets it go between pieces of 8 PMDs when someone
  * waits (a reader may take it back before a woken writer runs; the
- * rwsem's handoff ends that after one more piece).  walk_delay_us makes each of 128 populated PMDs cost 10 ms, so
- * that one call takes over a second on any machine, and a walk that keeps
- * the lock throughout cannot pass.
+ * rwsem's handoff ends that after one more piece).  walk_delay_us makes
+ * each of 128 populated PMDs cost 20 ms, so that one call takes over two
+ * and a half seconds on any machine, and a walk that keeps the lock
+ * throughout cannot pass.  A piece holds the lock 160 ms; the bound leaves
+ * room for a busy TCG host descheduling the writer.
  */
 #define YIELD_PMDS		128
-#define YIELD_DELAY_US		"10000"
-#define YIELD_BOUND_MS		500
+#define YIELD_DELAY_US		"20000"
+#define YIELD_BOUND_MS		1000
 
 struct lock_writer {
 	atomic_bool stop;
