@@ -17,8 +17,10 @@ checkpatch=("$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse
 	include/uapi/linux/ptmark.h
 "${checkpatch[@]}" --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
 # The kernel patch series as a maintainer's checkpatch reads it; the
-# commits its Fixes: tags name are not in a source package.
-"$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse \
+# commits its Fixes: tags name are not in a source package.  Inside a git
+# work tree checkpatch reads a tracked file as a source file (as -f), not
+# as a patch: GIT_DIR points it away from ours.
+GIT_DIR=/nonexistent "$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse \
 	--ignore UNKNOWN_COMMIT_ID \
 	$(ls kernel-patches/0*.patch kernel-patches/selftests/0*.patch |
 	  grep -v cover-letter)
