@@ -2770,34 +2770,6 @@ FIXTURE_TEARDOWN(big_range)
 	close(self->fd);
 }
 
-/* A thread taking the mmap write lock over and over, timing each wait. */
-struct lock_taker {
-	volatile bool stop;
-	double worst_ms;
-	unsigned long takes;
-};
-
-static void *take_mmap_lock(void *arg)
-{
-	struct lock_taker *t = arg;
-	double t0, dt;
-	void *q;
-
-	while (!t->stop) {
-		t0 = monotonic_ms();
-		q = mmap(NULL, psize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
-		if (q != MAP_FAILED)
-			munmap(q, psize);
-		dt = monotonic_ms() - t0;
-		if (dt > t->worst_ms)
-			t->worst_ms = dt;
-		t->takes++;
-		usleep(2000);
-	}
-	return NULL;
-}
-
 /* A reservation of @len, nothing populated: every PMD empty. */
 static char *reserve(size_t len)
 {
@@ -2816,8 +2788,7 @@ TEST_F(big_range, install_lets_others_take_the_lock)
 {
 	static const char *const how[] = { "one range", "a vector" };
 	struct ptmark_range vec;
-	struct lock_taker taker;
-	pthread_t thread;
+	struct lock_waiter taker;
 	__u64 pages, ranges;
 	double t0, took;
 	int k, ret;
@@ -2830,9 +2801,7 @@ TEST_F(big_range, install_lets_others_take_the_lock)
 		ASSERT_NE(NULL, p);
 		/* The anon_vma comes first: its fault is no part of this. */
 		p[0] = 1;
-		memset(&taker, 0, sizeof(taker));
-		ASSERT_EQ(0, pthread_create(&thread, NULL, take_mmap_lock,
-					    &taker));
+		ASSERT_EQ(0, lock_waiter_start(&taker));
 		usleep(20000);
 		t0 = monotonic_ms();
 		if (k == 0) {
@@ -2846,8 +2815,7 @@ TEST_F(big_range, install_lets_others_take_the_lock)
 						&ranges);
 		}
 		took = monotonic_ms() - t0;
-		taker.stop = true;
-		pthread_join(thread, NULL);
+		lock_waiter_stop(&taker);
 		EXPECT_EQ(0, ret) TH_LOG("%s: %s", how[k], strerror(-ret));
 		EXPECT_EQ(BIG_RANGE / psize, pages) TH_LOG("%s", how[k]);
 		TH_LOG("%s: install of 2 GiB took %.0f ms; the other thread took the lock %lu times, waiting at most %.0f ms",

@@ -665,6 +665,53 @@ double monotonic_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* ---- a thread taking this process's mmap lock for write, timed ------- */
+
+static void lock_waiter_note(struct lock_waiter *w, double t0)
+{
+	double dt = monotonic_ms() - t0;
+
+	if (dt > w->worst_ms)
+		w->worst_ms = dt;
+	w->takes++;
+}
+
+static void *lock_waiter_loop(void *arg)
+{
+	struct lock_waiter *w = arg;
+	size_t page = sysconf(_SC_PAGESIZE);
+	double t0;
+	void *q;
+
+	while (!atomic_load(&w->stop)) {
+		t0 = monotonic_ms();
+		q = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+		lock_waiter_note(w, t0);
+		if (q != MAP_FAILED) {
+			t0 = monotonic_ms();
+			munmap(q, page);
+			lock_waiter_note(w, t0);
+		}
+		usleep(2000);
+	}
+	return NULL;
+}
+
+int lock_waiter_start(struct lock_waiter *w)
+{
+	atomic_init(&w->stop, false);
+	w->worst_ms = 0;
+	w->takes = 0;
+	return pthread_create(&w->thread, NULL, lock_waiter_loop, w);
+}
+
+void lock_waiter_stop(struct lock_waiter *w)
+{
+	atomic_store(&w->stop, true);
+	pthread_join(w->thread, NULL);
+}
+
 /* ---- the machine's geometry --------------------------------------------- */
 
 size_t ptmark_pmd_size(void)

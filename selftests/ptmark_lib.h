@@ -431,6 +431,26 @@ int writer_start(struct writer *w, char *addr, char value);
 /* Has the store of writer_start() finished within @ms milliseconds? */
 bool writer_done_within(struct writer *w, int ms);
 
+/* ---- a thread taking this process's mmap lock for write, timed ------- */
+
+/*
+ * Between lock_waiter_start() and lock_waiter_stop(), a thread maps and
+ * unmaps one page over and over, each call one take of the mmap write
+ * lock, and keeps the longest wait and the number of takes.
+ */
+struct lock_waiter {
+	pthread_t thread;
+	atomic_bool stop;
+	double worst_ms;
+	unsigned long takes;
+};
+
+/* Start it: pthread_create()'s result. */
+int lock_waiter_start(struct lock_waiter *w);
+
+/* Stop it and wait for it; its figures are final after. */
+void lock_waiter_stop(struct lock_waiter *w);
+
 /* ---- io_uring ----------------------------------------------------------- */
 
 struct io_uring;

@@ -2807,46 +2807,11 @@ TEST_F_TIMEOUT(scan, whole_user_address_space, 300)
 #define YIELD_DELAY_US		"20000"
 #define YIELD_BOUND_MS		1000
 
-struct lock_writer {
-	atomic_bool stop;
-	double worst_ms;
-	unsigned long takes;
-};
-
-static void *write_lock_loop(void *arg)
-{
-	struct lock_writer *t = arg;
-	double t0, dt;
-	void *q;
-
-	while (!atomic_load(&t->stop)) {
-		/* Each call takes the lock once: time each. */
-		t0 = monotonic_ms();
-		q = mmap(NULL, env.page, PROT_READ,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		dt = monotonic_ms() - t0;
-		if (dt > t->worst_ms)
-			t->worst_ms = dt;
-		t->takes++;
-		if (q == MAP_FAILED)
-			continue;
-		t0 = monotonic_ms();
-		munmap(q, env.page);
-		dt = monotonic_ms() - t0;
-		if (dt > t->worst_ms)
-			t->worst_ms = dt;
-		t->takes++;
-		usleep(2000);
-	}
-	return NULL;
-}
-
 TEST_F(scan, long_scan_lets_writers_take_the_lock)
 {
 	size_t nr = YIELD_PMDS * (env.pmd / env.page), i;
-	struct lock_writer writer = { 0 };
+	struct lock_waiter writer;
 	struct scan_result res;
-	pthread_t thread;
 	double t0, took;
 	char *p;
 	int ret;
@@ -2856,13 +2821,12 @@ TEST_F(scan, long_scan_lets_writers_take_the_lock)
 	for (i = 0; i < YIELD_PMDS; i++)
 		p[i * env.pmd] = 1;
 	ASSERT_EQ(0, write_text_file(WALK_DELAY, YIELD_DELAY_US));
-	ASSERT_EQ(0, pthread_create(&thread, NULL, write_lock_loop, &writer));
+	ASSERT_EQ(0, lock_waiter_start(&writer));
 	usleep(20000);
 	t0 = monotonic_ms();
 	ret = scan_all(&res, 0, -1, (uintptr_t)p, nr * env.page, 4096);
 	took = monotonic_ms() - t0;
-	atomic_store(&writer.stop, true);
-	pthread_join(thread, NULL);
+	lock_waiter_stop(&writer);
 	write_text_file(WALK_DELAY, "0");
 	ASSERT_EQ(0, ret) TH_LOG("scan: %s %s", strerror(-ret), res.why);
 	TH_LOG("a scan of %d populated PMDs took %.0f ms in %zu calls; the writer took the lock %lu times, waiting at most %.0f ms",
