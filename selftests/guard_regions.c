@@ -1785,86 +1785,6 @@ TEST_F(guard, uffd_missing_guard_segv_no_event)
 	close(uffd);
 }
 
-/* The userfaultfd ioctls that resolve a fault by filling the page. */
-enum uffd_fill {
-	FILL_COPY,
-	FILL_ZEROPAGE,
-	FILL_POISON,
-	FILL_MOVE,
-	FILL_CONTINUE,
-};
-
-static const struct {
-	const char *name;
-	int nr;		/* its bit in UFFDIO_REGISTER's ioctls */
-} uffd_fills[] = {
-	[FILL_COPY] = { "UFFDIO_COPY", _UFFDIO_COPY },
-	[FILL_ZEROPAGE] = { "UFFDIO_ZEROPAGE", _UFFDIO_ZEROPAGE },
-	[FILL_POISON] = { "UFFDIO_POISON", _UFFDIO_POISON },
-	[FILL_MOVE] = { "UFFDIO_MOVE", _UFFDIO_MOVE },
-	[FILL_CONTINUE] = { "UFFDIO_CONTINUE", _UFFDIO_CONTINUE },
-};
-
-/*
- * Fill @pages pages at @dst by @how, UFFDIO_COPY and UFFDIO_MOVE taking
- * them from @src.  Returns what the ioctl did (0, or -1 with errno) and,
- * in *done, what it wrote back as its progress: pages filled, or -errno.
- */
-static int uffd_fill(int uffd, enum uffd_fill how, char *dst, char *src,
-		     size_t pages, long long *done)
-{
-	union {
-		struct uffdio_copy copy;
-		struct uffdio_zeropage zero;
-		struct uffdio_poison poison;
-		struct uffdio_move move;
-		struct uffdio_continue cont;
-	} arg;
-	struct uffdio_range range = {
-		.start = (uintptr_t)dst,
-		.len = pages * page_size,
-	};
-	long long progress = 0;
-	int ret = -1, err;
-
-	memset(&arg, 0, sizeof(arg));
-	switch (how) {
-	case FILL_COPY:
-		arg.copy.dst = range.start;
-		arg.copy.src = (uintptr_t)src;
-		arg.copy.len = range.len;
-		ret = ioctl(uffd, UFFDIO_COPY, &arg.copy);
-		progress = arg.copy.copy;
-		break;
-	case FILL_ZEROPAGE:
-		arg.zero.range = range;
-		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &arg.zero);
-		progress = arg.zero.zeropage;
-		break;
-	case FILL_POISON:
-		arg.poison.range = range;
-		ret = ioctl(uffd, UFFDIO_POISON, &arg.poison);
-		progress = arg.poison.updated;
-		break;
-	case FILL_MOVE:
-		arg.move.dst = range.start;
-		arg.move.src = (uintptr_t)src;
-		arg.move.len = range.len;
-		ret = ioctl(uffd, UFFDIO_MOVE, &arg.move);
-		progress = arg.move.move;
-		break;
-	case FILL_CONTINUE:
-		arg.cont.range = range;
-		ret = ioctl(uffd, UFFDIO_CONTINUE, &arg.cont);
-		progress = arg.cont.mapped;
-		break;
-	}
-	err = errno;
-	*done = progress > 0 ? progress / (long long)page_size : progress;
-	errno = err;
-	return ret;
-}
-
 enum fill_result {
 	FILL_STOPPED,	/* stopped at the guard, as it must */
 	FILL_THROUGH,	/* filled every page, the guard's too */
@@ -1883,21 +1803,21 @@ static enum fill_result fill_onto_guard(struct __test_metadata *_metadata,
 					char *src, size_t pages, size_t at)
 {
 	long long done;
-	int ret, err;
+	int ret;
 
-	errno = 0;
-	ret = uffd_fill(uffd, how, dst, src, pages, &done);
-	err = errno;
+	ret = uffd_fill(uffd, how, dst, src, pages * page_size, false, &done);
+	if (done > 0)
+		done /= page_size;
 	if (ret == 0 && done == (long long)pages)
 		return guard_pattern_is(_metadata, dst + at * page_size, "-") ?
 		       FILL_THROUGH : FILL_WRONG;
-	if (ret == -1 && !at && err == EEXIST && done == -EEXIST)
+	if (ret == -EEXIST && !at && done == -EEXIST)
 		return FILL_STOPPED;
-	if (ret == -1 && at && err == EAGAIN && done == (long long)at)
+	if (ret == -EAGAIN && at && done == (long long)at)
 		return FILL_STOPPED;
-	TH_LOG("%s of %zu pages at %p, guard at page %zu: returned %d (%s), progress %lld",
-	       uffd_fills[how].name, pages, dst, at, ret,
-	       ret ? strerror(err) : "no error", done);
+	TH_LOG("%s of %zu pages at %p, guard at page %zu: %s, progress %lld",
+	       uffd_fills[how].name, pages, dst, at,
+	       ret ? strerror(-ret) : "no error", done);
 	return FILL_WRONG;
 }
 
@@ -1960,8 +1880,9 @@ TEST_F(guard, uffd_fill_refuses_guard)
 	memset(mv, ptmark_stamp(PTMARK_BY_CHILD, 0), page_size);
 
 	stamp_source(src, 1, hole);
-	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p, src, 1, &done));
-	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p, src, page_size, false,
+			       &done));
+	ASSERT_EQ((long long)page_size, done);
 	ASSERT_EQ(0, guard_install(p + page_size, 4));
 	ASSERT_EQ(0, guard_install(p + 7 * page_size, 1));
 	ASSERT_TRUE(guard_pattern_is(_metadata, p, "-GGGG..G.."));
@@ -2012,9 +1933,9 @@ TEST_F(guard, uffd_fill_refuses_guard)
 
 	ASSERT_EQ(0, guard_remove(p + 4 * page_size, 1));
 	stamp_source(src, 1, hole + 4);
-	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p + 4 * page_size, src, 1,
-			       &done));
-	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_COPY, p + 4 * page_size, src,
+			       page_size, false, &done));
+	ASSERT_EQ((long long)page_size, done);
 	ASSERT_TRUE(region_is(_metadata, self, p, "PGGGP.PG..", "mGGGm~mG~~",
 			      hole));
 	KERNEL_BUG_NOT_SEEN("uffd-fill-over-guard");
@@ -2049,8 +1970,9 @@ TEST_F(guard, uffd_continue_refuses_guard)
 				   UFFDIO_REGISTER_MODE_MINOR));
 	ASSERT_LE(n, self->filled_pages);
 
-	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p, NULL, 1, &done));
-	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p, NULL, page_size, false,
+			       &done));
+	ASSERT_EQ((long long)page_size, done);
 	ASSERT_EQ(0, guard_install(p + page_size, 1));
 	ASSERT_EQ(0, guard_install(p + 4 * page_size, 1));
 	ASSERT_TRUE(guard_pattern_is(_metadata, p, "-G..G..."));
@@ -2071,9 +1993,9 @@ TEST_F(guard, uffd_continue_refuses_guard)
 			   self->b->desc);
 
 	ASSERT_EQ(0, guard_remove(p + page_size, 1));
-	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p + page_size, NULL, 1,
-			       &done));
-	ASSERT_EQ(1, done);
+	ASSERT_EQ(0, uffd_fill(uffd, FILL_CONTINUE, p + page_size, NULL,
+			       page_size, false, &done));
+	ASSERT_EQ((long long)page_size, done);
 	ASSERT_TRUE(region_is(_metadata, self, p, "PP.PG...", "ff~fG~~~", 0));
 	KERNEL_BUG_NOT_SEEN("uffd-fill-over-guard");
 	close(uffd);

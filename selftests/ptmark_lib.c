@@ -1422,6 +1422,68 @@ int uffd_writeprotect(int uffd, const void *addr, size_t len, __u64 mode)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
 }
 
+const struct uffd_fill_op uffd_fills[NR_UFFD_FILLS] = {
+	[FILL_COPY] = { "UFFDIO_COPY", _UFFDIO_COPY },
+	[FILL_ZEROPAGE] = { "UFFDIO_ZEROPAGE", _UFFDIO_ZEROPAGE },
+	[FILL_POISON] = { "UFFDIO_POISON", _UFFDIO_POISON },
+	[FILL_MOVE] = { "UFFDIO_MOVE", _UFFDIO_MOVE },
+	[FILL_CONTINUE] = { "UFFDIO_CONTINUE", _UFFDIO_CONTINUE },
+};
+
+int uffd_fill(int uffd, enum uffd_fill how, void *dst, const void *src,
+	      size_t len, bool wp, long long *progress)
+{
+	struct uffdio_range range = { .start = (uintptr_t)dst, .len = len };
+	union {
+		struct uffdio_copy copy;
+		struct uffdio_zeropage zero;
+		struct uffdio_poison poison;
+		struct uffdio_move move;
+		struct uffdio_continue cont;
+	} arg;
+	int ret = -1;
+
+	memset(&arg, 0, sizeof(arg));
+	errno = EINVAL;
+	*progress = 0;
+	switch (how) {
+	case FILL_COPY:
+		arg.copy.dst = range.start;
+		arg.copy.src = (uintptr_t)src;
+		arg.copy.len = len;
+		arg.copy.mode = wp ? UFFDIO_COPY_MODE_WP : 0;
+		ret = ioctl(uffd, UFFDIO_COPY, &arg.copy);
+		*progress = arg.copy.copy;
+		break;
+	case FILL_ZEROPAGE:
+		arg.zero.range = range;
+		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &arg.zero);
+		*progress = arg.zero.zeropage;
+		break;
+	case FILL_POISON:
+		arg.poison.range = range;
+		ret = ioctl(uffd, UFFDIO_POISON, &arg.poison);
+		*progress = arg.poison.updated;
+		break;
+	case FILL_MOVE:
+		arg.move.dst = range.start;
+		arg.move.src = (uintptr_t)src;
+		arg.move.len = len;
+		ret = ioctl(uffd, UFFDIO_MOVE, &arg.move);
+		*progress = arg.move.move;
+		break;
+	case FILL_CONTINUE:
+		arg.cont.range = range;
+		arg.cont.mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0;
+		ret = ioctl(uffd, UFFDIO_CONTINUE, &arg.cont);
+		*progress = arg.cont.mapped;
+		break;
+	default:
+		break;
+	}
+	return ret ? -errno : 0;
+}
+
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };

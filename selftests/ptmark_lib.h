@@ -412,6 +412,31 @@ int uffd_register_ioctls(int uffd, const void *addr, size_t len, __u64 mode,
  */
 int uffd_writeprotect(int uffd, const void *addr, size_t len, __u64 mode);
 
+/* The userfaultfd ioctls that resolve a fault by filling pages. */
+enum uffd_fill {
+	FILL_COPY,
+	FILL_ZEROPAGE,
+	FILL_POISON,
+	FILL_MOVE,
+	FILL_CONTINUE,
+	NR_UFFD_FILLS
+};
+
+/* Each one's name, and its bit in UFFDIO_REGISTER's ioctls. */
+extern const struct uffd_fill_op {
+	const char *name;
+	int nr;
+} uffd_fills[NR_UFFD_FILLS];
+
+/*
+ * Fill [@dst, @dst + @len) by @how, UFFDIO_COPY and UFFDIO_MOVE taking
+ * the pages from @src; with @wp, UFFDIO_COPY and UFFDIO_CONTINUE map them
+ * write-protected.  0 or -errno; *progress is what the ioctl wrote back:
+ * the bytes it filled, or -errno.
+ */
+int uffd_fill(int uffd, enum uffd_fill how, void *dst, const void *src,
+	      size_t len, bool wp, long long *progress);
+
 /* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg);
 

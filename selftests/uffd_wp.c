@@ -1807,53 +1807,6 @@ TEST_F(uffd_wp, guarded_markers_fork_and_move)
 	WRITE_TRAPPED(0, 'r', 's');
 }
 
-/* One userfaultfd fill of a unit: the ioctl's result and its progress. */
-enum guarded_fill { GF_COPY, GF_ZEROPAGE, GF_POISON, GF_CONTINUE };
-
-static const char *const guarded_fill_names[] = {
-	[GF_COPY] = "UFFDIO_COPY",
-	[GF_ZEROPAGE] = "UFFDIO_ZEROPAGE",
-	[GF_POISON] = "UFFDIO_POISON",
-	[GF_CONTINUE] = "UFFDIO_CONTINUE",
-};
-
-static int guarded_fill(int uffd, enum guarded_fill how, char *dst,
-			const char *src, size_t len, __u64 mode,
-			long long *progress)
-{
-	struct uffdio_range range = { .start = (uintptr_t)dst, .len = len };
-	struct uffdio_copy copy = {
-		.dst = range.start, .src = (uintptr_t)src, .len = len,
-		.mode = mode ? UFFDIO_COPY_MODE_WP : 0,
-	};
-	struct uffdio_zeropage zero = { .range = range };
-	struct uffdio_poison poison = { .range = range };
-	struct uffdio_continue cont = {
-		.range = range, .mode = mode ? UFFDIO_CONTINUE_MODE_WP : 0,
-	};
-	int ret = -1;
-
-	switch (how) {
-	case GF_COPY:
-		ret = ioctl(uffd, UFFDIO_COPY, &copy);
-		*progress = copy.copy;
-		break;
-	case GF_ZEROPAGE:
-		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &zero);
-		*progress = zero.zeropage;
-		break;
-	case GF_POISON:
-		ret = ioctl(uffd, UFFDIO_POISON, &poison);
-		*progress = poison.updated;
-		break;
-	case GF_CONTINUE:
-		ret = ioctl(uffd, UFFDIO_CONTINUE, &cont);
-		*progress = cont.mapped;
-		break;
-	}
-	return ret ? -errno : 0;
-}
-
 /* @holes for units 0-2, @at_half for unit @half, present units between. */
 static const char *want_fills(char *out, size_t half, const char *holes,
 			      char at_half)
@@ -1879,7 +1832,7 @@ static const char *want_fills(char *out, size_t half, const char *holes,
 CASE_NEEDS(uffd_wp, guarded_markers_refuse_fills, PB_GUARD | PB_UFFD_MISSING | PB_UFFD_MINOR | NEEDS_GUARD | NEEDS_WP_MARKERS, 0)
 TEST_F(uffd_wp, guarded_markers_refuse_fills)
 {
-	const enum guarded_fill on_hole[] = { GF_COPY, GF_ZEROPAGE, GF_POISON };
+	const enum uffd_fill on_hole[] = { FILL_COPY, FILL_ZEROPAGE, FILL_POISON };
 	__u64 want = base_features(self) | UFFD_FEATURE_MINOR_SHMEM |
 		     UFFD_FEATURE_POISON;
 	size_t half = self->nr / 2, i;
@@ -1919,19 +1872,19 @@ TEST_F(uffd_wp, guarded_markers_refuse_fills)
 	assert_guarded_and_protected(_metadata, self, half, 1);
 
 	for (i = 0; i < ARRAY_SIZE(on_hole); i++) {
-		err = guarded_fill(self->uffd, on_hole[i], unit_ptr(self, i),
-				   src, self->unit, 0, &done);
+		err = uffd_fill(self->uffd, on_hole[i], unit_ptr(self, i),
+				src, self->unit, false, &done);
 		ASSERT_EQ(-EEXIST, err)
 			TH_LOG("%s onto a guard sharing a uffd-wp marker of %s: %s, progress %lld",
-			       guarded_fill_names[on_hole[i]], self->b->desc,
+			       uffd_fills[on_hole[i]].name, self->b->desc,
 			       err ? strerror(-err) : "went through", done);
 		ASSERT_EQ(-EEXIST, done);
 		/* The hole stays a hole: nothing entered the file. */
 		ASSERT_EQ((off_t)(i * self->unit),
 			  lseek(self->fd, i * self->unit, SEEK_HOLE));
 	}
-	err = guarded_fill(self->uffd, GF_CONTINUE, unit_ptr(self, half), NULL,
-			   self->unit, 0, &done);
+	err = uffd_fill(self->uffd, FILL_CONTINUE, unit_ptr(self, half), NULL,
+			self->unit, false, &done);
 	ASSERT_EQ(-EEXIST, err)
 		TH_LOG("UFFDIO_CONTINUE onto a guard sharing a uffd-wp marker of %s: %s, progress %lld",
 		       self->b->desc, err ? strerror(-err) : "went through",
@@ -1943,11 +1896,11 @@ TEST_F(uffd_wp, guarded_markers_refuse_fills)
 	guard_units(_metadata, self, 0, 3, false);
 	guard_units(_metadata, self, half, 1, false);
 	ASSERT_UNITS(want_fills(states, half, "WWW", 'W'), 'r', "guards removed");
-	ASSERT_EQ(0, guarded_fill(self->uffd, GF_COPY, unit_ptr(self, 0), src,
-				  self->unit, 1, &done));
+	ASSERT_EQ(0, uffd_fill(self->uffd, FILL_COPY, unit_ptr(self, 0), src,
+			       self->unit, true, &done));
 	ASSERT_EQ((long long)self->unit, done);
-	ASSERT_EQ(0, guarded_fill(self->uffd, GF_CONTINUE, unit_ptr(self, half),
-				  NULL, self->unit, 1, &done));
+	ASSERT_EQ(0, uffd_fill(self->uffd, FILL_CONTINUE, unit_ptr(self, half),
+			       NULL, self->unit, true, &done));
 	ASSERT_EQ((long long)self->unit, done);
 	munmap(src, self->unit);
 }
