@@ -11,7 +11,6 @@
 #ifndef _PTMARK_COMPAT_H
 #define _PTMARK_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/mman.h>
 #include <linux/fs.h>
 #include <linux/pagemap.h>
@@ -23,11 +22,12 @@
 #include <uapi/linux/magic.h>
 
 /*
- * 7.x describes non-present entries with softleaf_t (linux/leafops.h),
- * which mm_inline.h pulls in there; older kernels have no such header.
+ * 7.x describes non-present entries with softleaf_t (linux/leafops.h);
+ * older kernels have no such header (probe.mk looks for it).
  */
 #include <linux/mm_inline.h>
-#ifdef _LINUX_LEAFOPS_H
+#if PTMARK_PROBE_LEAFOPS
+#include <linux/leafops.h>
 #define PTMARK_HAVE_SOFTLEAF		1
 #else
 #define PTMARK_HAVE_SOFTLEAF		0
@@ -217,20 +217,13 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /*
- * Unmovable address spaces.  AS_UNMOVABLE came with guest_memfd in 6.8;
+ * Unmovable address spaces: AS_UNMOVABLE came with guest_memfd in 6.8;
  * AS_INACCESSIBLE, which migration and compaction also honour, replaced
- * it in 6.11.  Both are enum values, so only the release tells.
+ * it in 6.11 (probe.mk reads the enum in linux/pagemap.h).
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
-#define PTMARK_HAVE_AS_INACCESSIBLE	1
-#define PTMARK_HAVE_AS_UNMOVABLE	0
-#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
-#define PTMARK_HAVE_AS_INACCESSIBLE	0
-#define PTMARK_HAVE_AS_UNMOVABLE	1
-#else
-#define PTMARK_HAVE_AS_INACCESSIBLE	0
-#define PTMARK_HAVE_AS_UNMOVABLE	0
-#endif
+#define PTMARK_HAVE_AS_INACCESSIBLE	PTMARK_PROBE_AS_INACCESSIBLE
+#define PTMARK_HAVE_AS_UNMOVABLE	\
+	(PTMARK_PROBE_AS_UNMOVABLE && !PTMARK_PROBE_AS_INACCESSIBLE)
 
 /*
  * The uffd-wp bit of PTEs, PMDs and swap PTEs became the generic "uffd"
@@ -400,7 +393,7 @@ static inline void ptmark_compat_vma_start_write(struct vm_area_struct *vma)
 static inline void ptmark_compat_zap(struct vm_area_struct *vma,
 				     unsigned long start, unsigned long size)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#if PTMARK_PROBE_ZAP_VMA_RANGE
 	zap_vma_range(vma, start, size);
 #elif PTMARK_PROBE_ZAP_PAGE_RANGE
 	/* 6.1 exports only the zap that may span VMAs; this range does not. */
@@ -571,12 +564,13 @@ static inline struct file *ptmark_compat_shmem_file_noreserve(const char *name)
 
 /*
  * The pid behind a pidfd, NULL if @file is none.  Since 6.9 pidfds live on
- * pidfs and the inode carries the pid; before, they were anonymous inodes
- * named "[pidfd]" with the pid in private_data.
+ * pidfs (whose magic number came with it) and the inode carries the pid;
+ * before, they were anonymous inodes named "[pidfd]" with the pid in
+ * private_data.
  */
 static inline struct pid *ptmark_pidfd_pid(struct file *file)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef PID_FS_MAGIC
 	if (file_inode(file)->i_sb->s_magic != PID_FS_MAGIC)
 		return NULL;
 	return file_inode(file)->i_private;

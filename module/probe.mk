@@ -26,3 +26,12 @@ ccflags-y += $(call ptmark_probe,ZAP_PAGE_RANGE,linux/mm.h,grep -qw 'void zap_pa
 # genl_info_dump() and NLA_UINT attributes (6.7; 6.1 has neither).
 ccflags-y += $(call ptmark_probe,GENL_INFO_DUMP,net/genetlink.h,grep -qw genl_info_dump)
 ccflags-y += $(call ptmark_probe,NLA_UINT,net/netlink.h,grep -qw NLA_UINT)
+# linux/leafops.h, where 7.x describes non-present entries as softleaf_t.
+ccflags-y += -DPTMARK_PROBE_LEAFOPS=$(if $(wildcard $(srctree)/include/linux/leafops.h),1,0)
+# zap_vma_range(), the exported zap of a range of one VMA (7.0).
+ccflags-y += $(call ptmark_probe,ZAP_VMA_RANGE,linux/mm.h,grep -qw 'void zap_vma_range')
+# The address-space flags that keep migration and compaction off a
+# mapping's folios: AS_UNMOVABLE (6.8, with guest_memfd), which 6.11
+# replaced by AS_INACCESSIBLE.  Both are enum values, invisible to #ifdef.
+ccflags-y += $(call ptmark_probe,AS_INACCESSIBLE,linux/pagemap.h,grep -qw AS_INACCESSIBLE)
+ccflags-y += $(call ptmark_probe,AS_UNMOVABLE,linux/pagemap.h,grep -qw AS_UNMOVABLE)

@@ -12,10 +12,7 @@ kdev=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
 cd "$PTMARK_ROOT"
 checkpatch=("$kdev"/source/scripts/checkpatch.pl --strict --no-tree --terse
 	    --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG)
-# compat.h is the one place allowed to compare kernel versions.
-"${checkpatch[@]}" -f $(ls module/*.[ch] | grep -v compat.h) \
-	include/uapi/linux/ptmark.h
-"${checkpatch[@]}" --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
+"${checkpatch[@]}" -f module/*.[ch] include/uapi/linux/ptmark.h
 # The kernel patch series as a maintainer's checkpatch reads it; the
 # commits its Fixes: tags name are not in a source package.  Inside a git
 # work tree checkpatch reads a tracked file as a source file (as -f), not
