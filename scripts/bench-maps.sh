@@ -27,40 +27,13 @@ while [ $# -gt 0 ]; do
 done
 [[ $THREADS =~ ^[0-9]+$ ]] || die "bench-maps.sh: --threads takes a number"
 
-if [ -n "$KDIR" ]; then
-	khdr=$KDIR
-else
-	khdr=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
-fi
-if [ -n "$RELEASE" ]; then
-	kbuild=$(stock_root "$RELEASE")/lib/modules/$RELEASE/build
-	target=(--release "$RELEASE")
-else
-	KDIR=${KDIR:-$khdr}
-	kbuild=$KDIR
-	target=(--kdir "$KDIR")
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptmark-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-step "ptmark.ko for $(basename "${RELEASE:-$KDIR}")"
-"$PTMARK_ROOT"/scripts/build-module.sh "$kbuild" "$work"/ko
+bench_setup bench-maps.sh "$KDIR" "$RELEASE"
 step "bench_maps and ptmarkctl"
-build_selftests "$khdr" "$work"/build "$work"/tests \
+build_selftests "$BENCH_KHDR" "$BENCH_WORK"/build "$BENCH_WORK"/tests \
 	TEST_GEN_PROGS=bench_maps TEST_GEN_FILES=ptmarkctl install
 # The runner calls it with no arguments: give it the thread count.
-mv "$work"/tests/ptmark/bench_maps "$work"/tests/ptmark/bench_maps.bin
-printf '#!/bin/sh\nexec "$(dirname "$0")"/bench_maps.bin %s\n' "$THREADS" \
-	> "$work"/tests/ptmark/bench_maps
-chmod +x "$work"/tests/ptmark/bench_maps
-
-rc=0
-"$PTMARK_ROOT"/scripts/vm.sh "${target[@]}" --ko "$work"/ko/ptmark.ko \
-	--tests "$work"/tests --name bench --timeout "$TIMEOUT" \
-	--log "$work"/console.log >"$work"/vm.out || rc=$?
-
-sed -n '/^ptmark-run: begin bench_maps/,/^ptmark-run: end bench_maps/p' \
-	"$work"/vm.out | sed -n 's/^# //p'
-grep -q '^ok 1 ' "$work"/vm.out || rc=1
-exit $rc
+bin=$BENCH_WORK/tests/ptmark/bench_maps
+mv "$bin" "$bin".bin
+printf '#!/bin/sh\nexec "$(dirname "$0")"/bench_maps.bin %s\n' "$THREADS" > "$bin"
+chmod +x "$bin"
+bench_run bench_maps "$TIMEOUT"

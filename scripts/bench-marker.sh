@@ -32,39 +32,9 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 
-# The benchmark builds against the harness and uapi of a dev tree.
-if [ -n "$KDIR" ]; then
-	khdr=$KDIR
-else
-	khdr=$("$PTMARK_ROOT"/scripts/dev-kernel.sh)
-fi
-[ -d "$khdr/source" ] && [ -d "$khdr/usr/include" ] ||
-	die "bench-marker.sh: $khdr has no source/ and usr/include/"
-if [ -n "$RELEASE" ]; then
-	kbuild=$(stock_root "$RELEASE")/lib/modules/$RELEASE/build
-	target=(--release "$RELEASE")
-else
-	KDIR=${KDIR:-$khdr}
-	kbuild=$KDIR
-	target=(--kdir "$KDIR")
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptmark-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-step "ptmark.ko for $(basename "${RELEASE:-$KDIR}")"
-"$PTMARK_ROOT"/scripts/build-module.sh "$kbuild" "$work"/ko
+bench_setup bench-marker.sh "$KDIR" "$RELEASE"
 step "bench_marker"
 # kselftest-list.txt names exactly TEST_GEN_PROGS: bench_marker alone.
-build_selftests "$khdr" "$work"/build "$work"/tests \
+build_selftests "$BENCH_KHDR" "$BENCH_WORK"/build "$BENCH_WORK"/tests \
 	TEST_GEN_PROGS=bench_marker TEST_GEN_FILES= install
-
-rc=0
-"$PTMARK_ROOT"/scripts/vm.sh "${target[@]}" --ko "$work"/ko/ptmark.ko \
-	--tests "$work"/tests --name bench --timeout "$TIMEOUT" \
-	--log "$work"/console.log >"$work"/vm.out || rc=$?
-
-sed -n '/^ptmark-run: begin bench_marker/,/^ptmark-run: end bench_marker/p' \
-	"$work"/vm.out | sed -n 's/^# //p'
-grep -q '^ok 1 ' "$work"/vm.out || rc=1
-exit $rc
+bench_run bench_marker "$TIMEOUT"

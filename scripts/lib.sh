@@ -203,6 +203,47 @@ build_reproducers() {
 		OUTPUT="$2" INSTALL_PATH="$3" install >&2
 }
 
+# bench_setup SCRIPT KDIR RELEASE: what a benchmark run alone in the VM
+# needs.  BENCH_KHDR: the dev tree whose harness and uapi headers the
+# program builds against (KDIR, else the dev kernel, built if need be);
+# BENCH_TARGET: vm.sh's kernel arguments (Debian kernel RELEASE as make
+# check caches it, else that tree); BENCH_WORK: a directory removed on
+# exit, with ptmark.ko for the target built into BENCH_WORK/ko.
+bench_setup() {
+	local script=$1 kdir=$2 release=$3 kbuild
+
+	BENCH_KHDR=${kdir:-$("$PTMARK_ROOT"/scripts/dev-kernel.sh)}
+	[ -d "$BENCH_KHDR/source" ] && [ -d "$BENCH_KHDR/usr/include" ] ||
+		die "$script: $BENCH_KHDR has no source/ and usr/include/"
+	if [ -n "$release" ]; then
+		kbuild=$(stock_root "$release")/lib/modules/$release/build
+		BENCH_TARGET=(--release "$release")
+	else
+		kbuild=$BENCH_KHDR
+		BENCH_TARGET=(--kdir "$BENCH_KHDR")
+	fi
+	BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ptmark-bench.XXXXXX")
+	trap 'rm -rf "$BENCH_WORK"' EXIT
+	step "ptmark.ko for $(basename "${release:-$BENCH_KHDR}")"
+	"$PTMARK_ROOT"/scripts/build-module.sh "$kbuild" "$BENCH_WORK"/ko
+}
+
+# bench_run PROG TIMEOUT: boot the VM of bench_setup with the selftests
+# installed in BENCH_WORK/tests (PROG alone) and print PROG's lines;
+# non-zero when the VM run fails (splat, timeout) or PROG does not pass.
+bench_run() {
+	local prog=$1 timeout=$2 rc=0
+
+	"$PTMARK_ROOT"/scripts/vm.sh "${BENCH_TARGET[@]}" \
+		--ko "$BENCH_WORK"/ko/ptmark.ko --tests "$BENCH_WORK"/tests \
+		--name bench --timeout "$timeout" \
+		--log "$BENCH_WORK"/console.log > "$BENCH_WORK"/vm.out || rc=$?
+	sed -n "/^ptmark-run: begin $prog/,/^ptmark-run: end $prog/p" \
+		"$BENCH_WORK"/vm.out | sed -n 's/^# //p'
+	grep -q '^ok 1 ' "$BENCH_WORK"/vm.out || rc=1
+	return $rc
+}
+
 # host_kvm_usable IMAGE: 0 if QEMU can actually run the kernel IMAGE with
 # KVM here.  /dev/kvm may exist yet fail in two ways seen on these
 # machines: QEMU aborts setting up the vCPU (MSRs), or the guest starts
