@@ -5,9 +5,11 @@
 # bug the suite found, in one directory, build/bug-report/<ID or last>/:
 #
 #   report.txt        per log of the last make check (build/logs/): the
-#                     kernel it ran on, the failing TAP lines (with ID:
-#                     the lines naming that bug), any kernel splat, the
-#                     features the suite saw and the fuzz seeds
+#                     kernel it ran on, each failed case with its
+#                     assertion lines and the programs that failed (with
+#                     ID: the lines naming that bug), any kernel splat in
+#                     a VM's log, the features the suite saw and the
+#                     fuzz seeds
 #   dev-kernel.config the dev kernel's config fragment, and config, the
 #                     full .config of the cached dev kernel, if built
 #   reproducer/       with ID: reproducers/ID.c and what it builds with
@@ -31,6 +33,23 @@ fi
 ls "$logs"/*.log > /dev/null 2>&1 ||
 	die "no logs in $logs: run make check first"
 
+# failures LOG: each failed case of LOG whole, from its RUN line to its
+# FAIL line (a VM's run_kselftest.sh nests the TAP one "# " deeper), then
+# the programs that failed or died; "(no failing line)" if none.
+failures() {
+	awk '
+		/^(# )?#  RUN / { n = 0; on = 1 }
+		on { buf[++n] = $0 }
+		/^(# )?# +(OK|SKIP|XFAIL|XPASS) / { on = 0 }
+		/^(# )?# +FAIL / {
+			for (i = 1; i <= n; i++) print buf[i]
+			on = 0; any = 1
+		}
+		/^not ok|^ptmark(-run)?: .*(fail|died)/ { print; any = 1 }
+		END { if (!any) print "(no failing line)" }
+	' "$1"
+}
+
 out=$PTMARK_ROOT/build/bug-report/${id:-last}
 rm -rf "$out"
 mkdir -p "$out"
@@ -46,11 +65,13 @@ mkdir -p "$out"
 		if [ -n "$id" ]; then
 			grep -F "kernel-bug $id" "$log" || echo "(no line names $id)"
 		else
-			grep -E '^not ok|# XFAIL kernel-bug|^ptmark(-run)?: .*(fail|died)' \
-				"$log" || echo "(no failing line)"
+			failures "$log"
 		fi
-		"$PTMARK_ROOT"/scripts/splat-scan.sh "$log" || true
-		grep -E '^# (userfaultfd features|ptmark features|features)' "$log" |
+		# Only a VM's log holds a kernel's messages.
+		if grep -q '^ptmark-vm: ' "$log"; then
+			"$PTMARK_ROOT"/scripts/splat-scan.sh "$log" || true
+		fi
+		grep -E '^(# )?# (userfaultfd features|ptmark features|features)' "$log" |
 			sort -u || true
 		grep -Eo 'seed [0-9]+ \(PTMARK_FUZZ_SEED\)' "$log" | sort -u || true
 	done
