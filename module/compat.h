@@ -170,6 +170,23 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define PTMARK_HAVE_UFFD_WP		0
 #endif
 
+/*
+ * userfaultfd read-write protection (7.3): the build's option, and then at
+ * run time page tables that can carry the uffd bit, the two things the
+ * kernel asks before it offers UFFD_FEATURE_RWP.
+ */
+#ifdef CONFIG_USERFAULTFD_RWP
+#define PTMARK_HAVE_UFFD_RWP		1
+#define ptmark_compat_uffd_rwp()	pgtable_supports_uffd()
+#else
+#define PTMARK_HAVE_UFFD_RWP		0
+#define ptmark_compat_uffd_rwp()	false
+#endif
+/* 7.3 defines it VM_NONE without the option; older kernels not at all. */
+#ifndef VM_UFFD_RWP
+#define VM_UFFD_RWP			VM_NONE
+#endif
+
 #ifdef CONFIG_PTE_MARKER_UFFD_WP
 #define PTMARK_HAVE_UFFD_WP_MARKER	1
 #else

@@ -315,7 +315,8 @@ static const char *ptmark_kind_names[PTMARK_KIND_COUNT] = {
 static const char * const ptmark_bit_names[] = {
 	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
 	"anon", "file", "zeropage", "huge-zeropage", "special",
-	"maybe-pinned", "large", "pmd", "pud",
+	"maybe-pinned", "large", "pmd", "pud", "uffd-rwp", "protnone",
+	"numa-hint",
 };
 
 static const char * const ptmark_marker_names[] = {
@@ -326,7 +327,7 @@ static const char * const ptmark_vma_names[] = {
 	"read", "write", "exec", "shared", "anon", "file", "shmem", "pfnmap",
 	"io", "mixedmap", "hugetlb", "locked", "lockonfault", "uffd-missing",
 	"uffd-wp", "uffd-minor", "wipeonfork", "dontcopy", "hugepage",
-	"nohugepage", "softdirty", "seq-read", "rand-read",
+	"nohugepage", "softdirty", "seq-read", "rand-read", "uffd-rwp",
 };
 
 static const char * const ptmark_as_names[] = {

@@ -38,6 +38,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_PIN,		"pin" },
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ PTMARK_FEAT_NETLINK,		"netlink" },
+	{ PTMARK_FEAT_UFFD_RWP,		"uffd_rwp" },
 	{ }
 };
 
@@ -81,6 +82,8 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_HUGE_PFNMAP;
 	if (PTMARK_HAVE_NETLINK)
 		f |= PTMARK_FEAT_NETLINK;
+	if (ptmark_compat_uffd_rwp())
+		f |= PTMARK_FEAT_UFFD_RWP;
 	return f;
 }
 

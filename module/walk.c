@@ -214,6 +214,7 @@ static u64 ptmark_vma_flags(struct vm_area_struct *vma)
 		{ VM_SOFTDIRTY,		PTMARK_VMA_SOFTDIRTY },
 		{ VM_SEQ_READ,		PTMARK_VMA_SEQ_READ },
 		{ VM_RAND_READ,		PTMARK_VMA_RAND_READ },
+		{ VM_UFFD_RWP,		PTMARK_VMA_UFFD_RWP },
 	};
 	u64 flags = 0;
 	int i;
@@ -361,8 +362,33 @@ static inline void ptmark_record_reset(struct ptmark_record *r)
 	r->bits = 0;
 }
 
-/* The PTMARK_BIT_* a present PTE's own bits tell. */
-static __always_inline u32 ptmark_pte_bits(pte_t pte)
+#define PTMARK_VMA_ACCESS	(PTMARK_VMA_READ | PTMARK_VMA_WRITE | \
+				 PTMARK_VMA_EXEC)
+
+/*
+ * What the uffd bit and a PROT_NONE entry of the walk's VMA stand for.
+ * The uffd bit (read as PTMARK_BIT_UFFD_WP) is write protection's, but in
+ * a VMA registered for read-write protection it is RWP's, present or not.
+ * A present PROT_NONE entry is RWP's when it carries the bit there, NUMA
+ * hinting's when it does not and the VMA allows access, and otherwise the
+ * VMA's own lack of access: mm/memory.c tells its faults apart the same
+ * way.
+ */
+static __always_inline u32 ptmark_uffd_bits(const struct ptmark_walk *w,
+					    u32 bits)
+{
+	if ((bits & PTMARK_BIT_UFFD_WP) &&
+	    (w->vma_flags & PTMARK_VMA_UFFD_RWP))
+		bits ^= PTMARK_BIT_UFFD_WP | PTMARK_BIT_UFFD_RWP;
+	if ((bits & (PTMARK_BIT_PROTNONE | PTMARK_BIT_UFFD_RWP)) ==
+	    PTMARK_BIT_PROTNONE && (w->vma_flags & PTMARK_VMA_ACCESS))
+		bits |= PTMARK_BIT_NUMA_HINT;
+	return bits;
+}
+
+/* The PTMARK_BIT_* a present PTE's own bits tell, in the walk's VMA. */
+static __always_inline u32 ptmark_pte_bits(const struct ptmark_walk *w,
+					   pte_t pte)
 {
 	u32 bits = 0;
 
@@ -376,7 +402,9 @@ static __always_inline u32 ptmark_pte_bits(pte_t pte)
 		bits |= PTMARK_BIT_SOFT_DIRTY;
 	if (ptmark_pte_uffd_wp(pte))
 		bits |= PTMARK_BIT_UFFD_WP;
-	return bits;
+	if (pte_protnone(pte))
+		bits |= PTMARK_BIT_PROTNONE;
+	return ptmark_uffd_bits(w, bits);
 }
 
 static __always_inline void
@@ -390,9 +418,10 @@ ptmark_classify_pte(const struct ptmark_walk *w, struct vm_area_struct *vma,
 	}
 	if (!pte_present(pte)) {
 		ptmark_classify_swap_pte(pte, r);
+		r->bits = ptmark_uffd_bits(w, r->bits);
 		return;
 	}
-	r->bits = ptmark_pte_bits(pte);
+	r->bits = ptmark_pte_bits(w, pte);
 	ptmark_classify_present(w, vma, pte_pfn(pte), pte_special(pte),
 				PTMARK_PTE, r);
 }
@@ -405,6 +434,7 @@ static void ptmark_classify_pmd(const struct ptmark_walk *w,
 	if (!pmd_present(pmd)) {
 		/* THP migration entry, or a hugetlb swap-format entry. */
 		ptmark_classify_swap_pte(__pte(pmd_val(pmd)), r);
+		r->bits = ptmark_uffd_bits(w, r->bits);
 		return;
 	}
 	if (pmd_write(pmd))
@@ -417,6 +447,9 @@ static void ptmark_classify_pmd(const struct ptmark_walk *w,
 		r->bits |= PTMARK_BIT_SOFT_DIRTY;
 	if (ptmark_pmd_uffd_wp(pmd))
 		r->bits |= PTMARK_BIT_UFFD_WP;
+	if (pmd_protnone(pmd))
+		r->bits |= PTMARK_BIT_PROTNONE;
+	r->bits = ptmark_uffd_bits(w, r->bits);
 	ptmark_classify_present(w, vma, pmd_pfn(pmd),
 				ptmark_compat_pmd_special(pmd),
 				PTMARK_PMD, r);
@@ -429,6 +462,7 @@ static void ptmark_classify_pud(const struct ptmark_walk *w,
 	ptmark_record_reset(r);
 	if (!pud_present(pud)) {
 		ptmark_classify_swap_pte(__pte(pud_val(pud)), r);
+		r->bits = ptmark_uffd_bits(w, r->bits);
 		return;
 	}
 	if (pud_write(pud))
@@ -486,7 +520,7 @@ static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 		} else if (pte_present(pte)) {
 			if (pgprot_val(pte_pgprot(pte)) != prot) {
 				prot = pgprot_val(pte_pgprot(pte));
-				prot_bits = ptmark_pte_bits(pte);
+				prot_bits = ptmark_pte_bits(w, pte);
 				prot_special = pte_special(pte);
 			}
 			state = prot_bits |

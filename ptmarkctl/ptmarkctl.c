@@ -53,7 +53,8 @@ static const char *const kind_names[PTMARK_KIND_COUNT] = {
 static const char *const bit_names[] = {
 	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
 	"anon", "file", "zeropage", "huge-zeropage", "special",
-	"maybe-pinned", "large", "pmd", "pud", NULL
+	"maybe-pinned", "large", "pmd", "pud", "uffd-rwp", "protnone",
+	"numa-hint", NULL
 };
 
 static const char *const marker_names[] = {
@@ -64,7 +65,7 @@ static const char *const vma_names[] = {
 	"read", "write", "exec", "shared", "anon", "file", "shmem", "pfnmap",
 	"io", "mixedmap", "hugetlb", "locked", "lockonfault", "uffd-missing",
 	"uffd-wp", "uffd-minor", "wipeonfork", "dontcopy", "hugepage",
-	"nohugepage", "softdirty", "seq-read", "rand-read", NULL
+	"nohugepage", "softdirty", "seq-read", "rand-read", "uffd-rwp", NULL
 };
 
 static const char *const as_names[] = {

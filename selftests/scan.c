@@ -47,14 +47,16 @@
 #define THP_ZERO_PAGE	"/sys/kernel/mm/transparent_hugepage/use_zero_page"
 
 #define ALL_BITS	0xffffffffU
-#define KNOWN_BITS	(PTMARK_BIT_PUD * 2 - 1)
+#define KNOWN_BITS	PTMARK_BIT_ALL
 #define KNOWN_MARKERS	(PTMARK_MARKER_UFFD_WP | PTMARK_MARKER_POISONED | \
 			 PTMARK_MARKER_GUARD | PTMARK_MARKER_UNKNOWN)
 
 /* Bits no page of memory a test wrote or read itself may carry. */
 #define NOT_PLAIN	(PTMARK_BIT_ZEROPAGE | PTMARK_BIT_HUGE_ZEROPAGE | \
 			 PTMARK_BIT_SPECIAL | PTMARK_BIT_PUD | \
-			 PTMARK_BIT_UFFD_WP | PTMARK_BIT_MAYBE_PINNED)
+			 PTMARK_BIT_UFFD_WP | PTMARK_BIT_MAYBE_PINNED | \
+			 PTMARK_BIT_UFFD_RWP | PTMARK_BIT_PROTNONE | \
+			 PTMARK_BIT_NUMA_HINT)
 
 /* Shared by the fixtures: each test runs in a process of its own. */
 static struct {
@@ -189,6 +191,18 @@ static const char *record_problem(const struct ptmark_record *r)
 		return "gap with bits or address-space flags";
 	if ((r->kind == PTMARK_KIND_MARKER) != !!r->marker)
 		return "marker not exactly on marker entries";
+	if ((r->bits & PTMARK_BIT_UFFD_WP) && (r->bits & PTMARK_BIT_UFFD_RWP))
+		return "the uffd bit named both uffd-wp and uffd-rwp";
+	if ((r->bits & PTMARK_BIT_UFFD_RWP) &&
+	    !(r->vma_flags & PTMARK_VMA_UFFD_RWP))
+		return "uffd-rwp outside a uffd-rwp VMA";
+	if ((r->bits & (PTMARK_BIT_PROTNONE | PTMARK_BIT_NUMA_HINT)) &&
+	    r->kind != PTMARK_KIND_PRESENT)
+		return "protnone or numa-hint on an entry that is not present";
+	if ((r->bits & PTMARK_BIT_NUMA_HINT) &&
+	    (!(r->bits & PTMARK_BIT_PROTNONE) ||
+	     (r->bits & PTMARK_BIT_UFFD_RWP)))
+		return "numa-hint without protnone, or with uffd-rwp";
 	if ((r->kind == PTMARK_KIND_NONE || r->kind == PTMARK_KIND_MARKER) &&
 	    r->bits)
 		return "bits on an empty or marker entry";

@@ -49,6 +49,7 @@
 #define PTMARK_FEAT_PIN			(1ULL << 15) /* PTMARK_IOC_PIN sessions */
 #define PTMARK_FEAT_HUGE_PFNMAP		(1ULL << 16) /* PMD leaves in pfnmaps */
 #define PTMARK_FEAT_NETLINK		(1ULL << 17) /* the "ptmark" genl family */
+#define PTMARK_FEAT_UFFD_RWP		(1ULL << 18) /* userfaultfd rw-protect */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
@@ -112,6 +113,21 @@ enum ptmark_kind {
 #define PTMARK_BIT_LARGE		(1U << 12) /* folio of more than a page */
 #define PTMARK_BIT_PMD			(1U << 13) /* mapped by a PMD leaf */
 #define PTMARK_BIT_PUD			(1U << 14) /* mapped by a PUD leaf */
+/*
+ * Present, swap, migration: the uffd bit in a VMA registered for uffd
+ * read-write protection (UFFDIO_REGISTER_MODE_RWP), where it stands for
+ * RWP protection (UFFD_WP is never set there): a present entry with it
+ * is PROTNONE too, a swap or migration entry with it comes back PROTNONE.
+ */
+#define PTMARK_BIT_UFFD_RWP		(1U << 15)
+/*
+ * Present, but no access allowed (pte_protnone()): with UFFD_RWP an
+ * RWP-protected page, with NUMA_HINT a NUMA-hinting one, alone a page of a
+ * VMA without access (mprotect(PROT_NONE)).
+ */
+#define PTMARK_BIT_PROTNONE		(1U << 16)
+/* Present: PROTNONE in an accessible VMA for NUMA balancing's faults. */
+#define PTMARK_BIT_NUMA_HINT		(1U << 17)
 
 /* VMA flags (struct ptmark_record.vma_flags); 0 for unmapped records. */
 #define PTMARK_VMA_READ			(1ULL << 0)
@@ -137,6 +153,7 @@ enum ptmark_kind {
 #define PTMARK_VMA_SOFTDIRTY		(1ULL << 20)
 #define PTMARK_VMA_SEQ_READ		(1ULL << 21)
 #define PTMARK_VMA_RAND_READ		(1ULL << 22)
+#define PTMARK_VMA_UFFD_RWP		(1ULL << 23)
 
 /* Flags of the address space behind the VMA (struct ptmark_record.as_flags). */
 #define PTMARK_AS_UNMOVABLE		(1U << 0)
@@ -227,7 +244,7 @@ static inline char ptmark_map_char(const struct ptmark_record *r)
 					 PTMARK_SCAN_COMPACT)
 
 /* Every PTMARK_BIT_* there is; what @bits_mask 0 stands for. */
-#define PTMARK_BIT_ALL			((1U << 15) - 1)
+#define PTMARK_BIT_ALL			((1U << 18) - 1)
 
 /*
  * The compact format (PTMARK_SCAN_COMPACT): @records points to __u32
@@ -237,7 +254,7 @@ static inline char ptmark_map_char(const struct ptmark_record *r)
  *
  *  - a state word (bit 31 clear) describes the next page: its kind in bits
  *    0-3, its marker in bits 4-7 (PTMARK_C_MARKER_*), its PTMARK_BIT_*
- *    bits (as far as @bits_mask asks for them) in bits 8-22;
+ *    bits (as far as @bits_mask asks for them) in bits 8-25;
  *  - a repeat word (bit 31 set) says that as many more pages as its low 31
  *    bits count are in the state of the last state word.
  *
