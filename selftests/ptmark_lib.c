@@ -65,6 +65,7 @@ const struct ptmark_feature ptmark_features[] = {
 	{ PTMARK_FEAT_PIN,		"pin" },
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ PTMARK_FEAT_NETLINK,		"netlink" },
+	{ PTMARK_FEAT_UFFD_RWP,		"uffd_rwp" },
 };
 
 const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);
@@ -961,34 +962,36 @@ int ptmark_ext4_tmpfile(int flags)
 #define PB_UFFD_ALL	(PB_UFFD_MISSING | PB_UFFD_MINOR | PB_UFFD_WP)
 
 /*
- * The uffd bits follow vma_can_userfault(): missing and synchronous WP
- * for anonymous memory, shmem and hugetlbfs, minor for shmem and shared
- * hugetlbfs; any other file only asynchronous WP.  Guard markers go
+ * The uffd bits follow vma_can_userfault(): missing, synchronous WP and
+ * read-write protection (where the kernel has it) for anonymous memory,
+ * shmem and hugetlbfs, minor for shmem and shared hugetlbfs; any other
+ * file only asynchronous WP.  Guard markers go
  * anywhere but hugetlbfs and VM_PFNMAP (is_valid_guard_vma()).
  */
 const struct ptmark_backing ptmark_backings[BK_NR] = {
 	[BK_ANON] = { BK_ANON, "anon", "anonymous",
-		PB_ANON | PB_WRITABLE | PB_GUARD | PB_UFFD_MISSING | PB_UFFD_WP },
+		PB_ANON | PB_WRITABLE | PB_GUARD | PB_UFFD_MISSING | PB_UFFD_WP |
+		PB_UFFD_RWP },
 	[BK_ANON_THP] = { BK_ANON_THP, "anon_thp", "THP anonymous",
 		PB_ANON | PB_WRITABLE | PB_THP | PB_GUARD | PB_UFFD_MISSING |
-		PB_UFFD_WP },
+		PB_UFFD_WP | PB_UFFD_RWP },
 	[BK_MEMFD] = { BK_MEMFD, "memfd", "memfd",
 		PB_FILE | PB_SHMEM | PB_SHARED | PB_WRITABLE | PB_GUARD |
-		PB_UFFD_ALL | PB_PUNCH },
+		PB_UFFD_ALL | PB_UFFD_RWP | PB_PUNCH },
 	[BK_MEMFD_PRIVATE] = { BK_MEMFD_PRIVATE, "memfd_private",
 		"memfd MAP_PRIVATE",
 		PB_FILE | PB_SHMEM | PB_WRITABLE | PB_GUARD | PB_UFFD_ALL |
-		PB_PUNCH },
+		PB_UFFD_RWP | PB_PUNCH },
 	[BK_HUGE_TMPFS] = { BK_HUGE_TMPFS, "huge_tmpfs", "huge tmpfs",
 		PB_FILE | PB_SHMEM | PB_SHARED | PB_WRITABLE | PB_THP |
-		PB_GUARD | PB_UFFD_ALL | PB_PUNCH },
+		PB_GUARD | PB_UFFD_ALL | PB_UFFD_RWP | PB_PUNCH },
 	[BK_HUGETLB] = { BK_HUGETLB, "hugetlb", "hugetlb memfd",
 		PB_FILE | PB_HUGETLB | PB_SHARED | PB_WRITABLE | PB_UFFD_ALL |
-		PB_PUNCH },
+		PB_UFFD_RWP | PB_PUNCH },
 	[BK_HUGETLB_PRIVATE] = { BK_HUGETLB_PRIVATE, "hugetlb_private",
 		"hugetlb memfd MAP_PRIVATE",
 		PB_FILE | PB_HUGETLB | PB_WRITABLE | PB_UFFD_MISSING |
-		PB_UFFD_WP | PB_PUNCH },
+		PB_UFFD_WP | PB_UFFD_RWP | PB_PUNCH },
 	[BK_EXT4_SHARED] = { BK_EXT4_SHARED, "ext4_shared", "ext4 MAP_SHARED",
 		PB_FILE | PB_EXT4 | PB_SHARED | PB_WRITABLE | PB_GUARD |
 		PB_PUNCH },
@@ -1484,6 +1487,23 @@ int uffd_fill(int uffd, enum uffd_fill how, void *dst, const void *src,
 	return ret ? -errno : 0;
 }
 
+int uffd_rwprotect(int uffd, const void *addr, size_t len, __u64 mode)
+{
+	struct uffdio_rwprotect rwp = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_RWPROTECT, &rwp) ? -errno : 0;
+}
+
+int uffd_set_mode(int uffd, __u64 enable, __u64 disable)
+{
+	struct uffdio_set_mode m = { .enable = enable, .disable = disable };
+
+	return ioctl(uffd, UFFDIO_SET_MODE, &m) ? -errno : 0;
+}
+
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
@@ -1910,6 +1930,8 @@ int probe_disagreements(const struct kernel_probe *k, char *why, size_t len)
 		  k->uffd_features & UFFD_FEATURE_PAGEFAULT_FLAG_WP },
 		{ PTMARK_FEAT_UFFD_WP_MARKER, "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 		  k->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM },
+		{ PTMARK_FEAT_UFFD_RWP, "UFFD_FEATURE_RWP",
+		  k->uffd_features & UFFD_FEATURE_RWP },
 		{ PTMARK_FEAT_THP, "/sys/kernel/mm/transparent_hugepage",
 		  k->thp },
 		{ PTMARK_FEAT_HUGETLB, "MFD_HUGETLB memfd", k->hugetlb },
@@ -1932,7 +1954,8 @@ int probe_disagreements(const struct kernel_probe *k, char *why, size_t len)
 		bool module = info.features & seen[i].feature;
 
 		if (!uffd_told && (seen[i].feature == PTMARK_FEAT_UFFD_WP ||
-				   seen[i].feature == PTMARK_FEAT_UFFD_WP_MARKER))
+				   seen[i].feature == PTMARK_FEAT_UFFD_WP_MARKER ||
+				   seen[i].feature == PTMARK_FEAT_UFFD_RWP))
 			continue;
 		if (module == seen[i].seen)
 			continue;

@@ -34,6 +34,35 @@
 #define MADV_GUARD_REMOVE	103
 #endif
 
+/*
+ * userfaultfd read-write protection (7.3), for uapi headers older than
+ * that: the suite probes the running kernel, whatever it was built with.
+ */
+#ifndef UFFD_FEATURE_RWP
+#define UFFD_FEATURE_RWP		(1 << 17)
+#define UFFD_FEATURE_RWP_ASYNC		(1 << 18)
+#define UFFDIO_REGISTER_MODE_RWP	((__u64)1 << 3)
+#define UFFD_PAGEFAULT_FLAG_RWP		(1 << 3)
+#define _UFFDIO_RWPROTECT		(0x09)
+#define _UFFDIO_SET_MODE		(0x0A)
+#define UFFDIO_RWPROTECT_MODE_RWP	((__u64)1 << 0)
+#define UFFDIO_RWPROTECT_MODE_DONTWAKE	((__u64)1 << 1)
+struct uffdio_rwprotect {
+	struct uffdio_range range;
+	__u64 mode;
+};
+
+struct uffdio_set_mode {
+	__u64 enable;
+	__u64 disable;
+};
+
+#define UFFDIO_RWPROTECT	_IOWR(UFFDIO, _UFFDIO_RWPROTECT, \
+				      struct uffdio_rwprotect)
+#define UFFDIO_SET_MODE		_IOW(UFFDIO, _UFFDIO_SET_MODE, \
+				     struct uffdio_set_mode)
+#endif
+
 /* Came with PM_GUARD_REGION, later than some uapi headers know. */
 #ifndef PAGE_IS_GUARD
 #define PAGE_IS_GUARD		(1 << 8)
@@ -437,6 +466,16 @@ extern const struct uffd_fill_op {
 int uffd_fill(int uffd, enum uffd_fill how, void *dst, const void *src,
 	      size_t len, bool wp, long long *progress);
 
+/*
+ * UFFDIO_RWPROTECT of [addr, addr + len) with UFFDIO_RWPROTECT_MODE_*
+ * @mode (no MODE_RWP: unprotect, and wake unless MODE_DONTWAKE): 0 or
+ * -errno.
+ */
+int uffd_rwprotect(int uffd, const void *addr, size_t len, __u64 mode);
+
+/* UFFDIO_SET_MODE turning the features @enable on, @disable off: 0 or -errno. */
+int uffd_set_mode(int uffd, __u64 enable, __u64 disable);
+
 /* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg);
 
@@ -691,6 +730,7 @@ int ptmark_fail_page_alloc(bool arm);
 #define PB_UFFD_MINOR	(1u << 11)	/* ... and minor mode */
 #define PB_UFFD_WP	(1u << 12)	/* ... and synchronous write-protect */
 #define PB_PUNCH	(1u << 13)	/* fallocate(PUNCH_HOLE) frees its pages */
+#define PB_UFFD_RWP	(1u << 14)	/* userfaultfd read-write protection */
 /* The backing's bits. */
 #define PB_ALL		0xffffu
 
