@@ -703,6 +703,82 @@ TEST_F(scan, swapped_out_pages)
 	free(recs);
 }
 
+/*
+ * UFFDIO_POISON (6.6) leaves a poisoned PTE marker where the page was
+ * missing: the scan names it a marker with the poisoned bit alone, the
+ * page beside it stays empty, and an access raises SIGBUS.
+ */
+TEST_F(scan, poison_marker_from_uffdio_poison)
+{
+	struct uffdio_poison poison = { .mode = 0 };
+	struct ptmark_record recs[2];
+	char *p = map_small_pages(_metadata, 2);
+	__u64 ioctls;
+	char c;
+	int uffd;
+
+	uffd = uffd_open(UFFD_FEATURE_POISON);
+	if (uffd == -EOPNOTSUPP)
+		SKIP(return, "kernel lacks UFFD_FEATURE_POISON");
+	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
+	ASSERT_EQ(0, uffd_register_ioctls(uffd, p, 2 * env.page,
+					  UFFDIO_REGISTER_MODE_MISSING,
+					  &ioctls));
+	ASSERT_NE(0, ioctls & (1ULL << _UFFDIO_POISON));
+	poison.range.start = (uintptr_t)p;
+	poison.range.len = env.page;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_POISON, &poison))
+		TH_LOG("UFFDIO_POISON: %s", strerror(errno));
+	ASSERT_EQ((__s64)env.page, poison.updated);
+	ASSERT_EQ(0, ptmark_scan_dense(env.fd, p, 2, recs));
+	ASSERT_EQ(PTMARK_KIND_MARKER, recs[0].kind);
+	ASSERT_EQ(PTMARK_MARKER_POISONED, recs[0].marker);
+	ASSERT_EQ('K', ptmark_map_char(&recs[0]));
+	ASSERT_EQ(PTMARK_KIND_NONE, recs[1].kind);
+	ASSERT_EQ(0, probe_handlers_install());
+	ASSERT_EQ(SIGBUS, probe_read(p, &c));
+	close(uffd);
+}
+
+/* madvise(MADV_HWPOISON)'s errno, 0 if it worked: the page is poisoned. */
+static int hwpoison_errno;
+
+static void hwpoison_page(void *p)
+{
+	hwpoison_errno = madvise(p, sysconf(_SC_PAGESIZE), MADV_HWPOISON) ?
+			 errno : 0;
+}
+
+/*
+ * MADV_HWPOISON (CONFIG_MEMORY_FAILURE) takes a written anonymous page
+ * out of service: its PTE becomes a hardware-poison entry, which the
+ * scan names hwpoison, and an access raises SIGBUS.  memory_failure()
+ * may already signal the caller, which probe_call() catches.
+ */
+TEST_F(scan, hwpoison_entry_from_madv_hwpoison)
+{
+	struct ptmark_record recs[2];
+	char *p = map_small_pages(_metadata, 2), c;
+	int sig;
+
+	write_page(p, 0);
+	write_page(p, 1);
+	ASSERT_EQ(0, probe_handlers_install());
+	hwpoison_errno = -1;
+	sig = probe_call(hwpoison_page, p);
+	ASSERT_TRUE(sig == 0 || sig == SIGBUS) TH_LOG("signal %d", sig);
+	if (!sig && hwpoison_errno == EINVAL)
+		SKIP(return, "kernel lacks MADV_HWPOISON (CONFIG_MEMORY_FAILURE)");
+	if (!sig)
+		ASSERT_EQ(0, hwpoison_errno) TH_LOG("MADV_HWPOISON: %s",
+						    strerror(hwpoison_errno));
+	ASSERT_EQ(0, ptmark_scan_dense(env.fd, p, 2, recs));
+	ASSERT_EQ(PTMARK_KIND_HWPOISON, recs[0].kind);
+	ASSERT_EQ('X', ptmark_map_char(&recs[0]));
+	ASSERT_EQ(PTMARK_KIND_PRESENT, recs[1].kind);
+	ASSERT_EQ(SIGBUS, probe_read(p, &c));
+}
+
 /* MAP_HUGETLB memory is one PMD leaf of a hugetlb VMA. */
 TEST_F(scan, hugetlb_is_pmd_mapped)
 {
