@@ -1157,6 +1157,116 @@ TEST_F(rwp, mremap_without_event)
 }
 
 /* ---------------------------------------------------------------------
+ * NUMA hinting beside RWP.
+ */
+#define NUMA_SYSCTL		"/proc/sys/kernel/numa_balancing"
+#define NUMA_DEBUGFS		"/sys/kernel/debug/sched/numa_balancing/"
+/* How long NUMA balancing gets to mark an unprotected unit (TCG is slow). */
+#define NUMA_HINT_MS		30000
+
+struct numa_knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+};
+
+static struct numa_knob numa_knobs[] = {
+	{ NUMA_SYSCTL, "1" },
+	{ NUMA_DEBUGFS "scan_delay_ms", "10" },
+	{ NUMA_DEBUGFS "scan_period_min_ms", "10" },
+};
+
+/* Set (or with @restore put back) the knobs that make scanning quick. */
+static int numa_knobs_set(bool restore)
+{
+	struct numa_knob *k;
+	char *text;
+	int ret = 0;
+
+	for (k = numa_knobs; k < numa_knobs + ARRAY_SIZE(numa_knobs); k++) {
+		if (restore) {
+			if (k->saved[0])
+				write_text_file(k->path, k->saved);
+			continue;
+		}
+		text = read_text_file(k->path);
+		if (!text)
+			return -errno;
+		snprintf(k->saved, sizeof(k->saved), "%s", text);
+		free(text);
+		ret = write_text_file(k->path, k->value);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Burn this thread's CPU time for about @ms: NUMA scans follow it. */
+static void spin_ms(int ms)
+{
+	double end = monotonic_ms() + ms;
+	volatile unsigned long n = 0;
+
+	while (monotonic_ms() < end)
+		n++;
+}
+
+/*
+ * NUMA balancing makes present entries PROT_NONE too, without the uffd
+ * bit.  With it on, the task's own scans must leave RWP-protected units
+ * alone (still 'R', the uffd bit kept: change_pte_range() skips a protnone
+ * entry), and mark unprotected ones NUMA-hinting ('h', never 'R').  An
+ * access of a hinted unit is a NUMA fault, not an RWP one: it goes
+ * through with no message; an access of a protected unit still traps.
+ */
+CASE_NEEDS(rwp, numa_hint_is_not_rwp, PB_UFFD_RWP | PB_ANON, 0)
+TEST_F_TIMEOUT(rwp, numa_hint_is_not_rwp, 120)
+{
+	size_t half = self->nr / 2, u = self->nr, hinted = self->nr;
+	char seen[NR_UNITS + 1];
+	double end;
+	int ret;
+
+	PTMARK_REQUIRE_TWO_NODES();
+	if (access(NUMA_SYSCTL, F_OK) && errno == ENOENT)
+		SKIP(return, "kernel lacks NUMA balancing (no %s)", NUMA_SYSCTL);
+	protect(_metadata, self, 0, half, true);
+	ret = numa_knobs_set(false);
+	if (ret) {
+		numa_knobs_set(true);
+		ASSERT_EQ(0, ret) TH_LOG("NUMA balancing knobs: %s",
+					 strerror(-ret));
+	}
+	end = monotonic_ms() + NUMA_HINT_MS;
+	while (hinted == self->nr && monotonic_ms() < end) {
+		spin_ms(50);
+		ret = unit_states_of(self, -1, self->mem, self->nr, seen, NULL);
+		if (ret)
+			break;
+		for (u = 0; u < self->nr; u++) {
+			if (u < half && seen[u] != 'R')
+				break;
+			if (u >= half && seen[u] == 'h' && hinted == self->nr)
+				hinted = u;
+			if (u >= half && seen[u] != 'h' && seen[u] != 'P')
+				break;
+		}
+		if (u < self->nr)
+			break;
+	}
+	numa_knobs_set(true);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(self->nr, u) TH_LOG("unit %zu under NUMA balancing: %s",
+				      u, seen);
+	ASSERT_NE(self->nr, hinted)
+		TH_LOG("NUMA balancing marked no unit in %d ms: %s",
+		       NUMA_HINT_MS, seen);
+	TH_LOG("under NUMA balancing: %s", seen);
+	assert_free(_metadata, self, hinted, false, 0, fill_of(hinted));
+	assert_trapped(_metadata, self, 0, false, 0, fill_of(0));
+}
+
+/* ---------------------------------------------------------------------
  * Plain PROT_NONE outside any userfaultfd: the scan's third protnone.
  */
 TEST(plain_prot_none)
