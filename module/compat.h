@@ -556,28 +556,20 @@ static inline void ptmark_compat_clear_unmovable(struct address_space *m)
 #endif
 
 /*
- * An empty, unlinked shmem file that charges its pages as they come, as a
- * memfd does: shmem_file_setup() takes vma_flags_t where mk_vma_flags()
- * exists (7.3), VM_* flags before (6.12).
+ * An empty, unlinked shmem file on @mnt that charges its pages as they
+ * come, as a memfd does: shmem_file_setup_with_mnt() takes vma_flags_t
+ * where mk_vma_flags() exists (7.3), VM_* flags before (6.12).
  */
-static inline struct file *ptmark_compat_shmem_file_noreserve(const char *name)
+static inline struct file *
+ptmark_compat_shmem_file_noreserve(struct vfsmount *mnt, const char *name)
 {
 #ifdef mk_vma_flags
-	return shmem_file_setup(name, 0, mk_vma_flags(VMA_NORESERVE_BIT));
+	return shmem_file_setup_with_mnt(mnt, name, 0,
+					 mk_vma_flags(VMA_NORESERVE_BIT));
 #else
-	return shmem_file_setup(name, 0, VM_NORESERVE);
+	return shmem_file_setup_with_mnt(mnt, name, 0, VM_NORESERVE);
 #endif
 }
-
-/*
- * SHM_LOCK's mark in shmem_inode_info.flags: SHMEM_F_LOCKED in 7.3,
- * VM_LOCKED in 6.12, whose header has no SHMEM_F_* names.
- */
-#ifdef SHMEM_F_LOCKED
-#define PTMARK_SHMEM_LOCKED		SHMEM_F_LOCKED
-#else
-#define PTMARK_SHMEM_LOCKED		VM_LOCKED
-#endif
 
 /*
  * The pid behind a pidfd, NULL if @file is none.  Since 6.9 pidfds live on

@@ -199,28 +199,32 @@ static int __init ptmark_init(void)
 	int ret;
 
 	ptmark_debugfs_init();
+	ptmark_unmovable_init();
 
 	ret = ptmark_netlink_init();
-	if (ret) {
-		ptmark_debugfs_exit();
-		return ret;
-	}
+	if (ret)
+		goto out_unmovable;
 
 	ret = misc_register(&ptmark_misc);
-	if (ret) {
-		ptmark_netlink_exit();
-		ptmark_debugfs_exit();
-		return ret;
-	}
+	if (ret)
+		goto out_netlink;
 	pr_info("loaded, abi %d, features %#llx\n", PTMARK_ABI_VERSION,
 		ptmark_features());
 	return 0;
+
+out_netlink:
+	ptmark_netlink_exit();
+out_unmovable:
+	ptmark_unmovable_exit();
+	ptmark_debugfs_exit();
+	return ret;
 }
 
 static void __exit ptmark_exit(void)
 {
 	misc_deregister(&ptmark_misc);
 	ptmark_netlink_exit();
+	ptmark_unmovable_exit();
 	ptmark_debugfs_exit();
 }
 

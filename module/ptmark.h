@@ -126,6 +126,8 @@ bool ptmark_may_see_pfns(struct file *file);
 
 long ptmark_ioc_scan(struct file *file, void __user *uarg);
 long ptmark_ioc_unmovable(struct file *file, void __user *uarg);
+void ptmark_unmovable_init(void);
+void ptmark_unmovable_exit(void);
 long ptmark_ioc_marker(struct file *file, void __user *uarg);
 long ptmark_ioc_pin(struct file *dev, void __user *uarg);
 bool ptmark_inject_allowed(void);

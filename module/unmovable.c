@@ -11,40 +11,39 @@
  * carries the meaning, and it also makes truncate_inode_partial_folio()
  * (mm/truncate.c) skip zeroing the cut-off part of a partial folio.
  *
- * The kernel's only user, guest_memfd, sets the flag on an inode it has
- * just made, together with a gfp mask without __GFP_MOVABLE, so that no
- * folio of the file is ever allocated where only movable memory may go
- * (ZONE_MOVABLE, CMA) and none predates the flag.  ptmark follows it:
- *  - CREATE makes a fresh memfd-like shmem file, flags it before anyone
- *    else can see it, and installs a descriptor for it (O_RDWR, O_CLOEXEC);
- *  - SET flags an existing file only while it has size 0 and no page
- *    cache or swap entries (EBUSY otherwise).  The size is what makes the
- *    check hold: growing a shmem file takes the inode lock SET holds, and
+ * The kernel's only user, guest_memfd, sets the flag on an inode of its
+ * own filesystem that it has just made, together with a gfp mask without
+ * __GFP_MOVABLE, so that no folio of the file is ever allocated where only
+ * movable memory may go (ZONE_MOVABLE, CMA) and none predates the flag.
+ * ptmark follows it, with an internal tmpfs mount of its own:
+ *  - CREATE makes a fresh memfd-like file on that mount, flags it before
+ *    anyone else can see it, and installs a descriptor for it (O_RDWR,
+ *    O_CLOEXEC);
+ *  - SET and CLEAR take only files of that mount (EINVAL otherwise).
+ *    CLEAR undoes exactly what CREATE or SET did: the flag, the
+ *    AS_UNEVICTABLE that came with it, and __GFP_MOVABLE.  SET flags a
+ *    cleared file again only while it has size 0 and no page cache or
+ *    swap entries (EBUSY otherwise).  The size is what makes the check
+ *    hold: growing a shmem file takes the inode lock SET holds, and
  *    neither a fault nor fallocate(KEEP_SIZE) nor write(2) adds a folio
- *    without it or past EOF, so no folio can slip in between the check and
- *    the flag.  A file that is mapped but empty is accepted for the same
- *    reason: its mappings cannot fault anything in until it grows.
- *  - CLEAR undoes exactly what SET or CREATE did: the flag, the
- *    AS_UNEVICTABLE that came with it unless shmem keeps that for a reason
- *    of its own, and __GFP_MOVABLE, which SET only ever finds set.
+ *    without it or past EOF, so no folio can slip in between the check
+ *    and the flag.
  *
- * Only regular shmem files (memfd, tmpfs) are accepted, because only there
- * is every side effect of the flag harmless to someone else:
- *  - mapping_set_inaccessible() sets AS_UNEVICTABLE too, as SHM_LOCK does
- *    for shmem.  On a disk filesystem it would instead make the clean,
- *    written-back page cache of the file unreclaimable, and the flag lives
- *    in the in-core inode only: evicting the inode would drop it silently.
- *  - With the flag, partial truncation and hole punching leave the old
- *    bytes in the cut-off part of the folio.  A disk filesystem relying on
- *    the page cache to zero them would write them back past EOF and show
- *    them again when the file grows; for shmem the bytes only stay in the
- *    caller's own memory.
- *  - The folios are unmovable and unevictable without being charged to
- *    anyone's RLIMIT_MEMLOCK, as guest_memfd's are: hence CAP_SYS_ADMIN.
- *  - A block device file's f_mapping is the whole disk's page cache.  It
- *    is not shmem's, and neither is a pipe's, a device node's or a tmpfs
- *    directory's (7.3 gives shmem_aops to regular files and long symlinks
- *    only); the S_ISREG test keeps them out should that ever change.
+ * The flag changes what the file does for everyone who has it open or
+ * mapped, which is why no file ptmark did not make can get it:
+ *  - partial truncation and hole punching no longer zero the cut-off part
+ *    of a folio (AS_INACCESSIBLE): after ftruncate() down to a size that
+ *    is not page-aligned and up again, or a punch inside a page, the old
+ *    bytes read back where zeroes are due.  guest_memfd never exposes
+ *    such a folio; a memfd or tmpfs file of someone else's would, to every
+ *    sharer.  On ptmark's own files this is the documented behaviour, and
+ *    the selftests hold the kernel to it;
+ *  - mapping_set_inaccessible() sets AS_UNEVICTABLE too, and the folios
+ *    are unmovable and unevictable without being charged to anyone's
+ *    RLIMIT_MEMLOCK, as guest_memfd's are: hence CAP_SYS_ADMIN;
+ *  - a file of another mount could carry AS_UNEVICTABLE for a reason of
+ *    its own (SHM_LOCK, a tmpfs mounted noswap) that CLEAR would have to
+ *    tell apart from the flag's; on ptmark's mount nothing else sets it.
  *  - hugetlbfs and guest_memfd (kvm_gmem_aops in 7.3) are not shmem, so a
  *    CLEAR can never strip the flag from a guest_memfd, which relies on it.
  *
@@ -55,6 +54,7 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mount.h>
 #include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
@@ -70,19 +70,13 @@
 	(PTMARK_HAVE_AS_INACCESSIBLE || PTMARK_HAVE_AS_UNMOVABLE)
 
 #if PTMARK_HAVE_UNMOVABLE_FLAG
-/*
- * Does shmem itself want @inode's folios kept off the evictable LRU?  It
- * does for a SHM_LOCKed segment (reachable through /proc/pid/map_files)
- * and on a tmpfs mounted noswap; CLEAR must leave AS_UNEVICTABLE alone
- * then.  The superblock of a shmem inode always carries a shmem_sb_info
- * (SHMEM_SB() is private to mm/shmem.c).
- */
-static bool ptmark_shmem_keeps_unevictable(struct inode *inode)
-{
-	struct shmem_sb_info *sbinfo = inode->i_sb->s_fs_info;
+/* ptmark's internal tmpfs: CREATE's files, the only ones SET takes. */
+static struct vfsmount *ptmark_unmovable_mnt;
 
-	return (READ_ONCE(SHMEM_I(inode)->flags) & PTMARK_SHMEM_LOCKED) ||
-	       sbinfo->noswap;
+static bool ptmark_own_mapping(struct address_space *mapping)
+{
+	return !IS_ERR_OR_NULL(ptmark_unmovable_mnt) &&
+	       mapping->host->i_sb == ptmark_unmovable_mnt->mnt_sb;
 }
 
 /*
@@ -117,8 +111,9 @@ static void ptmark_make_unmovable(struct address_space *mapping)
 }
 
 /*
- * Can SET flag @mapping?  0 when it already is (nothing to do) or may be;
- * under the inode lock, which keeps the answer true until the flag is set.
+ * Can SET flag @mapping, one of ptmark's own?  0 when it already is
+ * (nothing to do) or may be; under the inode lock, which keeps the answer
+ * true until the flag is set.
  */
 static int ptmark_may_set_unmovable(struct address_space *mapping)
 {
@@ -126,45 +121,23 @@ static int ptmark_may_set_unmovable(struct address_space *mapping)
 		return 0;
 	if (i_size_read(mapping->host) || !mapping_empty(mapping))
 		return -EBUSY;
-	/*
-	 * shmem gives every file it makes for userspace a movable mask;
-	 * a file without one is some driver's, and CLEAR could not tell
-	 * what to give back.
-	 */
-	if (!(mapping_gfp_mask(mapping) & __GFP_MOVABLE))
-		return -EINVAL;
 	return 0;
 }
 
 /*
- * Clear the flag, the AS_UNEVICTABLE that came with it unless shmem
- * wants that for a reason of its own, and give the folios to come their
- * movable mask back.  A mapping without the flag is left alone: its
- * AS_UNEVICTABLE, if any, is not ours.  Folios allocated meanwhile stay
- * where they are, which is where movable ones may go too.
+ * Clear the flag and the AS_UNEVICTABLE that came with it, and give the
+ * folios to come their movable mask back.  A mapping without the flag is
+ * left alone.  Folios allocated meanwhile stay where they are, which is
+ * where movable ones may go too.
  */
 static void ptmark_clear_unmovable(struct address_space *mapping)
 {
-	struct inode *inode = mapping->host;
-
 	if (!ptmark_compat_mapping_unmovable(mapping))
 		return;
 	ptmark_compat_clear_unmovable(mapping);
 	mapping_set_gfp_mask(mapping, mapping_gfp_mask(mapping) | __GFP_MOVABLE);
-	if (ptmark_shmem_keeps_unevictable(inode))
-		return;
-
 	mapping_clear_unevictable(mapping);
-	/*
-	 * SHM_LOCK sets its inode flag before AS_UNEVICTABLE and does not
-	 * take the inode lock: had it just run, the bit cleared above was
-	 * its own, and it is put back.
-	 */
-	smp_mb__after_atomic();
-	if (ptmark_shmem_keeps_unevictable(inode))
-		mapping_set_unevictable(mapping);
-	else
-		ptmark_rescue_folios(mapping);
+	ptmark_rescue_folios(mapping);
 }
 
 /* PTMARK_AS_* of @mapping once @op is done; under the inode lock. */
@@ -176,9 +149,7 @@ static u32 ptmark_as_flags_after(struct address_space *mapping, u32 op)
 		flags |= PTMARK_AS_UNMOVABLE_FLAG | PTMARK_AS_UNEVICTABLE;
 	} else if (op == PTMARK_UNMOVABLE_CLEAR &&
 		   (flags & PTMARK_AS_UNMOVABLE_FLAG)) {
-		flags &= ~PTMARK_AS_UNMOVABLE_FLAG;
-		if (!ptmark_shmem_keeps_unevictable(mapping->host))
-			flags &= ~PTMARK_AS_UNEVICTABLE;
+		flags &= ~(PTMARK_AS_UNMOVABLE_FLAG | PTMARK_AS_UNEVICTABLE);
 	}
 	return flags;
 }
@@ -192,6 +163,8 @@ static long ptmark_unmovable_op(struct file *file,
 	long ret = 0;
 
 	if (!S_ISREG(inode->i_mode) || !shmem_mapping(mapping))
+		return -EINVAL;
+	if (args->op != PTMARK_UNMOVABLE_QUERY && !ptmark_own_mapping(mapping))
 		return -EINVAL;
 	/* Changing how every user of the file behaves needs write access. */
 	if (args->op != PTMARK_UNMOVABLE_QUERY && !(file->f_mode & FMODE_WRITE))
@@ -235,10 +208,13 @@ static long ptmark_unmovable_create(struct ptmark_unmovable *args,
 
 	if (args->fd != -1)
 		return -EINVAL;
+	if (IS_ERR(ptmark_unmovable_mnt))
+		return PTR_ERR(ptmark_unmovable_mnt);
 	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	file = ptmark_compat_shmem_file_noreserve("ptmark-unmovable");
+	file = ptmark_compat_shmem_file_noreserve(ptmark_unmovable_mnt,
+						  "ptmark-unmovable");
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -260,7 +236,34 @@ static long ptmark_unmovable_create(struct ptmark_unmovable *args,
 	fd_install(fd, file);
 	return 0;
 }
+
+/*
+ * The mount CREATE's files live on.  Without it the module still loads,
+ * and CREATE answers with the error.  tmpfs is built in, so the type needs
+ * no reference held.  Files outlive the module: each holds the mount, and
+ * the superblock goes with the last of them.
+ */
+void ptmark_unmovable_init(void)
+{
+	struct file_system_type *type = get_fs_type("tmpfs");
+
+	ptmark_unmovable_mnt = type ? kern_mount(type) : ERR_PTR(-EOPNOTSUPP);
+}
+
+void ptmark_unmovable_exit(void)
+{
+	if (!IS_ERR(ptmark_unmovable_mnt))
+		kern_unmount(ptmark_unmovable_mnt);
+}
 #else
+void ptmark_unmovable_init(void)
+{
+}
+
+void ptmark_unmovable_exit(void)
+{
+}
+
 static long ptmark_unmovable_op(struct file *file,
 				struct ptmark_unmovable *args,
 				void __user *uarg)

@@ -1086,7 +1086,9 @@ static int cmd_unmovable(int argc, char **argv)
 	if (ioctl(fd, PTMARK_IOC_UNMOVABLE, &args)) {
 		int err = errno;
 
-		ret = failure(what, err, err == EINVAL ?
+		ret = failure(what, err, err == EINVAL && op ?
+			      "set and clear take only files ptmark made (PTMARK_UNMOVABLE_CREATE)" :
+			      err == EINVAL ?
 			      "only regular shmem files (memfd, tmpfs) have the flag" :
 			      err == EOPNOTSUPP ? "this kernel has no unmovable mapping flag" :
 			      NULL);

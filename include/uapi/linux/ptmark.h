@@ -387,9 +387,10 @@ struct ptmark_marker {
 /**
  * struct ptmark_unmovable - the unmovable flag of a file's address space
  * @size:	(in) sizeof(struct ptmark_unmovable) as the caller knows it
- * @fd:		(in) QUERY, SET, CLEAR: a regular shmem file (memfd, tmpfs);
- *		other files are refused (EINVAL), and SET/CLEAR need it open
- *		for writing (EPERM).  CREATE: (in) -1, (out) the new file
+ * @fd:		(in) QUERY: a regular shmem file (memfd, tmpfs); SET,
+ *		CLEAR: a file CREATE made, open for writing (EPERM); other
+ *		files are refused (EINVAL).  CREATE: (in) -1, (out) the new
+ *		file
  * @op:		(in) PTMARK_UNMOVABLE_*
  * @flag:	(out) the PTMARK_AS_* bit this kernel uses to mean
  *		"unmovable" (PTMARK_AS_INACCESSIBLE or PTMARK_AS_UNMOVABLE)
@@ -402,12 +403,18 @@ struct ptmark_marker {
  *  - CREATE makes a new, empty shmem file (O_RDWR, O_CLOEXEC; it can be
  *    mmap()ed, ftruncate()d and fallocate()d like a memfd) with the flag
  *    already set, and returns its descriptor in @fd;
- *  - SET flags an existing file only while it has size 0 and no pages
+ *  - CLEAR undoes exactly what CREATE or SET did (the flag, the
+ *    PTMARK_AS_UNEVICTABLE that came with it, the pages' placement), on a
+ *    flagged file at any time;
+ *  - SET flags such a file again only while it has size 0 and no pages
  *    (EBUSY otherwise); on a flagged file it does nothing;
- *  - CLEAR undoes exactly what SET or CREATE did (the flag, the
- *    PTMARK_AS_UNEVICTABLE that came with it unless shmem keeps that
- *    itself, the pages' placement), on a flagged file at any time;
  *  - QUERY changes nothing.
+ * While flagged with PTMARK_AS_INACCESSIBLE a file no longer zeroes the
+ * cut-off part of a page on a partial ftruncate() or hole punch: the old
+ * bytes read back where zeroes are due (after shrinking to a size that is
+ * not page-aligned and growing again, or inside the punched range).  That
+ * is why SET and CLEAR take no file the module did not make: on a memfd
+ * or tmpfs file of someone else's, every sharer would see it.
  * All but QUERY need the device fd open for writing and CAP_SYS_ADMIN of
  * its opener.
  */
