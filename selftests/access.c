@@ -77,6 +77,7 @@ FIXTURE(access) {
 	char *mem;		/* populated, private: every process's copy */
 	char *guarded;		/* guard markers put there before each fork */
 	int plain_memfd;	/* empty, unflagged */
+	int cleared_memfd;	/* empty, made by CREATE, flag cleared */
 	int flagged_memfd;	/* empty, flagged by CREATE */
 	bool has_flag;		/* the kernel has an unmovable flag */
 	int create_err;		/* what that CREATE answered */
@@ -375,7 +376,7 @@ static int verb_query(struct call *c)
 
 static int verb_set(struct call *c)
 {
-	return ptmark_unmovable_op(c->dev, c->self->plain_memfd,
+	return ptmark_unmovable_op(c->dev, c->self->cleared_memfd,
 				   PTMARK_UNMOVABLE_SET, NULL);
 }
 
@@ -475,18 +476,31 @@ FIXTURE_SETUP(access)
 	self->has_flag = info.features & (PTMARK_FEAT_AS_INACCESSIBLE |
 					  PTMARK_FEAT_AS_UNMOVABLE);
 	self->flagged_memfd = -1;
+	self->cleared_memfd = -1;
 	if (self->has_flag)
 		self->create_err = ptmark_unmovable_op(self->dev, -1,
 						       PTMARK_UNMOVABLE_CREATE,
 						       &u);
 	if (self->has_flag && !self->create_err)
 		self->flagged_memfd = u.fd;
+	if (self->has_flag && !self->create_err)
+		self->create_err = ptmark_unmovable_op(self->dev, -1,
+						       PTMARK_UNMOVABLE_CREATE,
+						       &u);
+	if (self->has_flag && !self->create_err) {
+		self->cleared_memfd = u.fd;
+		self->create_err = ptmark_unmovable_op(self->dev, u.fd,
+						       PTMARK_UNMOVABLE_CLEAR,
+						       NULL);
+	}
 }
 
 FIXTURE_TEARDOWN(access)
 {
 	if (self->flagged_memfd >= 0)
 		close(self->flagged_memfd);
+	if (self->cleared_memfd >= 0)
+		close(self->cleared_memfd);
 	close(self->plain_memfd);
 	munmap(self->guarded, mem_len());
 	munmap(self->mem, mem_len());
@@ -521,11 +535,11 @@ TEST_F(access, unmovable)
 
 	if (!self->has_flag)
 		SKIP(return, "kernel has neither AS_INACCESSIBLE nor AS_UNMOVABLE");
-	ASSERT_EQ(0, self->create_err) TH_LOG("CREATE as root");
+	ASSERT_EQ(0, self->create_err) TH_LOG("CREATE and CLEAR as root");
 	EXPECT_VERB(0, verb_query, -1);
 
 	EXPECT_VERB(change, verb_set, -1);
-	ASSERT_EQ(0, ptmark_unmovable_op(self->dev, self->plain_memfd,
+	ASSERT_EQ(0, ptmark_unmovable_op(self->dev, self->cleared_memfd,
 					 PTMARK_UNMOVABLE_QUERY, &u));
 	EXPECT_EQ(change ? 0 : u.flag | PTMARK_AS_UNEVICTABLE, u.as_flags);
 

@@ -2,9 +2,9 @@
 /*
  * Unmovable address spaces: PTMARK_IOC_UNMOVABLE puts the flag guest_memfd
  * relies on (AS_INACCESSIBLE from 6.11, AS_UNMOVABLE in 6.8 to 6.10) on a
- * shmem file before its first page - a new one it makes (CREATE), or an
- * empty one (SET) - and these tests hold the module and the kernel to
- * what that means:
+ * shmem file of its own before its first page - a new one it makes
+ * (CREATE), or one of those emptied and cleared (SET) - and these tests
+ * hold the module and the kernel to what that means:
  *
  *  - move_pages(2), mbind(2) with MPOL_MF_MOVE and migrate_pages(2) leave
  *    the file's folios where they are, with the results mm/migrate.c and
@@ -15,7 +15,8 @@
  *    migration of such folios, whose mapping only the folio lock keeps
  *    alive, leave no kernel splat;
  *  - partial truncation no longer zeroes the cut-off bytes (AS_INACCESSIBLE,
- *    mm/truncate.c) - the reason the module refuses disk files;
+ *    mm/truncate.c) - the reason SET and CLEAR refuse every file the
+ *    module did not make, memfds and tmpfs files included;
  *  - SET refuses a file that has a size or pages, CLEAR gives back
  *    exactly what the flag took, and the ioctl refuses what is not a
  *    regular shmem file and bad arguments, leaving nothing changed when
@@ -83,6 +84,24 @@ static int flagged_memfd(int dev)
 	int ret = ptmark_unmovable_op(dev, -1, PTMARK_UNMOVABLE_CREATE, &u);
 
 	return ret ? ret : u.fd;
+}
+
+/*
+ * A file CREATE made, its flag cleared again: empty, the only kind SET
+ * takes.  The fd or -errno.
+ */
+static int cleared_memfd(int dev)
+{
+	int fd = flagged_memfd(dev), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = ptmark_unmovable_op(dev, fd, PTMARK_UNMOVABLE_CLEAR, NULL);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
 }
 
 /* A new memfd without it: the fd or -errno. */
@@ -285,20 +304,20 @@ static long long vmstat(const char *name)
 FIXTURE(unmovable) {
 	int dev;
 	__u32 flag;
-	struct region r;	/* plain, with a size: SET refuses it */
+	struct region r;	/* ptmark's, cleared, with a size: no SET */
 	struct region f;	/* flagged from birth */
-	int empty;		/* a plain memfd of size 0: SET takes it */
+	int empty;		/* ptmark's, cleared, size 0: SET takes it */
 };
 
 FIXTURE_SETUP(unmovable)
 {
 	PTMARK_REQUIRE_DEVICE(self->dev);
 	REQUIRE_UNMOVABLE(self->dev, self->flag);
-	ASSERT_EQ(0, region_create(&self->r, plain_memfd("ptmark-unmovable"),
+	ASSERT_EQ(0, region_create(&self->r, cleared_memfd(self->dev),
 				   NR_PAGES));
 	ASSERT_EQ(0, region_create(&self->f, flagged_memfd(self->dev),
 				   NR_PAGES));
-	self->empty = plain_memfd("ptmark-empty");
+	self->empty = cleared_memfd(self->dev);
 	ASSERT_LE(0, self->empty);
 }
 
@@ -758,11 +777,48 @@ TEST_F(unmovable, clear_rescues_unevictable_folios)
 }
 
 /*
- * A tmpfs mounted noswap keeps its files unevictable itself: SET takes a
- * new, empty file there, and CLEAR must give back exactly what it found,
- * AS_UNEVICTABLE included.
+ * The flag would change what a file does for everyone who has it open or
+ * mapped: SET and CLEAR refuse (EINVAL) every shmem file the module did
+ * not make, an empty memfd here (a tmpfs mount's file and a SysV segment
+ * below), and QUERY still answers for it.  Nothing changed, by the
+ * ioctl's word, by the scan of a mapping, and by what the memfd does:
+ * its partial truncation zeroes.
  */
-TEST_F(unmovable, clear_keeps_noswap_unevictable)
+TEST_F(unmovable, set_takes_only_its_own_files)
+{
+	struct ptmark_record rec;
+	int memfd;
+	char *p;
+
+	memfd = plain_memfd("ptmark-not-ours");
+	ASSERT_LE(0, memfd);
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, memfd, true))
+		TH_LOG("SET took a memfd ptmark did not make");
+	EXPECT_EQ(0, as_flags_of(self->dev, memfd));
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, memfd, false));
+	EXPECT_EQ(0, as_flags_of(self->dev, memfd));
+
+	ASSERT_EQ(0, ftruncate(memfd, page_size()));
+	p = mmap(NULL, page_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 memfd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0xaa, page_size());
+	ASSERT_EQ(0, ptmark_scan_dense(self->dev, p, 1, &rec));
+	EXPECT_EQ(PTMARK_KIND_PRESENT, rec.kind);
+	EXPECT_EQ(0, rec.as_flags);
+	ASSERT_EQ(0, ftruncate(memfd, 100));
+	ASSERT_EQ(0, ftruncate(memfd, page_size()));
+	EXPECT_EQ(0, p[200]) TH_LOG("partial truncation left the old bytes");
+	munmap(p, page_size());
+	close(memfd);
+}
+
+/*
+ * Nor does it take a file whose AS_UNEVICTABLE is someone else's: a tmpfs
+ * mounted noswap keeps its files unevictable, and neither SET nor CLEAR
+ * may touch that.
+ */
+TEST_F(unmovable, refuses_noswap_tmpfs_file)
 {
 	char dir[] = "/tmp/ptmark-noswap.XXXXXX";
 	char path[sizeof(dir) + 8];
@@ -779,10 +835,9 @@ TEST_F(unmovable, clear_keeps_noswap_unevictable)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
-	EXPECT_EQ(0, set_flag(self->dev, fd, true));
-	EXPECT_EQ(self->flag | PTMARK_AS_UNEVICTABLE,
-		  as_flags_of(self->dev, fd));
-	EXPECT_EQ(0, set_flag(self->dev, fd, false));
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, fd, true));
+	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, fd, false));
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
 	close(fd);
 	umount2(dir, MNT_DETACH);
@@ -790,11 +845,11 @@ TEST_F(unmovable, clear_keeps_noswap_unevictable)
 }
 
 /*
- * A SysV segment (opened through /proc/self/map_files) has its size from
- * birth: SET refuses it and leaves SHM_LOCK's AS_UNEVICTABLE as it is,
+ * A SysV segment (opened through /proc/self/map_files) is not ptmark's:
+ * SET and CLEAR refuse it and leave SHM_LOCK's AS_UNEVICTABLE as it is,
  * for SHM_UNLOCK to take away.
  */
-TEST_F(unmovable, set_refuses_shm_segment)
+TEST_F(unmovable, refuses_shm_segment)
 {
 	size_t len = 4 * page_size();
 	char path[96];
@@ -814,9 +869,9 @@ TEST_F(unmovable, set_refuses_shm_segment)
 	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
 
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
-	EXPECT_EQ(-EBUSY, set_flag(self->dev, fd, true));
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, fd, true));
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
-	EXPECT_EQ(0, set_flag(self->dev, fd, false));
+	EXPECT_EQ(-EINVAL, set_flag(self->dev, fd, false));
 	EXPECT_EQ(PTMARK_AS_UNEVICTABLE, as_flags_of(self->dev, fd));
 	ASSERT_EQ(0, shmctl(id, SHM_UNLOCK, NULL));
 	EXPECT_EQ(0, as_flags_of(self->dev, fd));
@@ -1360,7 +1415,7 @@ FIXTURE_TEARDOWN(migrate)
 enum flagging {
 	NO_FLAG,		/* the control */
 	FLAG_BEFORE_FAULT,	/* a CREATEd file, as guest_memfd's */
-	SET_AFTER_FAULT,	/* refused: the file has pages */
+	SET_AFTER_FAULT,	/* CREATEd and cleared: SET refused, pages */
 	FLAG_CLEARED,		/* CREATEd, cleared after the faults */
 };
 
@@ -1377,6 +1432,8 @@ static void migration_case(struct __test_metadata *_metadata,
 	size_t i;
 
 	ASSERT_EQ(0, region_create(r, flagged ? flagged_memfd(self->dev) :
+				   flagging == SET_AFTER_FAULT ?
+					cleared_memfd(self->dev) :
 					plain_memfd("ptmark-migrate"),
 				   NR_PAGES));
 	after = calloc(r->nr, sizeof(*after));
