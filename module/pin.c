@@ -20,10 +20,15 @@
  * Pins are accounted as io_uring accounts its fixed buffers: every page a
  * session holds is charged to the user who pinned it (user_struct
  * locked_vm, against that caller's RLIMIT_MEMLOCK unless it has
- * CAP_IPC_LOCK: -ENOMEM beyond), and shows in the target's pinned_vm
- * (VmPin in /proc/pid/status).  The charge follows the range, not the
- * target, so sessions, forks and passed descriptors can never hold more
- * than their users' limits, even after the targets exit.
+ * CAP_IPC_LOCK: -ENOMEM beyond), and shows in the pinned_vm (VmPin in
+ * /proc/pid/status) of the process that opened the session, whose mm the
+ * session grabs for that as io_uring grabs its ring's creator's.  The
+ * charge follows the range, not the target: pins stay until they are
+ * released or the session ends, also after the target exits (a pin holds
+ * pages, not the mm, and the kernel offers a module no hook on the exit
+ * of an mm but MMU notifiers, which not every kernel has), and they stay
+ * charged to those who hold them.  Sessions, forks and passed descriptors
+ * can never hold more than their users' limits.
  */
 #include <linux/anon_inodes.h>
 #include <linux/capability.h>
@@ -53,7 +58,8 @@ struct ptmark_pinned {
 
 struct ptmark_pin_session {
 	struct mutex lock;		/* ranges and nr_pages */
-	struct mm_struct *mm;		/* mmgrab()bed */
+	struct mm_struct *mm;		/* the target's, mmgrab()bed */
+	struct mm_struct *acct_mm;	/* the opener's, mmgrab()bed */
 	struct list_head ranges;	/* struct ptmark_pinned */
 	unsigned long nr_pages;
 	pid_t pid;			/* of the target, for events */
@@ -109,7 +115,7 @@ static void ptmark_pinned_free(struct ptmark_pin_session *s,
 {
 	ptmark_netlink_notify_pin(s->pid, pr->start, pr->nr_pages, true);
 	unpin_user_pages(pr->pages, pr->nr_pages);
-	atomic64_sub(pr->nr_pages, &s->mm->pinned_vm);
+	atomic64_sub(pr->nr_pages, &s->acct_mm->pinned_vm);
 	ptmark_pin_uncharge(pr);
 	atomic64_sub(pr->nr_pages, &ptmark_stats.pinned_pages);
 	kvfree(pr->pages);
@@ -271,7 +277,7 @@ out_mmput:
 
 	list_add_tail(&pr->node, &s->ranges);
 	s->nr_pages += nr;
-	atomic64_add(nr, &s->mm->pinned_vm);
+	atomic64_add(nr, &s->acct_mm->pinned_vm);
 	atomic64_add(nr, &ptmark_stats.pinned_pages);
 	args.nr_pages = s->nr_pages;
 	mutex_unlock(&s->lock);
@@ -498,6 +504,7 @@ static int ptmark_pin_release(struct inode *inode, struct file *file)
 
 	list_for_each_entry_safe(pr, next, &s->ranges, node)
 		ptmark_pinned_free(s, pr);
+	mmdrop(s->acct_mm);
 	mmdrop(s->mm);
 	mutex_destroy(&s->lock);
 	kfree(s);
@@ -535,6 +542,9 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	ret = ptmark_may_change(dev);
 	if (ret)
 		return ret;
+	/* The opener's pinned_vm is charged: a kernel thread has none. */
+	if (!current->mm)
+		return -EINVAL;
 	pid = task_tgid_nr(current);
 	mm = args.flags & PTMARK_PIN_OPEN_F_PIDFD ?
 		ptmark_get_mm_pidfd_nr(dev, args.pidfd, PTMARK_ACCESS_WRITE,
@@ -553,6 +563,8 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 	mmgrab(mm);
 	mmput(mm);
 	s->mm = mm;
+	mmgrab(current->mm);
+	s->acct_mm = current->mm;
 	s->pid = pid;
 
 	atomic64_inc(&ptmark_stats.pin_sessions);
@@ -580,6 +592,7 @@ long ptmark_ioc_pin(struct file *dev, void __user *uarg)
 
 out_free:
 	atomic64_dec(&ptmark_stats.pin_sessions);
+	mmdrop(s->acct_mm);
 	mmdrop(mm);
 	kfree(s);
 	return ret;

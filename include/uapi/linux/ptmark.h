@@ -444,7 +444,9 @@ struct ptmark_unmovable {
  * caller may change, as for markers (CAP_SYS_PTRACE: EACCES; and
  * CAP_SYS_NICE: EPERM; ESRCH once it has exited).  Every pinned page is
  * charged to the pinning user's RLIMIT_MEMLOCK unless it has
- * CAP_IPC_LOCK (ENOMEM beyond) and shows in the target's VmPin.
+ * CAP_IPC_LOCK (ENOMEM beyond) and shows in the VmPin of the process that
+ * opened the session, until released or the session ends: a target's
+ * exit leaves them pinned.
  */
 #define PTMARK_PIN_MAX_PAGES		4096
 
