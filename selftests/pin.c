@@ -1309,6 +1309,45 @@ TEST_F(session, pins_charged_to_memlock)
 	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
 }
 
+/*
+ * A session on another process charges the pins to the process that
+ * opened it, which holds them, as io_uring charges a ring's buffers to
+ * its creator: our VmPin, not the target's.  They outlive the target and
+ * stay charged to us until released.
+ */
+TEST_F(session, remote_pins_charged_to_opener)
+{
+	int pipe_fd, pidfd, remote;
+	long kb = page / 1024;
+	pid_t child, us = getpid();
+
+	child = waiting_child(&pipe_fd);
+	ASSERT_LT(0, child);
+	pidfd = pidfd_of(child);
+	ASSERT_LE(0, pidfd);
+	remote = ptmark_pin_session(self->dev, pidfd);
+	ASSERT_LE(0, remote);
+	ASSERT_EQ(0, vm_pin_kb(us));
+
+	ASSERT_EQ(0, ptmark_pin(remote, self->p, 2 * page,
+				PTMARK_PIN_F_LONGTERM));
+	EXPECT_EQ(2 * kb, vm_pin_kb(us))
+		TH_LOG("module: a remote pin is not in the opener's VmPin");
+	EXPECT_EQ(0, vm_pin_kb(child))
+		TH_LOG("module: a remote pin is charged to its target");
+	EXPECT_EQ(2, ptmark_stat("pinned_pages"));
+
+	close(pipe_fd);
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	EXPECT_EQ(2 * kb, vm_pin_kb(us));
+	EXPECT_EQ(2, ptmark_stat("pinned_pages"));
+	EXPECT_EQ(0, ptmark_unpin(remote, self->p, 2 * page));
+	EXPECT_EQ(0, vm_pin_kb(us));
+	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
+	close(remote);
+	close(pidfd);
+}
+
 PTMARK_GENERATED_TEST()
 
 PTMARK_MODULE_HARNESS_MAIN(NULL)
