@@ -7,7 +7,8 @@
  *   features-get	do: ABI version, features word and feature names
  *   ptes-get		dump: the records PTMARK_IOC_SCAN gives, one message
  *			each, for a range of any size
- *   vma-get		dump: one summary per VMA, pages counted per kind
+ *   vma-get		dump: one summary per VMA, pages counted per kind,
+ *			and on request the VMA's guard runs before it
  *   marker-ntf		event on the "events" group: markers installed or
  *			removed through PTMARK_IOC_MARKER
  *   pin-ntf		event on the same group: a pin session pinned a range
@@ -204,16 +205,28 @@ static int ptmark_nl_get_range(struct nlattr **tb,
 /* Pages of one VMA by kind, indexed by their PTMARK_A_VMA_* attribute. */
 struct ptmark_nl_vma_sum {
 	bool open;			/* a VMA is being counted */
+	bool run_open;			/* [guard_start, guard_end) not queued */
 	struct ptmark_record vma;	/* its header record */
-	unsigned long guard_end;	/* end of the last guard run seen */
-	u64 count[PTMARK_A_VMA_MAX + 1];
+	unsigned long guard_start;	/* the last guard run seen */
+	unsigned long guard_end;
+	u64 count[PTMARK_A_VMA_OTHER + 1];
 };
+
+/*
+ * Guard runs a vma-get message carries at most: it fits the smallest
+ * buffer a dump is given (NLMSG_GOODSIZE) with room to spare.
+ */
+#define PTMARK_NL_GUARD_RUNS	128
 
 struct ptmark_nl_dump {
 	struct ptmark_walk w;		/* w.mm is mmgrab()ed */
 	unsigned long end;
 	unsigned int sent;		/* records of w.recs already used */
-	struct ptmark_nl_vma_sum sum;	/* vma-get only */
+	/* vma-get only */
+	struct ptmark_nl_vma_sum sum;
+	bool want_runs;			/* send the guard runs too */
+	unsigned int nr_runs;		/* queued in runs[], not yet sent */
+	u64 runs[2 * PTMARK_NL_GUARD_RUNS];
 };
 
 struct ptmark_nl_ctx {
@@ -228,7 +241,7 @@ static struct ptmark_nl_ctx *ptmark_nl_ctx(struct netlink_callback *cb)
 
 static int ptmark_nl_dump_start(struct netlink_callback *cb,
 				const struct ptmark_nl_req *req, bool dense,
-				bool vma_headers)
+				bool vma_headers, bool want_runs)
 {
 	struct nlattr **tb = genl_info_dump(cb)->attrs;
 	struct ptmark_nl_dump *dump;
@@ -260,6 +273,7 @@ static int ptmark_nl_dump_start(struct netlink_callback *cb,
 	dump->w.last_header = -1UL;
 	dump->w.next = start;
 	dump->end = end;
+	dump->want_runs = want_runs;
 	/* Keep the mm, not its pages, between the dump's calls. */
 	mmgrab(mm);
 	dump->w.mm = mm;
@@ -331,7 +345,7 @@ static int ptmark_nl_ptes_start(struct netlink_callback *cb)
 
 	return ptmark_nl_dump_start(cb, &ptmark_nl_ptes_req,
 				    nla_get_flag(tb[PTMARK_A_PTES_DENSE]),
-				    false);
+				    false, false);
 }
 
 /*
@@ -398,8 +412,11 @@ static void ptmark_nl_vma_count(struct ptmark_nl_vma_sum *sum,
 	case PTMARK_KIND_MARKER:
 		if (r->marker & PTMARK_MARKER_GUARD) {
 			c[PTMARK_A_VMA_GUARD] += n;
-			if (sum->guard_end != r->start)
+			if (sum->guard_end != r->start) {
 				c[PTMARK_A_VMA_GUARD_RANGES]++;
+				sum->guard_start = r->start;
+				sum->run_open = true;
+			}
 			sum->guard_end = r->start + n * PAGE_SIZE;
 		}
 		if (r->marker & PTMARK_MARKER_UFFD_WP)
@@ -433,7 +450,7 @@ static int ptmark_nl_put_vma(struct sk_buff *skb, struct netlink_callback *cb,
 	    nla_put_uint(skb, PTMARK_A_VMA_VMA_FLAGS, v->vma_flags) ||
 	    nla_put_u32(skb, PTMARK_A_VMA_AS_FLAGS, v->as_flags))
 		goto cancel;
-	for (a = PTMARK_A_VMA_PAGES; a <= PTMARK_A_VMA_MAX; a++)
+	for (a = PTMARK_A_VMA_PAGES; a <= PTMARK_A_VMA_OTHER; a++)
 		if (nla_put_uint(skb, a, sum->count[a]))
 			goto cancel;
 	genlmsg_end(skb, hdr);
@@ -443,9 +460,85 @@ cancel:
 	return -EMSGSIZE;
 }
 
+/* Send the queued guard runs of the VMA being counted, if any. */
+static int ptmark_nl_put_runs(struct sk_buff *skb, struct netlink_callback *cb,
+			      struct ptmark_nl_dump *dump)
+{
+	void *hdr;
+
+	if (!dump->nr_runs)
+		return 0;
+	hdr = ptmark_nl_dump_put(skb, cb, PTMARK_CMD_VMA_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_uint(skb, PTMARK_A_VMA_START, dump->sum.vma.start) ||
+	    nla_put(skb, PTMARK_A_VMA_GUARD_RUNS,
+		    dump->nr_runs * 2 * sizeof(dump->runs[0]), dump->runs)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	dump->nr_runs = 0;
+	return 0;
+}
+
+/*
+ * Queue the last guard run seen, now that no later record can extend it,
+ * sending the queue first if it is full.  Does nothing if asked again
+ * after an error, until the queue could be sent.
+ */
+static int ptmark_nl_queue_run(struct sk_buff *skb, struct netlink_callback *cb,
+			       struct ptmark_nl_dump *dump)
+{
+	struct ptmark_nl_vma_sum *sum = &dump->sum;
+	int err;
+
+	if (!dump->want_runs || !sum->run_open)
+		return 0;
+	if (dump->nr_runs == PTMARK_NL_GUARD_RUNS) {
+		err = ptmark_nl_put_runs(skb, cb, dump);
+		if (err)
+			return err;
+	}
+	dump->runs[2 * dump->nr_runs] = sum->guard_start;
+	dump->runs[2 * dump->nr_runs + 1] = sum->guard_end;
+	dump->nr_runs++;
+	sum->run_open = false;
+	return 0;
+}
+
+/*
+ * The VMA being counted is complete: its last guard runs, then its
+ * summary.  Each step is done once, so that a call that ran out of room
+ * can be repeated in the next message buffer.
+ */
+static int ptmark_nl_vma_close(struct sk_buff *skb, struct netlink_callback *cb,
+			       struct ptmark_nl_dump *dump)
+{
+	int err;
+
+	err = ptmark_nl_queue_run(skb, cb, dump);
+	if (!err)
+		err = ptmark_nl_put_runs(skb, cb, dump);
+	if (!err)
+		err = ptmark_nl_put_vma(skb, cb, &dump->sum);
+	if (!err)
+		dump->sum.open = false;
+	return err;
+}
+
+static bool ptmark_nl_is_guard(const struct ptmark_record *r)
+{
+	return r->kind == PTMARK_KIND_MARKER &&
+	       (r->marker & PTMARK_MARKER_GUARD);
+}
+
 static int ptmark_nl_vma_start(struct netlink_callback *cb)
 {
-	return ptmark_nl_dump_start(cb, &ptmark_nl_vma_req, false, true);
+	struct nlattr **tb = genl_info_dump(cb)->attrs;
+
+	return ptmark_nl_dump_start(cb, &ptmark_nl_vma_req, false, true,
+				    nla_get_flag(tb[PTMARK_A_VMA_WANT_GUARD_RUNS]));
 }
 
 /*
@@ -465,20 +558,28 @@ static int ptmark_nl_vma_dumpit(struct sk_buff *skb,
 		for (; dump->sent < w->nr; dump->sent++) {
 			r = &w->recs[dump->sent];
 			if (r->kind == PTMARK_KIND_VMA_HEADER) {
-				if (sum->open && ptmark_nl_put_vma(skb, cb, sum))
-					return skb->len ?: -EMSGSIZE;
+				err = sum->open ?
+					ptmark_nl_vma_close(skb, cb, dump) : 0;
+				if (err)
+					return skb->len ?: err;
 				memset(sum, 0, sizeof(*sum));
 				sum->open = true;
 				sum->vma = *r;
-			} else if (r->kind != PTMARK_KIND_UNMAPPED && sum->open) {
-				ptmark_nl_vma_count(sum, r);
+				continue;
 			}
+			if (r->kind == PTMARK_KIND_UNMAPPED || !sum->open)
+				continue;
+			/* A run that does not extend the last one ends it. */
+			if (ptmark_nl_is_guard(r) && r->start != sum->guard_end) {
+				err = ptmark_nl_queue_run(skb, cb, dump);
+				if (err)
+					return skb->len ?: err;
+			}
+			ptmark_nl_vma_count(sum, r);
 		}
 		if (w->next == dump->end) {
-			if (sum->open && ptmark_nl_put_vma(skb, cb, sum))
-				return skb->len ?: -EMSGSIZE;
-			sum->open = false;
-			return 0;
+			err = sum->open ? ptmark_nl_vma_close(skb, cb, dump) : 0;
+			return err ? skb->len ?: err : 0;
 		}
 		/* Counted: nothing to keep for the next batch to extend. */
 		w->nr = 0;
@@ -592,11 +693,13 @@ static const struct nla_policy ptmark_nl_ptes_policy[PTMARK_A_PTES_DENSE + 1] = 
 	[PTMARK_A_PTES_DENSE]	= { .type = NLA_FLAG },
 };
 
-static const struct nla_policy ptmark_nl_vma_policy[PTMARK_A_VMA_LEN + 1] = {
+/* Reply attributes have no policy: strict validation refuses them. */
+static const struct nla_policy ptmark_nl_vma_policy[PTMARK_A_VMA_MAX + 1] = {
 	[PTMARK_A_VMA_PID]	= NLA_POLICY_MIN(NLA_U32, 1),
 	[PTMARK_A_VMA_PIDFD]	= NLA_POLICY_MIN(NLA_S32, 0),
 	[PTMARK_A_VMA_START]	= { .type = NLA_UINT },
 	[PTMARK_A_VMA_LEN]	= { .type = NLA_UINT },
+	[PTMARK_A_VMA_WANT_GUARD_RUNS] = { .type = NLA_FLAG },
 };
 
 static const struct genl_split_ops ptmark_nl_ops[] = {
