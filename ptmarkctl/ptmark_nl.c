@@ -350,7 +350,7 @@ int ptmark_nl_vma(const struct nlmsghdr *nlh, struct ptmark_nl_vma *vma)
 	vma->vma_flags = ptmark_nl_uint(tb[PTMARK_A_VMA_VMA_FLAGS]);
 	if (tb[PTMARK_A_VMA_AS_FLAGS])
 		vma->as_flags = mnl_attr_get_u32(tb[PTMARK_A_VMA_AS_FLAGS]);
-	for (a = PTMARK_A_VMA_PAGES; a <= PTMARK_A_VMA_MAX; a++)
+	for (a = PTMARK_A_VMA_PAGES; a <= PTMARK_A_VMA_OTHER; a++)
 		vma->count[a] = ptmark_nl_uint(tb[a]);
 	return 0;
 }

@@ -80,7 +80,7 @@ int ptmark_nl_record(const struct nlmsghdr *nlh, struct ptmark_record *rec);
 struct ptmark_nl_vma {
 	uint64_t start, end, pgoff, vma_flags;
 	uint32_t as_flags;
-	uint64_t count[PTMARK_A_VMA_MAX + 1];	/* by PTMARK_A_VMA_* */
+	uint64_t count[PTMARK_A_VMA_OTHER + 1];	/* by PTMARK_A_VMA_* */
 };
 
 int ptmark_nl_vma(const struct nlmsghdr *nlh, struct ptmark_nl_vma *vma);

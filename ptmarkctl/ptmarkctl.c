@@ -638,53 +638,103 @@ static const char *name_of(const struct vma_name *names, size_t nr,
 }
 
 /*
- * The guard runs of one VMA, merged: [start, end) pairs in *@runs, which
- * grows to hold them all (*@cap pairs).  Their number, or -errno.
+ * What maps gets from one vma-get dump that asks for guard runs: the
+ * VMAs, and the guard runs of all of them in address order, each VMA's
+ * in messages before its summary.
  */
-static int guard_runs(struct ptmark_nl *nl, pid_t pid,
-		      const struct ptmark_nl_vma *v, struct collected *recs,
-		      uint64_t **runs, size_t *cap)
+struct maps_reply {
+	struct ptmark_nl_vma *vmas;
+	size_t *first_run;		/* of vmas[i] in runs */
+	size_t nr_vmas, cap_vmas;
+	uint64_t *runs;			/* [start, end) pairs */
+	size_t nr_runs, cap_runs;
+	size_t vma_runs;		/* runs before the next summary */
+};
+
+static int maps_add_runs(struct maps_reply *m, const struct nlattr *attr)
 {
-	const struct ptmark_record *r;
-	size_t i, n = 0;
-	int ret;
+	size_t n = mnl_attr_get_payload_len(attr) / (2 * sizeof(uint64_t));
 
-	ret = dump_target(nl, PTMARK_CMD_PTES_GET, pid, v->start, v->end,
-			  false, recs);
-	if (ret)
-		return ret;
-	for (i = 0; i < recs->nr; i++) {
-		r = (const struct ptmark_record *)recs->items + i;
-		if (r->kind != PTMARK_KIND_MARKER ||
-		    !(r->marker & PTMARK_MARKER_GUARD))
-			continue;
-		if (n && (*runs)[2 * n - 1] == r->start) {
-			(*runs)[2 * n - 1] += r->nr_pages * page_size;
-			continue;
-		}
-		if (n == *cap) {
-			size_t bigger = *cap ? 2 * *cap : 64;
-			uint64_t *more = realloc(*runs, 2 * bigger * sizeof(**runs));
+	if (m->nr_runs + n > m->cap_runs) {
+		size_t cap = m->cap_runs ? 2 * m->cap_runs : 1024;
+		uint64_t *more;
 
-			if (!more)
-				return -ENOMEM;
-			*runs = more;
-			*cap = bigger;
-		}
-		(*runs)[2 * n] = r->start;
-		(*runs)[2 * n + 1] = r->start + r->nr_pages * page_size;
-		n++;
+		while (cap < m->nr_runs + n)
+			cap *= 2;
+		more = realloc(m->runs, 2 * cap * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		m->runs = more;
+		m->cap_runs = cap;
 	}
-	return n > INT32_MAX ? -E2BIG : (int)n;
+	memcpy(m->runs + 2 * m->nr_runs, mnl_attr_get_payload(attr),
+	       n * 2 * sizeof(uint64_t));
+	m->nr_runs += n;
+	m->vma_runs += n;
+	return 0;
+}
+
+static int maps_add_vma(struct maps_reply *m, const struct nlmsghdr *nlh)
+{
+	if (m->nr_vmas == m->cap_vmas) {
+		size_t cap = m->cap_vmas ? 2 * m->cap_vmas : 256;
+		struct ptmark_nl_vma *vmas;
+		size_t *first;
+
+		vmas = realloc(m->vmas, cap * sizeof(*vmas));
+		if (!vmas)
+			return -ENOMEM;
+		m->vmas = vmas;
+		first = realloc(m->first_run, cap * sizeof(*first));
+		if (!first)
+			return -ENOMEM;
+		m->first_run = first;
+		m->cap_vmas = cap;
+	}
+	if (ptmark_nl_vma(nlh, &m->vmas[m->nr_vmas]))
+		return -EBADMSG;
+	m->first_run[m->nr_vmas++] = m->nr_runs - m->vma_runs;
+	m->vma_runs = 0;
+	return 0;
+}
+
+static int collect_maps(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[PTMARK_A_VMA_MAX + 1];
+	struct maps_reply *m = data;
+	int err;
+
+	if (ptmark_nl_parse(nlh, tb, PTMARK_A_VMA_MAX)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	err = tb[PTMARK_A_VMA_GUARD_RUNS] ?
+		maps_add_runs(m, tb[PTMARK_A_VMA_GUARD_RUNS]) :
+		maps_add_vma(m, nlh);
+	if (err) {
+		errno = -err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+/* The runs of vmas[i]: their number, *@runs pointing at the first. */
+static size_t maps_runs_of(const struct maps_reply *m, size_t i,
+			   const uint64_t **runs)
+{
+	size_t end = i + 1 < m->nr_vmas ? m->first_run[i + 1] : m->nr_runs;
+
+	*runs = m->runs + 2 * m->first_run[i];
+	return end - m->first_run[i];
 }
 
 static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
-		      const char *name, const uint64_t *runs, int nr_runs,
+		      const char *name, const uint64_t *runs, size_t nr_runs,
 		      bool first)
 {
 	const uint64_t *c = v->count;
 	char perm[5];
-	int i;
+	size_t i;
 
 	perms(v->vma_flags, perm);
 	if (!opt_json) {
@@ -738,17 +788,15 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 
 static int cmd_maps(int argc, char **argv)
 {
-	struct collected vmas = { .size = sizeof(struct ptmark_nl_vma),
-				  .parse = parse_vma };
-	struct collected recs = { .size = sizeof(struct ptmark_record),
-				  .parse = parse_record };
-	uint64_t *runs = NULL;
-	size_t runs_cap = 0;
+	static char buf[PTMARK_NL_BUF];
+	struct maps_reply m = { 0 };
 	struct vma_name *names;
+	struct nlmsghdr *nlh;
 	struct ptmark_nl nl;
+	const uint64_t *runs;
+	size_t nr_names, i, nr_runs;
 	char what[64];
-	size_t nr_names, i;
-	int ret, nr_runs;
+	int ret;
 	pid_t pid;
 
 	if (argc != 1 || !parse_pid(argv[0], &pid))
@@ -757,7 +805,11 @@ static int cmd_maps(int argc, char **argv)
 	ret = nl_open(&nl);
 	if (ret)
 		return ret;
-	ret = dump_target(&nl, PTMARK_CMD_VMA_GET, pid, 0, 0, false, &vmas);
+	/* One walk: the summaries, each after its VMA's guard runs. */
+	nlh = ptmark_nl_target_request(&nl, buf, PTMARK_CMD_VMA_GET, pid, -1,
+				       0, 0);
+	mnl_attr_put(nlh, PTMARK_A_VMA_WANT_GUARD_RUNS, 0, NULL);
+	ret = ptmark_nl_run(&nl, nlh, collect_maps, &m);
 	if (ret) {
 		ret = nl_failure(&nl, what, -ret);
 		goto out;
@@ -769,29 +821,20 @@ static int cmd_maps(int argc, char **argv)
 		printf("%-33s %s %8s %8s %8s %8s %8s %8s %8s %s\n", "address",
 		       "perm", "kB", "present", "swap", "guard", "uffd-wp",
 		       "wp-mark", "pinned", "name");
-	for (i = 0; i < vmas.nr; i++) {
-		const struct ptmark_nl_vma *v =
-			(const struct ptmark_nl_vma *)vmas.items + i;
+	for (i = 0; i < m.nr_vmas; i++) {
+		const struct ptmark_nl_vma *v = &m.vmas[i];
 
-		nr_runs = 0;
-		if (v->count[PTMARK_A_VMA_GUARD]) {
-			nr_runs = guard_runs(&nl, pid, v, &recs, &runs,
-					     &runs_cap);
-			if (nr_runs < 0) {
-				ret = nl_failure(&nl, what, -nr_runs);
-				break;
-			}
-		}
+		nr_runs = maps_runs_of(&m, i, &runs);
 		print_vma(pid, v, name_of(names, nr_names, v->start), runs,
 			  nr_runs, !i);
 	}
-	if (opt_json && !ret)
+	if (opt_json)
 		printf("]}\n");
 	free(names);
-	free(runs);
 out:
-	free(vmas.items);
-	free(recs.items);
+	free(m.vmas);
+	free(m.first_run);
+	free(m.runs);
 	ptmark_nl_close(&nl);
 	return ret;
 }
