@@ -290,7 +290,7 @@ TEST_F(backing, dump_equals_scan)
 /* vma-get's counts are the scan's records, summed. */
 TEST_F(backing, vma_summary_sums_the_scan)
 {
-	uint64_t want[PTMARK_A_VMA_MAX + 1] = { 0 };
+	uint64_t want[PTMARK_A_VMA_OTHER + 1] = { 0 };
 	struct ptmark_nl_vma v;
 	struct recs scan;
 	size_t i;
@@ -315,7 +315,7 @@ TEST_F(backing, vma_summary_sums_the_scan)
 	}
 	ASSERT_EQ(0, nl_one_vma(&self->nl, self->p, self->nr * page, &v))
 		TH_LOG("%s", self->nl.error);
-	for (i = PTMARK_A_VMA_PAGES; i <= PTMARK_A_VMA_MAX; i++)
+	for (i = PTMARK_A_VMA_PAGES; i <= PTMARK_A_VMA_OTHER; i++)
 		if (i != PTMARK_A_VMA_PINNED && i != PTMARK_A_VMA_UFFD_WP &&
 		    i != PTMARK_A_VMA_UFFD_WP_MARKER)
 			EXPECT_EQ(want[i], v.count[i]) TH_LOG("count attribute %zu", i);
@@ -362,6 +362,130 @@ TEST(dump_spans_many_messages)
 	}
 	ptmark_nl_close(&nl);
 	munmap(p, MANY_PAGES * page);
+}
+
+/*
+ * vma-get with want-guard-runs: before the VMA's summary, messages that
+ * carry the VMA's guard runs, merged, as the scan shows them; without
+ * the flag, none.
+ */
+struct guard_reply {
+	uint64_t *runs;
+	size_t nr_runs, cap, summaries, runs_msgs, runs_after_summary;
+	uint64_t vma_start;
+};
+
+static int add_guard_reply(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[PTMARK_A_VMA_MAX + 1];
+	struct guard_reply *g = data;
+	const struct nlattr *a;
+	size_t n;
+
+	if (ptmark_nl_parse(nlh, tb, PTMARK_A_VMA_MAX))
+		return MNL_CB_ERROR;
+	a = tb[PTMARK_A_VMA_GUARD_RUNS];
+	if (!a) {
+		g->summaries++;
+		return MNL_CB_OK;
+	}
+	g->runs_msgs++;
+	if (g->summaries)
+		g->runs_after_summary++;
+	if (!tb[PTMARK_A_VMA_START] || tb[PTMARK_A_VMA_END] ||
+	    ptmark_nl_uint(tb[PTMARK_A_VMA_START]) != g->vma_start ||
+	    mnl_attr_get_payload_len(a) % 16)
+		return MNL_CB_ERROR;
+	n = mnl_attr_get_payload_len(a) / 16;
+	if (g->nr_runs + n > g->cap)
+		return MNL_CB_ERROR;
+	memcpy(g->runs + 2 * g->nr_runs, mnl_attr_get_payload(a), n * 16);
+	g->nr_runs += n;
+	return MNL_CB_OK;
+}
+
+#define RUNS_PAGES	(3 * 1000)
+
+CASE_NEEDS(global, vma_guard_runs_are_the_scans, NEEDS_NETLINK | NEEDS_GUARD, 0)
+TEST(vma_guard_runs_are_the_scans)
+{
+	static char buf[PTMARK_NL_BUF];
+	struct guard_reply g = { 0 };
+	struct nlmsghdr *nlh;
+	struct ptmark_nl nl;
+	struct recs scan;
+	size_t i, nr = 0;
+	uint64_t *want;
+	int dev, with;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	p = isolated_region(RUNS_PAGES);
+	ASSERT_NE(MAP_FAILED, p);
+	/*
+	 * Runs of one and two pages between written pages: thousands of
+	 * records, so that runs meet the walk's batch boundaries.
+	 */
+	for (i = 0; i + 3 <= RUNS_PAGES; i += 3) {
+		p[i * page] = 1;
+		ASSERT_EQ(0, madvise(p + (i + 1) * page, page,
+				     MADV_GUARD_INSTALL));
+		if ((i / 3) % 2)
+			ASSERT_EQ(0, madvise(p + (i + 2) * page, page,
+					     MADV_GUARD_INSTALL));
+	}
+	recs_init(&scan, RUNS_PAGES);
+	ASSERT_LT(0, ioctl_scan(dev, -1, (uintptr_t)p, RUNS_PAGES * page,
+				false, &scan));
+	want = calloc(2 * RUNS_PAGES, sizeof(*want));
+	g.cap = RUNS_PAGES;
+	g.runs = calloc(2 * g.cap, sizeof(*g.runs));
+	ASSERT_TRUE(want && g.runs);
+	for (i = 0; i < scan.nr; i++) {
+		const struct ptmark_record *r = &scan.r[i];
+
+		if (r->kind != PTMARK_KIND_MARKER ||
+		    !(r->marker & PTMARK_MARKER_GUARD))
+			continue;
+		if (nr && want[2 * nr - 1] == r->start) {
+			want[2 * nr - 1] += r->nr_pages * page;
+			continue;
+		}
+		want[2 * nr] = r->start;
+		want[2 * nr + 1] = r->start + r->nr_pages * page;
+		nr++;
+	}
+	ASSERT_EQ(RUNS_PAGES / 3, nr);
+
+	for (with = 0; with < 2; with++) {
+		memset(g.runs, 0, 2 * g.cap * sizeof(*g.runs));
+		g.nr_runs = g.summaries = g.runs_msgs = 0;
+		g.runs_after_summary = 0;
+		g.vma_start = (uintptr_t)p;
+		nlh = ptmark_nl_target_request(&nl, buf, PTMARK_CMD_VMA_GET,
+					       getpid(), -1, (uintptr_t)p,
+					       RUNS_PAGES * page);
+		if (with)
+			mnl_attr_put(nlh, PTMARK_A_VMA_WANT_GUARD_RUNS, 0, NULL);
+		ASSERT_EQ(0, ptmark_nl_run(&nl, nlh, add_guard_reply, &g))
+			TH_LOG("%s", nl.error);
+		EXPECT_EQ(1, g.summaries);
+		EXPECT_EQ(0, g.runs_after_summary);
+		if (!with) {
+			EXPECT_EQ(0, g.runs_msgs);
+			continue;
+		}
+		/* Far more runs than one message carries. */
+		EXPECT_LT(1, g.runs_msgs);
+		ASSERT_EQ(nr, g.nr_runs);
+		EXPECT_EQ(0, memcmp(want, g.runs, 2 * nr * sizeof(*want)));
+	}
+	free(want);
+	free(g.runs);
+	free(scan.r);
+	ptmark_nl_close(&nl);
+	munmap(p - page, (RUNS_PAGES + 2) * page);
+	close(dev);
 }
 
 /* A child that reports ready and then does nothing until killed. */
