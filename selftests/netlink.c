@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -714,6 +716,119 @@ TEST(marker_events_guard)
 	EXPECT_EQ(0, ptmark_nl_events(&nl, 200, on_event, &ev));
 	munmap(p, 8 * page);
 	ptmark_nl_close(&nl);
+}
+
+/*
+ * An event names the process the request acted on, even while the pidfd
+ * number it came through is made to name another process: one thread
+ * moves two children's pidfds onto the same number, over and over, while
+ * the other guards a range through that number.  The range is mapped in
+ * child A only, so an install that worked acted on A and one that failed
+ * on B: the event must say so.  A module that looks the number up again
+ * to label its events gets it wrong about every other time the number
+ * changed during the request.
+ */
+struct flip {
+	int fd, pidfd[2];
+	atomic_ulong flips;
+	atomic_bool stop;
+};
+
+static void *flipper(void *arg)
+{
+	struct flip *f = arg;
+	int i = 0;
+
+	while (!atomic_load(&f->stop)) {
+		if (dup2(f->pidfd[i ^= 1], f->fd) != f->fd)
+			break;
+		atomic_fetch_add(&f->flips, 1);
+	}
+	return NULL;
+}
+
+#define LABEL_PAGES	256
+#define LABEL_ROUNDS	400
+
+CASE_NEEDS(global, marker_event_pid_is_the_target, NEEDS_NETLINK | NEEDS_GUARD_IOCTL, 0)
+TEST(marker_event_pid_is_the_target)
+{
+	struct ptmark_race race = PTMARK_RACE("requests the pidfd moved under", 20);
+	struct flip f = { .fd = -1 };
+	struct ptmark_info info;
+	unsigned long before;
+	struct ptmark_nl nl;
+	pid_t child[2];
+	pthread_t thread;
+	int dev, ret, i, wrong = 0;
+	bool remove = false;
+	__u64 nr;
+	char *p;
+
+	REQUIRE_FAMILY(&nl, dev);
+	ASSERT_EQ(0, ptmark_get_info(dev, &info));
+	if (!(info.features & PTMARK_FEAT_GUARD_IOCTL))
+		SKIP(return, "kernel lacks guard markers ptmark can install (guard_ioctl)");
+	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	p = mmap(NULL, LABEL_PAGES * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	child[0] = idle_child();		/* has the range */
+	munmap(p, LABEL_PAGES * page);
+	child[1] = idle_child();		/* has not */
+	ASSERT_LT(0, child[0]);
+	ASSERT_LT(0, child[1]);
+	for (i = 0; i < 2; i++) {
+		f.pidfd[i] = pidfd_of(child[i]);
+		ASSERT_LE(0, f.pidfd[i]);
+	}
+	f.fd = dup(f.pidfd[0]);
+	ASSERT_LE(0, f.fd);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, flipper, &f));
+
+	for (i = 0; i < LABEL_ROUNDS; i++) {
+		struct event ev = { 0 };
+		pid_t want;
+
+		before = atomic_load(&f.flips);
+		ret = ptmark_marker_fd(dev, f.fd, p, LABEL_PAGES * page,
+				       PTMARK_MARKER_GUARD,
+				       remove ? PTMARK_MARKER_F_REMOVE : 0, &nr);
+		if (atomic_load(&f.flips) != before)
+			ptmark_race_hit(&race);
+		race.rounds++;
+		if (!ret)
+			remove = !remove;
+		want = child[ret ? 1 : 0];
+		/* A request that failed may have sent no event. */
+		if (ptmark_nl_events(&nl, ret ? 100 : 2000, on_event, &ev) < 0 ||
+		    ev.seen > 1 || (!ret && ev.seen != 1)) {
+			EXPECT_EQ(!ret, ev.seen) TH_LOG("round %d", i);
+			break;
+		}
+		if (!ev.seen)
+			continue;
+		if (ev.malformed || ev.error != ret) {
+			EXPECT_EQ(0, ev.malformed);
+			EXPECT_EQ(ret, ev.error);
+			break;
+		}
+		if (ev.pid != (uint32_t)want && !wrong++)
+			TH_LOG("round %d: the request acted on %d, its event names %u",
+			       i, want, ev.pid);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(thread, NULL);
+	for (i = 0; i < 2; i++) {
+		reap(child[i]);
+		close(f.pidfd[i]);
+	}
+	close(f.fd);
+	ptmark_nl_close(&nl);
+	close(dev);
+	EXPECT_EQ(0, wrong) TH_LOG("%d of %d events named the wrong process",
+				   wrong, LABEL_ROUNDS);
+	RACE_EXERCISED(&race);
 }
 
 CASE_NEEDS(global, marker_events_uffd_wp, NEEDS_NETLINK, 0)
