@@ -12,7 +12,10 @@
  * read /proc/CHILD/smaps to its end, and run `ptmarkctl maps CHILD`
  * (installed beside this program) with its output in a pipe, counting the
  * guard runs it lists.  The medians and their ratio ptmarkctl/smaps are
- * printed.
+ * printed, and, to tell where ptmarkctl's time goes: the same vma-get
+ * dump (with the guard runs) made in this process, `ptmarkctl features`
+ * (starting the program and finding the family), and `cat` of the smaps
+ * file started the way ptmarkctl is (popen()).
  *
  * TAP: one test, passing when ptmarkctl listed one guard run per thread,
  * every run; the figures are "#" lines.  Skipped without ptmark.ko's
@@ -35,6 +38,7 @@
 
 #include "kselftest.h"
 #include "ptmark_lib.h"
+#include "ptmark_nl.h"
 
 #define STACK_PAGES	16
 #define MAX_RUNS	15
@@ -113,6 +117,51 @@ static long read_all(const char *path)
 	return r < 0 ? -1 : total;
 }
 
+/* Guard runs in the messages of a vma-get dump. */
+static int count_runs(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[PTMARK_A_VMA_MAX + 1];
+	long *n = data;
+
+	if (ptmark_nl_parse(nlh, tb, PTMARK_A_VMA_MAX))
+		return MNL_CB_ERROR;
+	if (tb[PTMARK_A_VMA_GUARD_RUNS])
+		*n += mnl_attr_get_payload_len(tb[PTMARK_A_VMA_GUARD_RUNS]) / 16;
+	return MNL_CB_OK;
+}
+
+/* The dump ptmarkctl maps makes, here: the guard runs it got, or -1. */
+static long dump_runs(pid_t pid)
+{
+	static char buf[PTMARK_NL_BUF];
+	struct ptmark_nl nl;
+	struct nlmsghdr *nlh;
+	long n = 0;
+
+	if (ptmark_nl_open(&nl))
+		return -1;
+	nlh = ptmark_nl_target_request(&nl, buf, PTMARK_CMD_VMA_GET, pid, -1,
+				       0, 0);
+	mnl_attr_put(nlh, PTMARK_A_VMA_WANT_GUARD_RUNS, 0, NULL);
+	if (ptmark_nl_run(&nl, nlh, count_runs, &n))
+		n = -1;
+	ptmark_nl_close(&nl);
+	return n;
+}
+
+/* Run @cmd, its output read to the end: 0, or -1. */
+static int run_quiet(const char *cmd)
+{
+	char buf[4096];
+	FILE *f = popen(cmd, "r");
+
+	if (!f)
+		return -1;
+	while (fread(buf, 1, sizeof(buf), f) > 0)
+		;
+	return pclose(f) ? -1 : 0;
+}
+
 /* Run @cmd, counting its output lines that start with "  guard ". */
 static long guard_lines(const char *cmd)
 {
@@ -132,7 +181,8 @@ int main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 10000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5;
 	double t_smaps[MAX_RUNS], t_maps[MAX_RUNS], ms_smaps, ms_maps;
-	char self[512], ctl[600], cmd[700], path[64];
+	double t_dump[MAX_RUNS], t_start[MAX_RUNS], t_cat[MAX_RUNS];
+	char self[512], ctl[600], cmd[700], path[64], start[700], cat[96];
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	int pipefd[2], i;
 	long listed = 0, smaps_bytes = 0;
@@ -173,8 +223,11 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", child);
 	snprintf(cmd, sizeof(cmd), "%s maps %d", ctl, child);
+	snprintf(start, sizeof(start), "%s features", ctl);
+	snprintf(cat, sizeof(cat), "cat %s", path);
 	for (i = 0; i < runs; i++) {
 		double t0 = monotonic_ms();
+		long dumped;
 
 		smaps_bytes = read_all(path);
 		t_smaps[i] = monotonic_ms() - t0;
@@ -184,6 +237,22 @@ int main(int argc, char **argv)
 		if (smaps_bytes < 0 || listed != n) {
 			ksft_print_msg("run %d: smaps %ld bytes, ptmarkctl maps listed %ld guard runs of %d\n",
 				       i, smaps_bytes, listed, n);
+			good = false;
+		}
+		t0 = monotonic_ms();
+		dumped = dump_runs(child);
+		t_dump[i] = monotonic_ms() - t0;
+		t0 = monotonic_ms();
+		if (run_quiet(start))
+			good = false;
+		t_start[i] = monotonic_ms() - t0;
+		t0 = monotonic_ms();
+		if (run_quiet(cat))
+			good = false;
+		t_cat[i] = monotonic_ms() - t0;
+		if (dumped != n) {
+			ksft_print_msg("run %d: the vma-get dump had %ld guard runs of %d\n",
+				       i, dumped, n);
 			good = false;
 		}
 	}
@@ -200,6 +269,12 @@ int main(int argc, char **argv)
 		       listed, ms_maps);
 	ksft_print_msg("ratio ptmarkctl maps / smaps: %.2f\n",
 		       ms_smaps > 0 ? ms_maps / ms_smaps : 0);
+	ksft_print_msg("the same vma-get dump, in this process:   %8.1f ms\n",
+		       median(t_dump, runs));
+	ksft_print_msg("ptmarkctl features (start, family lookup): %8.1f ms\n",
+		       median(t_start, runs));
+	ksft_print_msg("cat /proc/PID/smaps, started the same way: %8.1f ms\n",
+		       median(t_cat, runs));
 	ksft_test_result(good, "ptmarkctl maps lists all %d guard runs\n", n);
 	ksft_finished();
 }
