@@ -728,6 +728,43 @@ static size_t maps_runs_of(const struct maps_reply *m, size_t i,
 	return end - m->first_run[i];
 }
 
+/* @v as @width lowercase hex digits at @p; returns the end. */
+static char *put_hex(char *p, uint64_t v, int width)
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = width - 1; i >= 0; i--, v >>= 4)
+		p[i] = digits[v & 15];
+	return p + width;
+}
+
+/*
+ * "  guard START-END N pages": what printf() would print, put together by
+ * hand because a listing may have a line for each of tens of thousands of
+ * thread stacks, and formatting them was most of what maps cost.
+ */
+static void print_guard_run(uint64_t start, uint64_t end)
+{
+	char line[80], num[24], *p = line;
+	uint64_t pages = (end - start) / page_size;
+	int n = 0;
+
+	p = mempcpy(p, "  guard ", 8);
+	p = put_hex(p, start, 16);
+	*p++ = '-';
+	p = put_hex(p, end, 16);
+	*p++ = ' ';
+	do {
+		num[n++] = '0' + pages % 10;
+		pages /= 10;
+	} while (pages);
+	while (n)
+		*p++ = num[--n];
+	p = mempcpy(p, " pages\n", 7);
+	fwrite(line, 1, p - line, stdout);
+}
+
 static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 		      const char *name, const uint64_t *runs, size_t nr_runs,
 		      bool first)
@@ -747,9 +784,7 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 		       c[PTMARK_A_VMA_UFFD_WP_MARKER], c[PTMARK_A_VMA_PINNED],
 		       name);
 		for (i = 0; i < nr_runs; i++)
-			printf("  guard %016" PRIx64 "-%016" PRIx64 " %" PRIu64
-			       " pages\n", runs[2 * i], runs[2 * i + 1],
-			       (runs[2 * i + 1] - runs[2 * i]) / page_size);
+			print_guard_run(runs[2 * i], runs[2 * i + 1]);
 		return;
 	}
 	printf("%s{", first ? "" : ",");
@@ -815,6 +850,9 @@ static int cmd_maps(int argc, char **argv)
 		goto out;
 	}
 	names = read_names(pid, &nr_names);
+	/* A listing, not a stream: written in a few large pieces. */
+	if (!opt_json)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (opt_json)
 		printf("{\"pid\":%d,\"page_size\":%lu,\"vmas\":[", pid, page_size);
 	else
