@@ -245,8 +245,10 @@ static long ptmark_unmovable_create(struct ptmark_unmovable *args,
  */
 void ptmark_unmovable_init(void)
 {
-	struct file_system_type *type = get_fs_type("tmpfs");
+	struct file_system_type *type;
 
+	/* Without CONFIG_SHMEM "tmpfs" is ramfs, whose files are not shmem. */
+	type = IS_ENABLED(CONFIG_SHMEM) ? get_fs_type("tmpfs") : NULL;
 	ptmark_unmovable_mnt = type ? kern_mount(type) : ERR_PTR(-EOPNOTSUPP);
 }
 
