@@ -4,9 +4,9 @@
  * here and nowhere else: the rest of the module tests PTMARK_HAVE_*
  * macros and calls the ptmark_compat_*() helpers.
  *
- * Prefer testing for the thing itself (a uapi macro, a config option)
- * over a version number; a version test is used only where the kernel
- * exposes nothing to test, and then says which release it stands for.
+ * Each is decided by testing for the thing itself (a macro, a config
+ * option, or what module/probe.mk found in the kernel's headers), never
+ * by the version number, so that a backport counts as much as a release.
  */
 #ifndef _PTMARK_COMPAT_H
 #define _PTMARK_COMPAT_H
