@@ -15,6 +15,11 @@
 # every DIR/*.patch in name order, each with -p1.  The patched tree and its
 # build are cached apart, keyed by the patches' contents too; a patch that
 # does not apply stops the build, naming the file and the hunk.
+# PTMARK_COVERAGE=1 adds gcov (CONFIG_GCOV_KERNEL) with profiling limited,
+# by configs/coverage.patch, to mm/, fs/proc/task_mmu.c and fs/hugetlbfs/
+# (make coverage; Documentation/coverage.rst); that patch applies after
+# any series of PTMARK_KERNEL_PATCHES, and the build is cached apart, as
+# $PTMARK_CACHE/kernels/gcov-<version>-<patch hash>-<config hash>/.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -106,10 +111,11 @@ patch_list() {
 	fi
 }
 
-# patched_source DIR: a copy of SRC_DIR (hard links, which patch breaks
-# where it writes) with DIR's series applied; SRC_DIR then names it.
+# patched_source PATCH...: a copy of SRC_DIR (hard links, which patch
+# breaks where it writes) with the patches applied in order; SRC_DIR then
+# names it.
 patched_source() {
-	local dir=$1 tree p out
+	local tree p out
 	tree=$SRC_DIR-p$PATCH_HASH
 	if [ ! -f "$tree/.patched" ]; then
 		rm -rf "$tree" "$tree.tmp"
@@ -122,7 +128,7 @@ patched_source() {
 				rm -rf "$tree.tmp"
 				die "$p does not apply to $pkg $SRC_VERSION (hunks above)"
 			fi
-		done < <(patch_list "$dir")
+		done < <(printf '%s\n' "$@")
 		touch "$tree.tmp/.patched"
 		mv "$tree.tmp" "$tree"
 	fi
@@ -173,21 +179,35 @@ fi
 if [ "${PTMARK_KMEMLEAK:-0}" = 1 ]; then
 	printf 'CONFIG_DEBUG_KMEMLEAK=y\n# CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF is not set\n' >> "$frag"
 fi
-PATCH_HASH=
+# gcov, profiling only what configs/coverage.patch names.
+patches=()
 if [ -n "${PTMARK_KERNEL_PATCHES:-}" ]; then
 	pdir=$(cd "$PTMARK_KERNEL_PATCHES" 2>/dev/null && pwd) ||
 		die "PTMARK_KERNEL_PATCHES=$PTMARK_KERNEL_PATCHES is not a directory"
 	[ -n "$(patch_list "$pdir")" ] || die "no series and no *.patch in $pdir"
+	mapfile -t patches < <(patch_list "$pdir")
+fi
+if [ "${PTMARK_COVERAGE:-0}" = 1 ]; then
+	printf 'CONFIG_GCOV_KERNEL=y\n# CONFIG_GCOV_PROFILE_ALL is not set\n' >> "$frag"
+	patches+=("$PTMARK_ROOT/configs/coverage.patch")
+fi
+PATCH_HASH=
+if [ "${#patches[@]}" -gt 0 ]; then
 	# Only what patch applies counts: a reworded commit message, a
 	# note or a cover letter does not rebuild the kernel.
-	PATCH_HASH=$(patch_list "$pdir" | while read -r p; do
+	PATCH_HASH=$(for p in "${patches[@]}"; do
 			sed -n '/^diff --git \|^--- a\//,$p' "$p"
 		     done | sha256sum | cut -c1-12)
-	patched_source "$pdir"
+	patched_source "${patches[@]}"
 fi
 hash=$( (cat "$frag"; gcc --version | head -n1
 	 [ -z "$PATCH_HASH" ] || echo "$PATCH_HASH") | sha256sum | cut -c1-12)
-OUT=$PTMARK_CACHE/kernels/dev-${SRC_VERSION//[~+]/_}${PATCH_HASH:+-p$PATCH_HASH}-$hash
+# The gcov build's name does not start with dev-: what looks for the dev
+# kernel as kernels/dev-* must never find it, nor hand it on as an output
+# directory of its own.
+kind=dev
+[ "${PTMARK_COVERAGE:-0}" = 1 ] && kind=gcov
+OUT=$PTMARK_CACHE/kernels/$kind-${SRC_VERSION//[~+]/_}${PATCH_HASH:+-p$PATCH_HASH}-$hash
 
 if [ -f "$OUT/.ptmark-built" ]; then
 	step "dev kernel $SRC_VERSION (config $hash) cached"
