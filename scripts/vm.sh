@@ -25,6 +25,12 @@
 #         [--cpus N]                   vCPUs, an even number (default 2)
 #         [--debugfs off]              boot with debugfs=off: the module
 #                                      must load and work without it
+#         [--gcov DIR]                 on a kernel with CONFIG_GCOV_KERNEL:
+#                                      zero the counters just before the
+#                                      tests, and once they are done put
+#                                      the .gcda files of
+#                                      /sys/kernel/debug/gcov under DIR
+#                                      (default $PTMARK_VM_GCOV, if set)
 #
 # The guest: N vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
 # disk and an ext4 disk (virtio-blk, found by serial), busybox init.
@@ -48,7 +54,7 @@ set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
 KDIR= RELEASE= KO= TESTS= MODE=tests ONLY= NAME=vm LOG= CPUS=2 DEBUGFS=on
-TIMEOUT=
+TIMEOUT= GCOV=${PTMARK_VM_GCOV:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kdir) KDIR=$2 ;;
@@ -62,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--log) LOG=$2 ;;
 	--cpus) CPUS=$2 ;;
 	--debugfs) DEBUGFS=$2 ;;
+	--gcov) GCOV=$2 ;;
 	*) die "vm.sh: unknown argument $1" ;;
 	esac
 	shift 2
@@ -207,6 +214,13 @@ echo "ptmark-vm: nodes $nodes swap $(awk 'NR > 1' /proc/swaps | wc -l)" \
 [ -r /sys/kernel/debug/ptmark/features ] &&
 	sed 's/^/ptmark-vm: feature /' /sys/kernel/debug/ptmark/features
 mode=$(sed -n 's/.*ptmark.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+# Coverage: what the tests reach, not what booting did.
+gcov=
+grep -q ' ptmark.gcov=1' /proc/cmdline && gcov=/sys/kernel/debug/gcov
+if [ -n "$gcov" ]; then
+	echo 1 > $gcov/reset && echo "ptmark-vm: gcov counters reset" ||
+		echo "ptmark-vm: gcov: no $gcov/reset"
+fi
 only=$(sed -n 's/.*ptmark.only=\([a-z0-9_,-]*\).*/\1/p' /proc/cmdline)
 case $mode in
 tests)	PTMARK_TESTS=$(echo "$only" | tr , ' ') \
@@ -243,6 +257,26 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 	else
 		echo "ptmark-vm: kmemleak cannot scan (disabled at boot?)"
 	fi
+fi
+# The counters of every profiled object, as a tar on the disk the host
+# reads back.  The .gcda files are pseudo files: cat gives their contents.
+if [ -n "$gcov" ]; then
+	out=
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = ptmark-gcov ] && out=/dev/${d##*/}
+	done
+	mkdir /tmp/gcov
+	n=0
+	for f in $(cd $gcov && find . -name '*.gcda'); do
+		mkdir -p "/tmp/gcov/${f%/*}"
+		cat "$gcov/$f" > "/tmp/gcov/$f" && n=$((n + 1))
+	done
+	if [ -n "$out" ] && tar -cf "$out" -C /tmp/gcov . && sync; then
+		echo "ptmark-vm: gcov: $n files saved"
+	else
+		echo "ptmark-vm: gcov: saving $n files failed"
+	fi
+	rm -rf /tmp/gcov
 fi
 echo "ptmark-vm: dmesg begin"
 dmesg
@@ -309,6 +343,14 @@ broken swap || disks+=(-drive file="$WORK"/swap.img,format=raw,if=none,id=swap
 	-device virtio-blk-pci,drive=swap,serial=ptmark-swap)
 broken ext4 || disks+=(-drive file="$WORK"/ext4.img,format=raw,if=none,id=ext4
 	-device virtio-blk-pci,drive=ext4,serial=ptmark-ext4)
+if [ -n "$GCOV" ]; then
+	[ -n "$KDIR" ] && grep -qx 'CONFIG_GCOV_KERNEL=y' "$KDIR/.config" ||
+		die "vm.sh: --gcov needs --kdir a kernel built with CONFIG_GCOV_KERNEL"
+	append+=" ptmark.gcov=1"
+	truncate -s 256M "$WORK"/gcov.img
+	disks+=(-drive file="$WORK"/gcov.img,format=raw,if=none,id=gcov
+		-device virtio-blk-pci,drive=gcov,serial=ptmark-gcov)
+fi
 [[ $CPUS =~ ^[0-9]+$ ]] && [ $((CPUS % 2)) = 0 ] && [ "$CPUS" -gt 0 ] ||
 	die "vm.sh: --cpus takes an even number, not $CPUS"
 half=$((CPUS / 2))
@@ -400,6 +442,16 @@ fi
 
 # -- verdict --------------------------------------------------------------
 fail=0
+if [ -n "$GCOV" ]; then
+	mkdir -p "$GCOV"
+	if grep -q '^ptmark-vm: gcov: [0-9]* files saved' "$LOG" &&
+	   tar -xf "$WORK"/gcov.img -C "$GCOV"; then
+		step "vm $NAME: gcov data in $GCOV"
+	else
+		echo "ptmark-vm: $NAME: no gcov data came back" >&2
+		fail=1
+	fi
+fi
 if [ "$qemu_rc" = 124 ]; then
 	echo "ptmark-vm: $NAME: TIMEOUT after ${TIMEOUT}s" >&2
 	fail=1
