@@ -7,6 +7,7 @@
 # apt sources, whatever their format.  python3-docutils gives rst2man for
 # ptmarkctl(8); tmux drives make check's scripted `make shell` session.
 # This is all make check installs on the machine; kernels go to the cache.
+# Arguments name more packages one target alone needs (make coverage: lcov).
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -19,6 +20,7 @@ PACKAGES=(
 	sparse python3 python3-yaml python3-jsonschema perl
 	debian-archive-keyring dkms
 	python3-docutils tmux
+	"$@"
 )
 
 missing_packages() {
