@@ -249,14 +249,14 @@ for dest in "$TESTS" "$NATIVE"; do
 		fatal "reproducers build"
 done
 
-step "the harness's own tests (verdicts, mirror, YNL spec)"
-for t in test-verdict test-mirror test-ynl; do
+step "the harness's own tests (verdicts, mirror, YNL spec, coverage table)"
+for t in test-verdict test-mirror test-ynl test-coverage; do
 	echo "ptmark-run: begin $t"
 	PTMARK_KDEV=$KDEV "$PTMARK_ROOT/scripts/$t.sh"
 	echo "ptmark-run: end $t rc=$?"
 done > "$LOGS"/self.log 2>&1
 grep -E '^(not ok|# Totals)' "$LOGS"/self.log
-printf 'ptmark:%s\n' test-verdict test-mirror test-ynl > "$LOGS"/self.list
+printf 'ptmark:%s\n' test-verdict test-mirror test-ynl test-coverage > "$LOGS"/self.list
 judge - "$LOGS"/self.list "$LOGS"/self.log
 
 # The native run's expectations were written for the kernel these
