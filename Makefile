@@ -14,6 +14,9 @@
 #                     loaded, ptmarkctl on the PATH, ptmark_demo running
 #                     (its PID printed); `exit` powers it off
 #   make check-upstream  the kernel's own mm selftests in the same VM
+#   make coverage     gcov of the mm code under ptmark's suite and under
+#                     check-upstream's, in build/coverage/ (HTML per suite
+#                     and their union, table.txt; Documentation/coverage.rst)
 #   make bug-report [BUG=ID]  what a maintainer needs about a bug the last
 #                     make check found, in build/bug-report/
 #   make fuzz         the fuzzer alone in the dev VM for 10^6 calls
@@ -85,6 +88,9 @@ shell:
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh
 
+coverage:
+	@$(SCRIPTS)/coverage.sh
+
 bug-report:
 	@$(SCRIPTS)/bug-report.sh $(BUG)
 
@@ -119,5 +125,5 @@ clean:
 		module/*.o module/.*.cmd .module-common.o
 
 .PHONY: all module ptmarkctl install install-module install-tests \
-	install-ptmarkctl check check-upstream bug-report fuzz kernel-matrix run shell deps \
+	install-ptmarkctl check check-upstream coverage bug-report fuzz kernel-matrix run shell deps \
 	dev-kernel vm compare style sparse clean
