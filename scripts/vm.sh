@@ -240,6 +240,7 @@ shell)	# make shell: the demo left running, ptmarkctl on the PATH.
 	kill $demo 2>/dev/null
 	wait $demo 2>/dev/null ;;
 esac
+echo "ptmark-vm: tests done at $(cut -d' ' -f1 /proc/uptime)s"
 if grep -q '^ptmark ' /proc/modules; then
 	rmmod ptmark
 	echo "ptmark-vm: rmmod rc=$?"
