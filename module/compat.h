@@ -36,16 +36,6 @@
 #include "ptmark.h"
 
 /*
- * The walker reads PMD- and PUD-level non-present entries as PTEs: on
- * x86-64 all three levels share one swap-entry layout, which the kernel's
- * own hugetlb code relies on too.  Other architectures need their own
- * conversion here first.
- */
-#ifndef CONFIG_X86_64
-#error "ptmark supports x86-64 only"
-#endif
-
-/*
  * Before 6.12 (6.1 is the floor): the page-table readers and the GUP and
  * VMA-flag interfaces of later kernels, as module/probe.mk found them in
  * the headers built against.  Old kernels read page-table entries with
@@ -76,9 +66,9 @@ static inline pmd_t pmdp_get(pmd_t *pmdp)
 #endif
 
 /*
- * x86-64 reads a PMD in one access, so the lockless read is a plain one;
- * only 32-bit PAE needed the kernel's split read, which this module does
- * not build for.
+ * Before pmdp_get_lockless() was generic, only 32-bit PAE (which this
+ * module does not build for) needed a split read of a PMD: a 64-bit one
+ * is read in one access, as pmdp_get() does.
  */
 #if !PTMARK_PROBE_PMDP_GET_LOCKLESS
 static inline pmd_t pmdp_get_lockless(pmd_t *pmdp)
@@ -250,10 +240,12 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define ptmark_pte_uffd_wp(pte)		pte_uffd(pte)
 #define ptmark_pmd_uffd_wp(pmd)		pmd_uffd(pmd)
 #define ptmark_pte_swp_uffd_wp(pte)	pte_swp_uffd(pte)
+#define ptmark_pmd_swp_uffd_wp(pmd)	pmd_swp_uffd(pmd)
 #else
 #define ptmark_pte_uffd_wp(pte)		pte_uffd_wp(pte)
 #define ptmark_pmd_uffd_wp(pmd)		pmd_uffd_wp(pmd)
 #define ptmark_pte_swp_uffd_wp(pte)	pte_swp_uffd_wp(pte)
+#define ptmark_pmd_swp_uffd_wp(pmd)	pmd_swp_uffd_wp(pmd)
 #endif
 
 /* PTE marker bits as the kernel names them: markers came in 5.19. */
@@ -298,87 +290,100 @@ static inline pte_marker ptmark_compat_kernel_marker(u32 bits)
 }
 
 /*
- * Classify a non-present, non-none PTE: its kind, marker, the bits the
- * entry itself carries, and the pfn it refers to (migration and device
- * entries).  7.x spells this with softleaf_t, older kernels with
- * swp_entry_t and is_*_entry().
+ * The kind, marker and pfn (migration and device entries) of the entry
+ * a non-present page-table entry holds, as the kernel decoded it from the
+ * entry of its level.  7.x spells this with softleaf_t, older kernels
+ * with swp_entry_t and is_*_entry().
  */
-static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
+#if PTMARK_HAVE_SOFTLEAF
+static inline void ptmark_classify_leaf(softleaf_t entry,
+					struct ptmark_record *r)
 {
 	r->pfn = 0;
 	r->marker = 0;
 	r->bits = 0;
-#if PTMARK_HAVE_SOFTLEAF
-	{
-		softleaf_t entry = softleaf_from_pte(pte);
-
-		switch (softleaf_type(entry)) {
-		case SOFTLEAF_SWAP:
-			r->kind = PTMARK_KIND_SWAP;
-			break;
-		case SOFTLEAF_MIGRATION_READ_EXCLUSIVE:
-			r->bits |= PTMARK_BIT_EXCLUSIVE;
-			fallthrough;
-		case SOFTLEAF_MIGRATION_READ:
-		case SOFTLEAF_MIGRATION_WRITE:
-			r->kind = PTMARK_KIND_MIGRATION;
-			if (softleaf_is_migration_write(entry))
-				r->bits |= PTMARK_BIT_WRITE;
-			r->pfn = softleaf_to_pfn(entry);
-			break;
-		case SOFTLEAF_DEVICE_PRIVATE_READ:
-		case SOFTLEAF_DEVICE_PRIVATE_WRITE:
-			r->kind = PTMARK_KIND_DEVICE_PRIVATE;
-			if (softleaf_is_device_private_write(entry))
-				r->bits |= PTMARK_BIT_WRITE;
-			r->pfn = softleaf_to_pfn(entry);
-			break;
-		case SOFTLEAF_DEVICE_EXCLUSIVE:
-			r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
-			r->pfn = softleaf_to_pfn(entry);
-			break;
-		case SOFTLEAF_HWPOISON:
-			r->kind = PTMARK_KIND_HWPOISON;
-			break;
-		case SOFTLEAF_MARKER:
-			r->kind = PTMARK_KIND_MARKER;
-			r->marker = ptmark_marker_bits(softleaf_to_marker(entry));
-			break;
-		default:
-			r->kind = PTMARK_KIND_RAW;
-			break;
-		}
+	switch (softleaf_type(entry)) {
+	case SOFTLEAF_SWAP:
+		r->kind = PTMARK_KIND_SWAP;
+		break;
+	case SOFTLEAF_MIGRATION_READ_EXCLUSIVE:
+		r->bits |= PTMARK_BIT_EXCLUSIVE;
+		fallthrough;
+	case SOFTLEAF_MIGRATION_READ:
+	case SOFTLEAF_MIGRATION_WRITE:
+		r->kind = PTMARK_KIND_MIGRATION;
+		if (softleaf_is_migration_write(entry))
+			r->bits |= PTMARK_BIT_WRITE;
+		r->pfn = softleaf_to_pfn(entry);
+		break;
+	case SOFTLEAF_DEVICE_PRIVATE_READ:
+	case SOFTLEAF_DEVICE_PRIVATE_WRITE:
+		r->kind = PTMARK_KIND_DEVICE_PRIVATE;
+		if (softleaf_is_device_private_write(entry))
+			r->bits |= PTMARK_BIT_WRITE;
+		r->pfn = softleaf_to_pfn(entry);
+		break;
+	case SOFTLEAF_DEVICE_EXCLUSIVE:
+		r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
+		r->pfn = softleaf_to_pfn(entry);
+		break;
+	case SOFTLEAF_HWPOISON:
+		r->kind = PTMARK_KIND_HWPOISON;
+		break;
+	case SOFTLEAF_MARKER:
+		r->kind = PTMARK_KIND_MARKER;
+		r->marker = ptmark_marker_bits(softleaf_to_marker(entry));
+		break;
+	default:
+		r->kind = PTMARK_KIND_RAW;
+		break;
 	}
+}
 #else
-	{
-		swp_entry_t entry = pte_to_swp_entry(pte);
-
-		if (!non_swap_entry(entry)) {
-			r->kind = PTMARK_KIND_SWAP;
-		} else if (is_migration_entry(entry)) {
-			r->kind = PTMARK_KIND_MIGRATION;
-			if (is_writable_migration_entry(entry))
-				r->bits |= PTMARK_BIT_WRITE;
-			if (is_readable_exclusive_migration_entry(entry))
-				r->bits |= PTMARK_BIT_EXCLUSIVE;
-			r->pfn = swp_offset_pfn(entry);
-		} else if (is_device_private_entry(entry)) {
-			r->kind = PTMARK_KIND_DEVICE_PRIVATE;
-			if (is_writable_device_private_entry(entry))
-				r->bits |= PTMARK_BIT_WRITE;
-			r->pfn = swp_offset_pfn(entry);
-		} else if (is_device_exclusive_entry(entry)) {
-			r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
-			r->pfn = swp_offset_pfn(entry);
-		} else if (is_hwpoison_entry(entry)) {
-			r->kind = PTMARK_KIND_HWPOISON;
-		} else if (is_pte_marker_entry(entry)) {
-			r->kind = PTMARK_KIND_MARKER;
-			r->marker = ptmark_marker_bits(pte_marker_get(entry));
-		} else {
-			r->kind = PTMARK_KIND_RAW;
-		}
+static inline void ptmark_classify_leaf(swp_entry_t entry,
+					struct ptmark_record *r)
+{
+	r->pfn = 0;
+	r->marker = 0;
+	r->bits = 0;
+	if (!non_swap_entry(entry)) {
+		r->kind = PTMARK_KIND_SWAP;
+	} else if (is_migration_entry(entry)) {
+		r->kind = PTMARK_KIND_MIGRATION;
+		if (is_writable_migration_entry(entry))
+			r->bits |= PTMARK_BIT_WRITE;
+		if (is_readable_exclusive_migration_entry(entry))
+			r->bits |= PTMARK_BIT_EXCLUSIVE;
+		r->pfn = swp_offset_pfn(entry);
+	} else if (is_device_private_entry(entry)) {
+		r->kind = PTMARK_KIND_DEVICE_PRIVATE;
+		if (is_writable_device_private_entry(entry))
+			r->bits |= PTMARK_BIT_WRITE;
+		r->pfn = swp_offset_pfn(entry);
+	} else if (is_device_exclusive_entry(entry)) {
+		r->kind = PTMARK_KIND_DEVICE_EXCLUSIVE;
+		r->pfn = swp_offset_pfn(entry);
+	} else if (is_hwpoison_entry(entry)) {
+		r->kind = PTMARK_KIND_HWPOISON;
+	} else if (is_pte_marker_entry(entry)) {
+		r->kind = PTMARK_KIND_MARKER;
+		r->marker = ptmark_marker_bits(pte_marker_get(entry));
+	} else {
+		r->kind = PTMARK_KIND_RAW;
 	}
+}
+#endif
+
+/*
+ * Classify a non-present, non-none PTE: the entry it holds and the bits
+ * the PTE itself carries beside it.
+ */
+static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
+{
+#if PTMARK_HAVE_SOFTLEAF
+	ptmark_classify_leaf(softleaf_from_pte(pte), r);
+#else
+	ptmark_classify_leaf(pte_to_swp_entry(pte), r);
 #endif
 	if (r->kind == PTMARK_KIND_MARKER)
 		return;
@@ -388,6 +393,39 @@ static inline void ptmark_classify_swap_pte(pte_t pte, struct ptmark_record *r)
 		r->bits |= PTMARK_BIT_UFFD_WP;
 	if (r->kind == PTMARK_KIND_SWAP && pte_swp_exclusive(pte))
 		r->bits |= PTMARK_BIT_EXCLUSIVE;
+}
+
+/*
+ * Classify a non-present PMD outside hugetlb: a THP migration entry (or
+ * in 7.x a device-private one), in the PMD's own swap-entry format, read
+ * with the kernel's PMD conversion.  PMD-level swap and marker entries do
+ * not exist, so the entry carries no exclusive bit of its own.
+ */
+static inline void ptmark_classify_swap_pmd(pmd_t pmd, struct ptmark_record *r)
+{
+#if PTMARK_HAVE_SOFTLEAF
+	ptmark_classify_leaf(softleaf_from_pmd(pmd), r);
+#else
+	ptmark_classify_leaf(pmd_to_swp_entry(pmd), r);
+#endif
+	if (pmd_swp_soft_dirty(pmd))
+		r->bits |= PTMARK_BIT_SOFT_DIRTY;
+	if (ptmark_pmd_swp_uffd_wp(pmd))
+		r->bits |= PTMARK_BIT_UFFD_WP;
+}
+
+/*
+ * hugetlb keeps a PTE in the PMD or PUD slot that maps a huge page: its
+ * walkers cast the slot to a pte_t pointer and read it with
+ * huge_ptep_get(), which no architecture exports.  For a non-present
+ * entry, the only kind read through here, that is ptep_get() of the slot
+ * on x86-64 and arm64 alike (s390, whose huge entries have a segment
+ * table's format, would need its own conversion).  The caller holds the
+ * slot's lock.
+ */
+static inline pte_t ptmark_huge_slot_get(void *slot)
+{
+	return ptep_get((pte_t *)slot);
 }
 
 /*

@@ -426,14 +426,21 @@ ptmark_classify_pte(const struct ptmark_walk *w, struct vm_area_struct *vma,
 				PTMARK_PTE, r);
 }
 
+/*
+ * The PMD leaf @pmd, read from @pmdp under its lock.  A non-present one is
+ * decoded as what its VMA puts there: a hugetlb entry is a PTE, anything
+ * else a PMD swap entry.
+ */
 static void ptmark_classify_pmd(const struct ptmark_walk *w,
-				struct vm_area_struct *vma, pmd_t pmd,
-				struct ptmark_record *r)
+				struct vm_area_struct *vma, pmd_t *pmdp,
+				pmd_t pmd, struct ptmark_record *r)
 {
 	ptmark_record_reset(r);
 	if (!pmd_present(pmd)) {
-		/* THP migration entry, or a hugetlb swap-format entry. */
-		ptmark_classify_swap_pte(__pte(pmd_val(pmd)), r);
+		if (is_vm_hugetlb_page(vma))
+			ptmark_classify_swap_pte(ptmark_huge_slot_get(pmdp), r);
+		else
+			ptmark_classify_swap_pmd(pmd, r);
 		r->bits = ptmark_uffd_bits(w, r->bits);
 		return;
 	}
@@ -455,25 +462,50 @@ static void ptmark_classify_pmd(const struct ptmark_walk *w,
 				PTMARK_PMD, r);
 }
 
+/*
+ * The PUD leaf @pud, read from @pudp under its lock.  hugetlb's entries
+ * are PTEs at this level too, as its own walkers read them (and the only
+ * non-present ones here); any other PUD leaf, a huge pfnmap, exists only
+ * where the architecture has PUD-sized transparent huge pages.
+ */
 static void ptmark_classify_pud(const struct ptmark_walk *w,
-				struct vm_area_struct *vma, pud_t pud,
-				struct ptmark_record *r)
+				struct vm_area_struct *vma, pud_t *pudp,
+				pud_t pud, struct ptmark_record *r)
 {
 	ptmark_record_reset(r);
-	if (!pud_present(pud)) {
-		ptmark_classify_swap_pte(__pte(pud_val(pud)), r);
-		r->bits = ptmark_uffd_bits(w, r->bits);
+	if (is_vm_hugetlb_page(vma)) {
+		pte_t pte = ptmark_huge_slot_get(pudp);
+
+		if (!pte_present(pte)) {
+			ptmark_classify_swap_pte(pte, r);
+			r->bits = ptmark_uffd_bits(w, r->bits);
+			return;
+		}
+		if (pte_write(pte))
+			r->bits |= PTMARK_BIT_WRITE;
+		if (pte_dirty(pte))
+			r->bits |= PTMARK_BIT_DIRTY;
+		if (pte_young(pte))
+			r->bits |= PTMARK_BIT_YOUNG;
+		ptmark_classify_present(w, vma, pte_pfn(pte), false,
+					PTMARK_PUD, r);
 		return;
 	}
-	if (pud_write(pud))
-		r->bits |= PTMARK_BIT_WRITE;
-	if (pud_dirty(pud))
-		r->bits |= PTMARK_BIT_DIRTY;
-	if (pud_young(pud))
-		r->bits |= PTMARK_BIT_YOUNG;
-	ptmark_classify_present(w, vma, pud_pfn(pud),
-				ptmark_compat_pud_special(pud),
-				PTMARK_PUD, r);
+#ifdef CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD
+	if (pud_present(pud)) {
+		if (pud_write(pud))
+			r->bits |= PTMARK_BIT_WRITE;
+		if (pud_dirty(pud))
+			r->bits |= PTMARK_BIT_DIRTY;
+		if (pud_young(pud))
+			r->bits |= PTMARK_BIT_YOUNG;
+		ptmark_classify_present(w, vma, pud_pfn(pud),
+					ptmark_compat_pud_special(pud),
+					PTMARK_PUD, r);
+		return;
+	}
+#endif
+	r->kind = PTMARK_KIND_RAW;
 }
 
 /* A leaf covering [leaf_start, ...) of which [addr, end) is wanted. */
@@ -504,7 +536,7 @@ static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 	u32 state, run_state = 0, swp_state = 0, prot_bits = 0;
 	u32 mask = w->bits_mask;
 	pteval_t swp_val = 0;	/* never a non-present, non-none entry */
-	pgprotval_t prot = 0;	/* never that of a present entry */
+	pgprot_t prot = __pgprot(0);	/* never that of a present entry */
 	bool prot_special = false;
 	struct ptmark_record r;
 
@@ -518,8 +550,8 @@ static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 				nr++;
 			state = PTMARK_KIND_NONE;
 		} else if (pte_present(pte)) {
-			if (pgprot_val(pte_pgprot(pte)) != prot) {
-				prot = pgprot_val(pte_pgprot(pte));
+			if (pgprot_val(pte_pgprot(pte)) != pgprot_val(prot)) {
+				prot = pte_pgprot(pte);
 				prot_bits = ptmark_pte_bits(w, pte);
 				prot_special = pte_special(pte);
 			}
@@ -625,7 +657,7 @@ static bool ptmark_walk_pmd_entry(struct ptmark_walk *w,
 			spin_unlock(ptl);
 			return true;
 		}
-		ptmark_classify_pmd(w, vma, pmdval, &r);
+		ptmark_classify_pmd(w, vma, pmdp, pmdval, &r);
 		ptmark_emit_leaf(w, addr & PMD_MASK, addr, end, &r);
 		spin_unlock(ptl);
 		return false;
@@ -714,7 +746,7 @@ static void ptmark_walk_puds(struct ptmark_walk *w, struct vm_area_struct *vma,
 				ptmark_walk_pmds(w, vma, pudp, addr, next);
 				goto advance;
 			} else {
-				ptmark_classify_pud(w, vma, pud, &r);
+				ptmark_classify_pud(w, vma, pudp, pud, &r);
 				ptmark_emit_leaf(w, addr & PUD_MASK, addr, next,
 						 &r);
 			}
