@@ -22,6 +22,14 @@ PACKAGES=(
 	python3-docutils tmux
 	"$@"
 )
+# PTMARK_ARCH=arm64: the cross compiler and the arm64 QEMU as well (the
+# arm64 libraries the guest's programs link with come from the private
+# apt into the cache, see arm64-sysroot.sh, and are never installed).
+case ${PTMARK_ARCH:-x86_64} in
+x86_64) ;;
+arm64) PACKAGES+=(gcc-aarch64-linux-gnu qemu-system-arm) ;;
+*) die "deps: PTMARK_ARCH is x86_64 or arm64, not $PTMARK_ARCH" ;;
+esac
 
 missing_packages() {
 	local p status

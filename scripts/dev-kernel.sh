@@ -8,7 +8,11 @@
 # Prints the build directory (usable as KDIR=) on stdout; progress goes to
 # stderr.  Cache: $PTMARK_CACHE/kernels/dev-<version>-<config hash>/.
 #
-# Environment: PTMARK_KASAN=1 adds KASAN (slower build and guest);
+# Environment: PTMARK_ARCH=arm64 cross-builds the arm64 dev kernel
+# (aarch64-linux-gnu-gcc, configs/dev-kernel-arm64.config on top of the
+# common fragment, an Image instead of a bzImage), cached apart as
+# kernels/dev-arm64-<version>-<config hash>/; the default is x86_64.
+# PTMARK_KASAN=1 adds KASAN (slower build and guest);
 # PTMARK_KMEMLEAK=1 adds kmemleak (both together make one debug kernel).
 # PTMARK_KERNEL_PATCHES=DIR applies a patch series to the source first:
 # DIR/series in quilt's format (one patch name a line, in order), or else
@@ -23,6 +27,15 @@
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
+
+case ${PTMARK_ARCH:-x86_64} in
+x86_64)	KARCH=(ARCH=x86_64) KIMAGE=bzImage CC_VERSION=gcc KEY= ;;
+arm64)	KARCH=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-) KIMAGE=Image
+	CC_VERSION=aarch64-linux-gnu-gcc KEY=arm64- ;;
+*)	die "PTMARK_ARCH is x86_64 or arm64, not $PTMARK_ARCH" ;;
+esac
+command -v "$CC_VERSION" >/dev/null ||
+	die "no $CC_VERSION; fix: PTMARK_ARCH=${PTMARK_ARCH:-x86_64} scripts/deps.sh"
 
 # newest_source: "PACKAGE SUITE VERSION" of the newest linux-source-7.*
 # in the first private suite that has one.
@@ -170,7 +183,16 @@ fetch_source "$pkg" "$suite" "$ver"
 # of them with KASAN) must not see each other's.
 frag=$(mktemp "${TMPDIR:-/tmp}/ptmark-dev-kernel.XXXXXX.config")
 trap 'rm -f "$frag"' EXIT
-cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
+if [ -z "$KEY" ]; then
+	cat "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
+else
+	# The common fragment less what arm64 lacks ("# drop: CONFIG_X"
+	# lines of the arm64 file), then arm64's own lines.
+	afrag=$PTMARK_ROOT/configs/dev-kernel-arm64.config
+	drops=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\).*/\1/p' "$afrag" | paste -sd'|')
+	grep -vE "^($drops)=" "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
+	cat "$afrag" >> "$frag"
+fi
 if [ "${PTMARK_KASAN:-0}" = 1 ]; then
 	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"
 fi
@@ -200,14 +222,14 @@ if [ "${#patches[@]}" -gt 0 ]; then
 		     done | sha256sum | cut -c1-12)
 	patched_source "${patches[@]}"
 fi
-hash=$( (cat "$frag"; gcc --version | head -n1
+hash=$( (cat "$frag"; $CC_VERSION --version | head -n1
 	 [ -z "$PATCH_HASH" ] || echo "$PATCH_HASH") | sha256sum | cut -c1-12)
 # The gcov build's name does not start with dev-: what looks for the dev
 # kernel as kernels/dev-* must never find it, nor hand it on as an output
 # directory of its own.
 kind=dev
 [ "${PTMARK_COVERAGE:-0}" = 1 ] && kind=gcov
-OUT=$PTMARK_CACHE/kernels/$kind-${SRC_VERSION//[~+]/_}${PATCH_HASH:+-p$PATCH_HASH}-$hash
+OUT=$PTMARK_CACHE/kernels/$kind-$KEY${SRC_VERSION//[~+]/_}${PATCH_HASH:+-p$PATCH_HASH}-$hash
 
 if [ -f "$OUT/.ptmark-built" ]; then
 	step "dev kernel $SRC_VERSION (config $hash) cached"
@@ -221,17 +243,17 @@ fi
 if [ ! -f "$OUT/.config" ] || ! check_config "$frag" "$OUT/.config" 2>/dev/null; then
 	step "configuring $pkg $SRC_VERSION (config $hash)"
 	mkdir -p "$OUT"
-	make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 KCONFIG_ALLCONFIG="$frag" \
+	make -s -C "$SRC_DIR" O="$OUT" "${KARCH[@]}" KCONFIG_ALLCONFIG="$frag" \
 		allnoconfig >&2
 fi
 check_config "$frag" "$OUT/.config" || die "config fragment not honoured"
 
-step "building bzImage, modules_prepare, headers with $(nproc) jobs"
+step "building $KIMAGE, modules_prepare, headers with $(nproc) jobs"
 t0=$SECONDS
-make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 -j"$(nproc)" bzImage modules >&2
-make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 modules_prepare >&2
+make -s -C "$SRC_DIR" O="$OUT" "${KARCH[@]}" -j"$(nproc)" "$KIMAGE" modules >&2
+make -s -C "$SRC_DIR" O="$OUT" "${KARCH[@]}" modules_prepare >&2
 # The selftests build against this kernel's uapi (MADV_GUARD_*, PAGEMAP_SCAN).
-make -s -C "$SRC_DIR" O="$OUT" ARCH=x86_64 headers_install >&2
+make -s -C "$SRC_DIR" O="$OUT" "${KARCH[@]}" headers_install >&2
 step "dev kernel built in $((SECONDS - t0))s"
 touch "$OUT/.ptmark-built"
 echo "$OUT"
