@@ -27,7 +27,7 @@ PACKAGES=(
 # apt into the cache, see arm64-sysroot.sh, and are never installed).
 case ${PTMARK_ARCH:-x86_64} in
 x86_64) ;;
-arm64) PACKAGES+=(gcc-aarch64-linux-gnu qemu-system-arm) ;;
+arm64) PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm) ;;
 *) die "deps: PTMARK_ARCH is x86_64 or arm64, not $PTMARK_ARCH" ;;
 esac
 

@@ -94,23 +94,32 @@ debian_mirror() {
 # files are past Valid-Until: that is accepted (signatures are still
 # checked).  A suite that cannot be fetched is reported, not fatal, as
 # long as another one could be.
-PAPT_DIR=$PTMARK_CACHE/apt
-PAPT_SUITES=(trixie-backports sid)
-PAPT_OPTS=(
-	-o Dir::Etc::SourceList="$PAPT_DIR"/sources.list
-	-o Dir::Etc::SourceParts=/dev/null
-	-o Dir::Etc::Preferences=/dev/null
-	-o Dir::Etc::PreferencesParts=/dev/null
-	-o Dir::State::Lists="$PAPT_DIR"/lists
-	-o Dir::State::Status=/dev/null
-	-o Dir::Cache="$PAPT_DIR"
-	-o Dir::Cache::archives="$PAPT_DIR"/archives
-	-o APT::Architecture=amd64
-	-o APT::Architectures::=amd64
-	-o APT::Sandbox::User=root
-	-o Acquire::Check-Valid-Until=false
-	-o Acquire::Languages=none
-)
+# papt_use DIR ARCH SUITE...: point the private apt at its own directory
+# under the cache, one architecture and these suites of the archive; the
+# default, below, is the dev kernel's source (amd64, trixie-backports then
+# sid).  arm64-sysroot.sh takes bookworm's arm64 packages through another.
+papt_use() {
+	PAPT_DIR=$PTMARK_CACHE/$1
+	PAPT_ARCH=$2
+	shift 2
+	PAPT_SUITES=("$@")
+	PAPT_OPTS=(
+		-o Dir::Etc::SourceList="$PAPT_DIR"/sources.list
+		-o Dir::Etc::SourceParts=/dev/null
+		-o Dir::Etc::Preferences=/dev/null
+		-o Dir::Etc::PreferencesParts=/dev/null
+		-o Dir::State::Lists="$PAPT_DIR"/lists
+		-o Dir::State::Status=/dev/null
+		-o Dir::Cache="$PAPT_DIR"
+		-o Dir::Cache::archives="$PAPT_DIR"/archives
+		-o APT::Architecture="$PAPT_ARCH"
+		-o APT::Architectures::="$PAPT_ARCH"
+		-o APT::Sandbox::User=root
+		-o Acquire::Check-Valid-Until=false
+		-o Acquire::Languages=none
+	)
+}
+papt_use apt amd64 trixie-backports sid
 
 # papt_suites_listed: the private suites whose package lists are on disk.
 papt_suites_listed() {
@@ -187,10 +196,12 @@ papt_setup() {
 # selftests against the kselftest harness and uapi headers of a built dev
 # tree (its source/ and usr/include/) and install them, with any extra
 # make arguments (a target, TEST_GEN_PROGS=...); "install" if none.
+# An arm64 tree (CONFIG_ARM64=y) gets programs cross-built for arm64,
+# linked with bookworm's arm64 libraries (arm64-sysroot.sh).
 build_selftests() {
 	local kdir=$1 out=$2 dest=$3
 	shift 3
-	make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdir/source" \
+	cross_env "$kdir" make -s -C "$PTMARK_ROOT"/selftests KSRC="$kdir/source" \
 		KHDR="$kdir/usr/include" OUTPUT="$out" INSTALL_PATH="$dest" \
 		"${@:-install}" >&2
 }
@@ -199,7 +210,7 @@ build_selftests() {
 # bug reproducers, and their "reproducers" TAP program, to a selftests
 # install, built against KDIR's uapi headers.
 build_reproducers() {
-	make -s -C "$PTMARK_ROOT"/reproducers KHDR="$1/usr/include" \
+	cross_env "$1" make -s -C "$PTMARK_ROOT"/reproducers KHDR="$1/usr/include" \
 		OUTPUT="$2" INSTALL_PATH="$3" install >&2
 }
 
@@ -242,6 +253,37 @@ bench_run() {
 		"$BENCH_WORK"/vm.out | sed -n 's/^# //p'
 	grep -q '^ok 1 ' "$BENCH_WORK"/vm.out || rc=1
 	return $rc
+}
+
+# arm64_drops: the options arm64 lacks, as an egrep alternation (the
+# "# drop: CONFIG_X" lines of configs/dev-kernel-arm64.config).
+arm64_drops() {
+	sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\).*/\1/p' \
+		"$PTMARK_ROOT"/configs/dev-kernel-arm64.config | paste -sd'|'
+}
+
+# kmake_args KDIR: the make arguments that build against the kernel tree
+# KDIR for its own architecture (none for the host's).
+kmake_args() {
+	if grep -qx 'CONFIG_ARM64=y' "$1/.config" 2>/dev/null; then
+		echo ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+	fi
+}
+
+# cross_env KDIR CMD...: run CMD, with the cross compiler and the arm64
+# sysroot's headers and libraries in CC and CFLAGS when KDIR is an arm64
+# tree (the makefiles add to CFLAGS, and link with it).
+cross_env() {
+	local kdir=$1 sysroot
+	shift
+	if ! grep -qx 'CONFIG_ARM64=y' "$kdir/.config" 2>/dev/null; then
+		"$@"
+		return
+	fi
+	sysroot=$("$PTMARK_ROOT"/scripts/arm64-sysroot.sh) || return 1
+	CC=aarch64-linux-gnu-gcc \
+	CFLAGS="-O2 -g -idirafter $sysroot/usr/include -L$sysroot/usr/lib/aarch64-linux-gnu" \
+		"$@" CC=aarch64-linux-gnu-gcc
 }
 
 # host_kvm_usable IMAGE: 0 if QEMU can actually run the kernel IMAGE with
