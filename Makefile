@@ -10,6 +10,8 @@
 #   make check        deps, dev kernel, both module builds, native tests,
 #                     VM runs on the dev and stock kernels, one summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
+#                     (ARCH=arm64: the arm64 dev kernel, cross-built, in
+#                     QEMU's arm64 virt machine)
 #   make shell        the same VM with a shell on its console: ptmark
 #                     loaded, ptmarkctl on the PATH, ptmark_demo running
 #                     (its PID printed); `exit` powers it off
@@ -79,11 +81,14 @@ install-tests:
 check:
 	@$(SCRIPTS)/check.sh
 
+# make run ARCH=arm64 (or make shell): the arm64 dev kernel and guest.
+RUN_ARCH = $(if $(filter arm64 aarch64,$(ARCH)),arm64,x86_64)
+
 run:
-	@$(SCRIPTS)/run.sh
+	@PTMARK_ARCH=$(RUN_ARCH) $(SCRIPTS)/run.sh
 
 shell:
-	@$(SCRIPTS)/run.sh shell
+	@PTMARK_ARCH=$(RUN_ARCH) $(SCRIPTS)/run.sh shell
 
 check-upstream:
 	@$(SCRIPTS)/check-upstream.sh

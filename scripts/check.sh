@@ -27,7 +27,8 @@
 # The line before the summary names the known kernel bugs caught.  Logs:
 # build/logs/.  Exit status non-zero on any failure.
 #
-# Environment: PTMARK_STOCK_SERIES (default "6.12 6.1", bookworm's two
+# Environment: PTMARK_ARM64=1 adds the arm64 dev kernel and its VM run
+# (PTMARK_ARM64_TIMEOUT, default 3600 s, bounds that run); PTMARK_STOCK_SERIES (default "6.12 6.1", bookworm's two
 # kernels; "6.12" alone saves the 6.1 run; "" skips stock runs), PTMARK_TESTS (run only these programs);
 # PTMARK_KASAN=1 and PTMARK_KMEMLEAK=1 reach dev-kernel.sh and so pick the
 # debug dev kernel, which under TCG wants PTMARK_VM_TIMEOUT (vm.sh) and
@@ -305,6 +306,42 @@ step "make shell, as a user drives it"
 check "make shell: prompt, ptmarkctl maps of the demo, exit" \
 	"$PTMARK_ROOT"/scripts/test-shell.sh "$LOGS"/vm-shell.log --kdir "$KDEV" \
 	--ko "$LOGS"/ko-dev/ptmark.ko --tests "$TESTS"
+
+# arm64 (PTMARK_ARM64=1): the arm64 dev kernel, cross-built from the same
+# source, the module and the suite cross-built for it, and the suite once
+# in QEMU's arm64 virt machine under TCG, judged by dev-arm64's rules.
+if [ "${PTMARK_ARM64:-0}" = 1 ]; then
+	step "arm64 dev kernel"
+	if KARM=$(PTMARK_ARCH=arm64 "$PTMARK_ROOT"/scripts/deps.sh &&
+		  PTMARK_ARCH=arm64 "$PTMARK_ROOT"/scripts/dev-kernel.sh); then
+		check "the arm64 dev kernel has every option selftests/config names that arm64 has" \
+			config_met <(grep -vE "^($(arm64_drops))=" "$PTMARK_ROOT"/selftests/config) \
+			"$KARM"/.config
+		check "module builds for the arm64 dev kernel" \
+			"$PTMARK_ROOT"/scripts/build-module.sh "$KARM" "$LOGS"/ko-arm64
+		TESTS_ARM=$LOGS/tests-arm64
+		if build_selftests "$KARM" "$PTMARK_ROOT/build/selftests-build-arm64" \
+			"$TESTS_ARM" &&
+		   build_reproducers "$KARM" "$PTMARK_ROOT/build/reproducers-build-arm64" \
+			"$TESTS_ARM"; then
+			step "VM: arm64 dev kernel"
+			check "VM on $(basename "$KARM") ran clean" \
+				"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KARM" \
+				--ko "$LOGS"/ko-arm64/ptmark.ko --tests "$TESTS_ARM" \
+				--name dev-arm64 --mode kselftest \
+				--timeout "${PTMARK_ARM64_TIMEOUT:-3600}" \
+				--log "$LOGS"/vm-dev-arm64.log --only "${PTMARK_TESTS:-}"
+			judge dev-arm64 "$TESTS_ARM"/kselftest-list.txt \
+				"$LOGS"/vm-dev-arm64.log
+		else
+			echo "not ok - selftests build for arm64"
+			failed=$((failed + 1))
+		fi
+	else
+		echo "not ok - arm64 dev kernel build"
+		failed=$((failed + 1))
+	fi
+fi
 
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"

@@ -188,10 +188,8 @@ if [ -z "$KEY" ]; then
 else
 	# The common fragment less what arm64 lacks ("# drop: CONFIG_X"
 	# lines of the arm64 file), then arm64's own lines.
-	afrag=$PTMARK_ROOT/configs/dev-kernel-arm64.config
-	drops=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\).*/\1/p' "$afrag" | paste -sd'|')
-	grep -vE "^($drops)=" "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
-	cat "$afrag" >> "$frag"
+	grep -vE "^($(arm64_drops))=" "$PTMARK_ROOT/configs/dev-kernel.config" > "$frag"
+	cat "$PTMARK_ROOT/configs/dev-kernel-arm64.config" >> "$frag"
 fi
 if [ "${PTMARK_KASAN:-0}" = 1 ]; then
 	printf 'CONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_KASAN_INLINE=y\n' >> "$frag"

@@ -9,6 +9,9 @@
 # run.sh shell (`make shell`): the same guest, but a shell on its console
 # instead: ptmark loaded, ptmarkctl on the PATH, ptmark_demo left running
 # with its PID printed.  `exit` unloads the module and powers off.
+#
+# PTMARK_ARCH=arm64 (make run ARCH=arm64): the arm64 dev kernel, the
+# module and tools cross-built for it, in QEMU's arm64 virt machine.
 
 set -euo pipefail
 . "$(dirname "$0")"/lib.sh
@@ -21,7 +24,10 @@ rm -rf "$work"
 mkdir -p "$work"
 step "ptmark.ko and tools"
 "$PTMARK_ROOT"/scripts/build-module.sh "$kdev" "$work"/ko
-build_selftests "$kdev" "$PTMARK_ROOT/build/selftests-build" "$work"/tests
+# Each architecture's objects apart: make would take the other's as built.
+sub=
+[ "${PTMARK_ARCH:-x86_64}" = arm64 ] && sub=-arm64
+build_selftests "$kdev" "$PTMARK_ROOT/build/selftests-build$sub" "$work"/tests
 if [ "${1:-}" = shell ]; then
 	exec "$PTMARK_ROOT"/scripts/vm.sh --kdir "$kdev" --ko "$work"/ko/ptmark.ko \
 		--tests "$work"/tests --mode shell --name shell \

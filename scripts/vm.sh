@@ -5,7 +5,8 @@
 # fail on any kernel splat.
 #
 #   vm.sh --kdir DIR | --release REL   which kernel: a built tree (its
-#                                      bzImage, built-in drivers) or a
+#                                      bzImage, or an arm64 tree's Image,
+#                                      built-in drivers) or a
 #                                      Debian kernel (boot/, lib/modules/REL
 #                                      under $(stock_root REL): the cache's
 #                                      unpacked copy, else the machine's)
@@ -33,7 +34,11 @@
 #                                      (default $PTMARK_VM_GCOV, if set)
 #
 # The guest: N vCPUs on two sockets, one NUMA node each, 2 GiB, a swap
-# disk and an ext4 disk (virtio-blk, found by serial), busybox init.
+# disk and an ext4 disk (virtio-blk, found by serial), busybox init.  An
+# arm64 kernel tree (CONFIG_ARM64=y) boots in qemu-system-aarch64's virt
+# machine under TCG with -cpu max, the same disks, NUMA nodes and init; its
+# programs (--tests, built for arm64) run with bookworm's arm64 libraries
+# and busybox from scripts/arm64-sysroot.sh.
 # Serial output streams to stdout with '\r' removed, kernel messages only
 # to the log unless PTMARK_VM_VERBOSE=1; the exit status is non-zero on a
 # splat, a missing "done", a failed rmmod, a timeout, or a machine that
@@ -78,8 +83,13 @@ done
 # A shell waits for its user: no time limit unless asked for.
 [ "$MODE" = shell ] && TIMEOUT=${TIMEOUT:-0}
 TIMEOUT=${TIMEOUT:-${PTMARK_VM_TIMEOUT:-900}}
+GUEST_ARCH=x86_64
 if [ -n "$KDIR" ]; then
 	IMAGE=$KDIR/arch/x86/boot/bzImage
+	if grep -qx 'CONFIG_ARM64=y' "$KDIR/.config" 2>/dev/null; then
+		GUEST_ARCH=arm64
+		IMAGE=$KDIR/arch/arm64/boot/Image
+	fi
 	MODDIR=
 elif [ -n "$RELEASE" ]; then
 	SROOT=$(stock_root "$RELEASE")
@@ -100,7 +110,14 @@ LOG=${LOG:-$WORK/console.log}
 # -- initramfs ------------------------------------------------------------
 root=$WORK/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt/ext4,ptmark,lib/ptmark-modules}
-cp /bin/busybox "$root"/bin/busybox
+SYSROOT=
+if [ "$GUEST_ARCH" = arm64 ]; then
+	SYSROOT=$("$PTMARK_ROOT"/scripts/arm64-sysroot.sh) ||
+		die "vm.sh: no arm64 sysroot"
+	cp "$SYSROOT"/bin/busybox "$root"/bin/busybox
+else
+	cp /bin/busybox "$root"/bin/busybox
+fi
 # unpack: a module as busybox insmod takes it, decompressed.
 unpack() {
 	case $1 in
@@ -112,8 +129,42 @@ unpack() {
 unpack "$KO" > "$root"/ptmark/ptmark.ko
 broken insmod && truncate -s 4096 "$root"/ptmark/ptmark.ko
 
+# arm64_libs FILE...: the guest paths and host copies ("GUEST HOST" lines)
+# of the shared libraries arm64 programs need, and those libraries' own:
+# the cross compiler's C library, the sysroot's others.  The interpreter
+# goes where the programs name it, the rest where the arm64 loader looks
+# with no ld.so.cache.
+arm64_libs() {
+	local todo=("$@") f need dir seen=" "
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for need in $(aarch64-linux-gnu-readelf -d "$f" 2>/dev/null |
+			      sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			[[ $seen == *" $need "* ]] && continue
+			seen+="$need "
+			for dir in /usr/aarch64-linux-gnu/lib \
+				   "$SYSROOT"/usr/lib/aarch64-linux-gnu \
+				   "$SYSROOT"/lib/aarch64-linux-gnu; do
+				[ -e "$dir/$need" ] || continue
+				echo "/lib/aarch64-linux-gnu/$need $dir/$need"
+				todo+=("$dir/$need")
+				break
+			done
+		done
+	done
+	echo "/lib/ld-linux-aarch64.so.1 /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1"
+}
+
 copy_with_libs() {
-	local f lib
+	local f lib guest host
+	if [ "$GUEST_ARCH" = arm64 ]; then
+		arm64_libs "$@" | sort -u | while read -r guest host; do
+			mkdir -p "$root$(dirname "$guest")"
+			cp -L "$host" "$root$guest"
+		done
+		return
+	fi
 	for f in "$@"; do
 		# Scripts and static binaries have no libraries to copy.
 		{ ldd "$f" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } |
@@ -136,7 +187,11 @@ fi
 # --foreground).
 if [ "$MODE" = kselftest ]; then
 	mkdir -p "$root"/usr/bin
-	cp /usr/bin/timeout "$root"/usr/bin/timeout
+	if [ "$GUEST_ARCH" = arm64 ]; then
+		cp "$SYSROOT"/usr/bin/timeout "$root"/usr/bin/timeout
+	else
+		cp /usr/bin/timeout "$root"/usr/bin/timeout
+	fi
 	copy_with_libs "$root"/usr/bin/timeout
 fi
 
@@ -295,10 +350,19 @@ truncate -s 512M "$WORK"/ext4.img
 mkfs.ext4 -q -F "$WORK"/ext4.img
 
 # -- boot -----------------------------------------------------------------
-if host_kvm_usable "$IMAGE"; then
+if [ "$GUEST_ARCH" = arm64 ]; then
+	# An x86-64 host runs arm64 only under TCG.  pauth-impdef: should
+	# pointer authentication be on, the hash QEMU computes fast (the dev
+	# kernel has no ARM64_PTR_AUTH and leaves it off).
+	qemu_bin=qemu-system-aarch64
+	accel=(-M virt -accel tcg -cpu max,pauth-impdef=on)
+	accel_name=tcg
+elif host_kvm_usable "$IMAGE"; then
+	qemu_bin=qemu-system-x86_64
 	accel=(-enable-kvm -cpu host)
 	accel_name=kvm
 else
+	qemu_bin=qemu-system-x86_64
 	accel=(-accel tcg -cpu max)
 	accel_name=tcg
 fi
@@ -312,7 +376,12 @@ fi
 # hinting faults it arms turn present PTEs PROT_NONE behind the tests'
 # backs (a scan and a netlink dump of the same page then disagree on its
 # write bit); a test that wants balancing turns it on (kernel.numa_balancing).
-append="console=ttyS0 loglevel=5 panic=-1 no_timer_check numa_balancing=disable"
+# arm64's virt machine: the PL011 console, and no IO-APIC timer to check.
+if [ "$GUEST_ARCH" = arm64 ]; then
+	append="console=ttyAMA0 loglevel=5 panic=-1 numa_balancing=disable"
+else
+	append="console=ttyS0 loglevel=5 panic=-1 no_timer_check numa_balancing=disable"
+fi
 append+=" ptmark.mode=$MODE"
 append+=" hugepages=$(broken hugepages && echo 0 || echo 16) ptmark.hugepages=16"
 [ -n "$ONLY" ] && append+=" ptmark.only=$(echo "$ONLY" | tr ' ' ,)"
@@ -389,7 +458,7 @@ boot() {
 	step "vm $NAME: booting $(basename "$IMAGE") ($accel_name)${1:+, attempt $1}"
 	t0=$(date +%s.%N)
 	set +e
-	qemu=(timeout --foreground "$TIMEOUT" qemu-system-x86_64 "${accel[@]}"
+	qemu=(timeout --foreground "$TIMEOUT" "$qemu_bin" "${accel[@]}"
 		-m 2G "${numa[@]}"
 		-kernel "$IMAGE" -initrd "$WORK"/initramfs.cpio -append "$append"
 		"${disks[@]}"
