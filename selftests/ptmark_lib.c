@@ -734,14 +734,33 @@ size_t ptmark_hugetlb_size(void)
 
 uint64_t ptmark_user_space_end(void)
 {
+	/*
+	 * The ends user space can have, highest first: x86-64 with five
+	 * levels and with four (each a page short of the power of two),
+	 * arm64 with 52 and 48 bits, arm64 with 39.  The first whose last
+	 * page can be mapped, or is mapped already, is this one's.
+	 */
 	uint64_t page = sysconf(_SC_PAGESIZE);
-	void *above = (void *)(1ULL << 47);
-	void *p = mmap(above, page, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	const uint64_t ends[] = {
+		(1ULL << 56) - page, 1ULL << 52, 1ULL << 48,
+		(1ULL << 47) - page, 1ULL << 39,
+	};
+	size_t i;
+	void *p;
 
-	if (p != MAP_FAILED)
-		munmap(p, page);
-	return (p == above ? 1ULL << 56 : 1ULL << 47) - page;
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		p = mmap((void *)(uintptr_t)(ends[i] - page), page, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (p != MAP_FAILED) {
+			munmap(p, page);
+			if (p == (void *)(uintptr_t)(ends[i] - page))
+				return ends[i];
+		} else if (errno == EEXIST) {
+			return ends[i];
+		}
+	}
+	return ends[i - 1];
 }
 
 /* ---- pagemap ------------------------------------------------------------ */

@@ -327,7 +327,8 @@ size_t ptmark_hugetlb_size(void);
 /*
  * The end of this process's user address space, found by mapping: on
  * x86-64 56 bits up with five-level paging (where a mapping above 47
- * bits works), else 47 bits, the top page never being user space.
+ * bits works), else 47 bits, the top page never being user space; on
+ * arm64 52, 48 or 39 bits, as the kernel was configured.
  */
 uint64_t ptmark_user_space_end(void);
 
