@@ -983,18 +983,6 @@ TEST_F(guard, uffd_missing_fresh_anon_refused)
 	close(uffd);
 }
 
-/* The bracketed choice of a sysfs "a [b] c" file, in place; NULL if none. */
-static char *sysfs_choice(char *text)
-{
-	char *open = text ? strchr(text, '[') : NULL;
-	char *close = open ? strchr(open, ']') : NULL;
-
-	if (!close)
-		return NULL;
-	*close = '\0';
-	return open + 1;
-}
-
 /*
  * With 64 KiB anonymous mTHP always on, the fault that gives a fresh VMA
  * its anon_vma may map a whole 64 KiB folio; guarding one page must leave

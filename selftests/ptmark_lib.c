@@ -478,6 +478,17 @@ char *read_text_file(const char *path)
 	return buf;
 }
 
+char *sysfs_choice(char *text)
+{
+	char *open = text ? strchr(text, '[') : NULL;
+	char *close = open ? strchr(open, ']') : NULL;
+
+	if (!close)
+		return NULL;
+	*close = '\0';
+	return open + 1;
+}
+
 bool text_lookup(const char *text, const char *name, char *value,
 		 size_t value_len)
 {

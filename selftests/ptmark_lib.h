@@ -268,6 +268,12 @@ int reopen_fd(int fd, int flags);
 char *read_text_file(const char *path);
 
 /*
+ * The bracketed choice of a sysfs "a [b] c" file's @text, cut out in
+ * place; NULL if there is none (or no text).
+ */
+char *sysfs_choice(char *text);
+
+/*
  * Value of "name value" in a debugfs-style text (one pair per line);
  * false if the name is not there.
  */
