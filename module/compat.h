@@ -516,7 +516,7 @@ static inline bool ptmark_compat_pud_special(pud_t pud)
  * Huge pfnmaps: a huge_fault handler inserting special PMD leaves, which
  * walkers and GUP tell from folios by pmd_special() (6.12).  The pfn is a
  * pfn_t until 7.x dropped that type (and linux/pfn_t.h) for a bare
- * unsigned long.
+ * unsigned long; probe.mk reads which one vmf_insert_pfn_pmd() takes.
  */
 #if defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && \
 	defined(CONFIG_TRANSPARENT_HUGEPAGE)
@@ -526,7 +526,7 @@ static inline bool ptmark_compat_pud_special(pud_t pud)
 #endif
 
 #if PTMARK_HAVE_HUGE_PFNMAP
-#if __has_include("linux/pfn_t.h")
+#if PTMARK_PROBE_INSERT_PFN_PMD_PFN_T
 #include <linux/pfn_t.h>
 
 static inline vm_fault_t ptmark_compat_insert_pfn_pmd(struct vm_fault *vmf,

@@ -35,3 +35,6 @@ ccflags-y += $(call ptmark_probe,ZAP_VMA_RANGE,linux/mm.h,grep -qw 'void zap_vma
 # replaced by AS_INACCESSIBLE.  Both are enum values, invisible to #ifdef.
 ccflags-y += $(call ptmark_probe,AS_INACCESSIBLE,linux/pagemap.h,grep -qw AS_INACCESSIBLE)
 ccflags-y += $(call ptmark_probe,AS_UNMOVABLE,linux/pagemap.h,grep -qw AS_UNMOVABLE)
+# vmf_insert_pfn_pmd() taking a pfn_t, the type (of linux/pfn_t.h) that
+# 7.x dropped for a bare pfn.
+ccflags-y += $(call ptmark_probe,INSERT_PFN_PMD_PFN_T,linux/huge_mm.h,grep -q 'vmf_insert_pfn_pmd.*pfn_t pfn')
