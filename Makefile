@@ -31,7 +31,8 @@
 #   make kernel-matrix  Documentation/kernel-matrix.rst from the last
 #                     make check's logs
 #   make style        checkpatch.pl --strict over the module
-#   make sparse       sparse over the module (C=2) against the dev kernel
+#   make sparse       sparse over the module (C=2) against the dev kernel,
+#                     with a sparse built from Debian's source package
 #   make install      on a real machine: ptmark.ko into
 #                     /lib/modules/<KDIR's release>/extra (modprobe ptmark),
 #                     and the kselftest collection into INSTALL_PATH
