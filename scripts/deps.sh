@@ -17,7 +17,7 @@ PACKAGES=(
 	cpio kmod xz-utils zstd rsync patch
 	qemu-system-x86 busybox-static e2fsprogs util-linux
 	liburing-dev libmnl-dev libnuma-dev numactl
-	sparse python3 python3-yaml python3-jsonschema perl
+	python3 python3-yaml python3-jsonschema perl
 	debian-archive-keyring dkms
 	python3-docutils tmux
 	"$@"
