@@ -724,6 +724,54 @@ void lock_waiter_stop(struct lock_waiter *w)
 	pthread_join(w->thread, NULL);
 }
 
+/* ---- a forked child serving requests over two pipes ------------------ */
+
+int served_child_start(struct served_child *c,
+		       void (*serve)(void *arg, int cmd, int ack), void *arg)
+{
+	int cmd[2], ack[2], err;
+
+	if (pipe2(cmd, O_CLOEXEC))
+		return -errno;
+	if (pipe2(ack, O_CLOEXEC)) {
+		err = -errno;
+		goto close_cmd;
+	}
+	c->pid = fork();
+	if (c->pid < 0) {
+		err = -errno;
+		close(ack[0]);
+		close(ack[1]);
+		goto close_cmd;
+	}
+	if (!c->pid) {
+		close(cmd[1]);
+		close(ack[0]);
+		serve(arg, cmd[0], ack[1]);
+		_exit(1);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	c->cmd = cmd[1];
+	c->ack = ack[0];
+	return 0;
+close_cmd:
+	close(cmd[0]);
+	close(cmd[1]);
+	return err;
+}
+
+int served_child_stop(struct served_child *c)
+{
+	int status;
+
+	close(c->cmd);
+	close(c->ack);
+	if (waitpid(c->pid, &status, 0) != c->pid)
+		return -errno;
+	return status;
+}
+
 /* ---- the machine's geometry --------------------------------------------- */
 
 size_t ptmark_pmd_size(void)

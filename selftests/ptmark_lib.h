@@ -522,6 +522,26 @@ int lock_waiter_start(struct lock_waiter *w);
 /* Stop it and wait for it; its figures are final after. */
 void lock_waiter_stop(struct lock_waiter *w);
 
+/* ---- a forked child serving requests over two pipes ------------------ */
+
+/*
+ * The child runs @serve(@arg, cmd, ack): it reads its requests from the
+ * cmd fd and answers on the ack fd, and must _exit(); each end closes on
+ * exec.
+ */
+struct served_child {
+	pid_t pid;
+	int cmd;	/* the parent's write end of the requests */
+	int ack;	/* the parent's read end of the answers */
+};
+
+/* Fork it: 0, or -errno with nothing left open. */
+int served_child_start(struct served_child *c,
+		       void (*serve)(void *arg, int cmd, int ack), void *arg);
+
+/* Close both pipes (the child sees EOF) and reap it: its wait status, or -errno. */
+int served_child_stop(struct served_child *c);
+
 /* ---- io_uring ----------------------------------------------------------- */
 
 struct io_uring;

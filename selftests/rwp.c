@@ -983,10 +983,8 @@ TEST_F(rwp, unregister_restores)
 
 /* A forked child that accesses its copy of the region on request. */
 struct child {
-	pid_t pid;
+	struct served_child s;	/* requests: struct child_cmd; answers: the byte each access saw */
 	int pidfd;
-	int cmd;		/* write end: one struct child_cmd a request */
-	int result;		/* read end: the byte each access saw */
 };
 
 struct child_cmd {
@@ -995,9 +993,9 @@ struct child_cmd {
 	char value;
 };
 
-static void __attribute__((noreturn))
-child_main(rwp_t *self, int cmd, int result)
+static void child_main(void *arg, int cmd, int result)
 {
+	rwp_t *self = arg;
 	struct child_cmd c;
 	volatile char *p;
 	char v;
@@ -1016,22 +1014,8 @@ child_main(rwp_t *self, int cmd, int result)
 static void child_start(struct __test_metadata *_metadata, rwp_t *self,
 			struct child *c)
 {
-	int cmd[2], result[2];
-
-	ASSERT_EQ(0, pipe2(cmd, O_CLOEXEC));
-	ASSERT_EQ(0, pipe2(result, O_CLOEXEC));
-	c->pid = fork();
-	ASSERT_LE(0, c->pid);
-	if (!c->pid) {
-		close(cmd[1]);
-		close(result[0]);
-		child_main(self, cmd[0], result[1]);
-	}
-	close(cmd[0]);
-	close(result[1]);
-	c->cmd = cmd[1];
-	c->result = result[0];
-	c->pidfd = pidfd_of(c->pid);
+	ASSERT_EQ(0, served_child_start(&c->s, child_main, self));
+	c->pidfd = pidfd_of(c->s.pid);
 	ASSERT_LE(0, c->pidfd);
 }
 
@@ -1040,28 +1024,25 @@ static int child_access(struct child *c, size_t u, bool store, char value)
 {
 	struct child_cmd cmd = { .unit = u, .write = store, .value = value };
 
-	return write(c->cmd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -errno;
+	return write(c->s.cmd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -errno;
 }
 
 /* 1 and the byte the child's access saw within @ms, 0 if none yet. */
 static int child_result(struct child *c, int ms, char *v)
 {
-	struct pollfd pfd = { .fd = c->result, .events = POLLIN };
+	struct pollfd pfd = { .fd = c->s.ack, .events = POLLIN };
 
 	if (poll(&pfd, 1, ms) != 1)
 		return 0;
-	return read(c->result, v, 1) == 1;
+	return read(c->s.ack, v, 1) == 1;
 }
 
 static void child_stop(struct __test_metadata *_metadata, struct child *c)
 {
-	int status;
+	int status = served_child_stop(&c->s);
 
-	close(c->cmd);
-	close(c->result);
-	ASSERT_EQ(c->pid, waitpid(c->pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 	close(c->pidfd);
+	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
 }
 
 struct event_reader {

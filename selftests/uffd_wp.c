@@ -653,9 +653,8 @@ static void assert_read_quiet(struct __test_metadata *_metadata,
  * tables look like, on request.
  */
 struct child {
-	pid_t pid;
-	int cmd;	/* struct child_cmd to the child */
-	int ack;	/* a store's read-back byte, or a struct child_report */
+	/* requests: struct child_cmd; answers: a store's read-back byte, or a struct child_report */
+	struct served_child s;
 };
 
 enum child_op { CHILD_STORE, CHILD_REPORT, CHILD_QUIT };
@@ -673,9 +672,9 @@ struct child_report {
 	char states[NR_UNITS + 1];
 };
 
-static void __attribute__((noreturn))
-child_serve(uffd_wp_t *self, int cmd, int ack)
+static void child_serve(void *arg, int cmd, int ack)
 {
+	uffd_wp_t *self = arg;
 	struct child_report report;
 	struct child_cmd c;
 
@@ -703,21 +702,7 @@ child_serve(uffd_wp_t *self, int cmd, int ack)
 static void child_start(struct __test_metadata *_metadata, uffd_wp_t *self,
 			struct child *c)
 {
-	int cmd[2], ack[2];
-
-	ASSERT_EQ(0, pipe2(cmd, O_CLOEXEC));
-	ASSERT_EQ(0, pipe2(ack, O_CLOEXEC));
-	c->pid = fork();
-	ASSERT_LE(0, c->pid);
-	if (!c->pid) {
-		close(cmd[1]);
-		close(ack[0]);
-		child_serve(self, cmd[0], ack[1]);
-	}
-	close(cmd[0]);
-	close(ack[1]);
-	c->cmd = cmd[1];
-	c->ack = ack[0];
+	ASSERT_EQ(0, served_child_start(&c->s, child_serve, self));
 }
 
 /*
@@ -731,8 +716,8 @@ static void assert_child(struct __test_metadata *_metadata, uffd_wp_t *self,
 	struct child_cmd cmd = { .op = CHILD_REPORT };
 	struct child_report report;
 
-	ASSERT_EQ(sizeof(cmd), write(c->cmd, &cmd, sizeof(cmd)));
-	ASSERT_EQ(sizeof(report), read(c->ack, &report, sizeof(report)));
+	ASSERT_EQ(sizeof(cmd), write(c->s.cmd, &cmd, sizeof(cmd)));
+	ASSERT_EQ(sizeof(report), read(c->s.ack, &report, sizeof(report)));
 	ASSERT_EQ(0, report.err);
 	assert_registered(_metadata, report.registered, registered);
 	assert_states(_metadata, self, report.states, prefix, pad, step);
@@ -742,11 +727,9 @@ static void child_stop(struct child *c)
 {
 	struct child_cmd quit = { .op = CHILD_QUIT };
 
-	if (write(c->cmd, &quit, sizeof(quit)) != sizeof(quit))
-		kill(c->pid, SIGKILL);
-	close(c->cmd);
-	close(c->ack);
-	waitpid(c->pid, NULL, 0);
+	if (write(c->s.cmd, &quit, sizeof(quit)) != sizeof(quit))
+		kill(c->s.pid, SIGKILL);
+	served_child_stop(&c->s);
 }
 
 /* ---------------------------------------------------------------------
@@ -768,7 +751,7 @@ static int store_start(struct store *s, struct child *child, char *addr,
 	s->child = child;
 	if (!child)
 		return writer_start(&s->w, addr, value);
-	return write(child->cmd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -EIO;
+	return write(child->s.cmd, &cmd, sizeof(cmd)) == sizeof(cmd) ? 0 : -EIO;
 }
 
 static bool store_done_within(struct store *s, int ms)
@@ -777,13 +760,13 @@ static bool store_done_within(struct store *s, int ms)
 
 	if (!s->child)
 		return writer_done_within(&s->w, ms);
-	pfd = (struct pollfd){ .fd = s->child->ack, .events = POLLIN };
+	pfd = (struct pollfd){ .fd = s->child->s.ack, .events = POLLIN };
 	return poll(&pfd, 1, ms) == 1 && read(pfd.fd, &s->seen, 1) == 1;
 }
 
 static pid_t store_tid(struct store *s)
 {
-	return s->child ? s->child->pid : atomic_load(&s->w.tid);
+	return s->child ? s->child->s.pid : atomic_load(&s->w.tid);
 }
 
 /* The byte at @addr once the store is done; the thread is reaped. */
