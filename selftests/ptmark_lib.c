@@ -1594,6 +1594,23 @@ int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
 	return 1;
 }
 
+static void *uffd_event_reader_main(void *arg)
+{
+	struct uffd_event_reader *r = arg;
+
+	r->got = uffd_read_msg(r->uffd, r->timeout_ms, &r->msg) == 1;
+	return NULL;
+}
+
+int uffd_event_reader_start(struct uffd_event_reader *r, int uffd,
+			    int timeout_ms)
+{
+	r->uffd = uffd;
+	r->timeout_ms = timeout_ms;
+	r->got = false;
+	return pthread_create(&r->thread, NULL, uffd_event_reader_main, r);
+}
+
 /* The features UFFDIO_API offers into *features: 0, or -errno. */
 static int uffd_available(__u64 *features)
 {

@@ -486,6 +486,19 @@ int uffd_set_mode(int uffd, __u64 enable, __u64 disable);
 /* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg);
 
+/* A thread waiting for one userfaultfd message (an event), for pthread_join(). */
+struct uffd_event_reader {
+	pthread_t thread;
+	int uffd;
+	int timeout_ms;
+	struct uffd_msg msg;
+	bool got;	/* a message arrived within timeout_ms */
+};
+
+/* Start it on @uffd: pthread_create()'s result. */
+int uffd_event_reader_start(struct uffd_event_reader *r, int uffd,
+			    int timeout_ms);
+
 /* ---- a thread doing one store, which a protected page makes wait ------ */
 
 struct writer {

@@ -1045,21 +1045,6 @@ static void child_stop(struct __test_metadata *_metadata, struct child *c)
 	ASSERT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
 }
 
-struct event_reader {
-	pthread_t thread;
-	int uffd;
-	struct uffd_msg msg;
-	bool got;
-};
-
-static void *event_reader_main(void *arg)
-{
-	struct event_reader *r = arg;
-
-	r->got = uffd_read_msg(r->uffd, 5 * WAIT_MS, &r->msg) == 1;
-	return NULL;
-}
-
 /*
  * fork without UFFD_FEATURE_EVENT_FORK: the child's VMA is not registered.
  * Anonymous memory has its page tables copied, and __copy_present_ptes()
@@ -1106,15 +1091,14 @@ TEST_F(rwp, fork_without_event)
  */
 TEST_F(rwp, fork_with_event)
 {
-	struct event_reader r;
+	struct uffd_event_reader r;
 	struct uffd_msg msg;
 	struct child c;
 	char v;
 
 	reopen_uffd(_metadata, self, UFFD_FEATURE_EVENT_FORK);
 	protect(_metadata, self, 0, self->nr, true);
-	r.uffd = self->uffd;
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	ASSERT_EQ(0, uffd_event_reader_start(&r, self->uffd, 5 * WAIT_MS));
 	/* fork() waits in dup_userfaultfd_complete() for the event's reader. */
 	child_start(_metadata, self, &c);
 	pthread_join(r.thread, NULL);
@@ -1169,12 +1153,11 @@ static void move_region(struct __test_metadata *_metadata, rwp_t *self)
  */
 TEST_F(rwp, mremap_with_event)
 {
-	struct event_reader r;
+	struct uffd_event_reader r;
 
 	reopen_uffd(_metadata, self, UFFD_FEATURE_EVENT_REMAP);
 	protect(_metadata, self, 0, self->nr, true);
-	r.uffd = self->uffd;
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	ASSERT_EQ(0, uffd_event_reader_start(&r, self->uffd, 5 * WAIT_MS));
 	move_region(_metadata, self);
 	pthread_join(r.thread, NULL);
 	ASSERT_TRUE(r.got);

@@ -940,21 +940,6 @@ static void prepare_mix(struct __test_metadata *_metadata, uffd_wp_t *self,
 } while (0)
 
 /* Reads the one event (fork, remap) that a blocked mm operation waits on. */
-struct event_reader {
-	pthread_t thread;
-	int uffd;
-	struct uffd_msg msg;
-	bool got;
-};
-
-static void *event_reader_main(void *arg)
-{
-	struct event_reader *r = arg;
-
-	r->got = uffd_read_msg(r->uffd, 5 * WAIT_MS, &r->msg) == 1;
-	return NULL;
-}
-
 /* ---------------------------------------------------------------------
  * Tests.
  */
@@ -1344,14 +1329,13 @@ CASE_NEEDS(uffd_wp, fork_with_event, NEEDS_WP_MARKERS, 0)
 TEST_F(uffd_wp, fork_with_event)
 {
 	size_t off = probe_off(self);
-	struct event_reader r;
+	struct uffd_event_reader r;
 	struct uffd_msg msg;
 	struct child c;
 	int child_uffd;
 
 	PREPARE_MIX(UFFD_FEATURE_EVENT_FORK);
-	r.uffd = self->uffd;
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	ASSERT_EQ(0, uffd_event_reader_start(&r, self->uffd, 5 * WAIT_MS));
 	/* fork() waits in dup_userfaultfd_complete() for the event's reader. */
 	child_start(_metadata, self, &c);
 	pthread_join(r.thread, NULL);
@@ -1400,12 +1384,11 @@ CASE_NEEDS(uffd_wp, mremap_with_event, NEEDS_WP_MARKERS, 0)
 TEST_F(uffd_wp, mremap_with_event)
 {
 	size_t off = probe_off(self);
-	struct event_reader r;
+	struct uffd_event_reader r;
 	char *old;
 
 	PREPARE_MIX(UFFD_FEATURE_EVENT_REMAP);
-	r.uffd = self->uffd;
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	ASSERT_EQ(0, uffd_event_reader_start(&r, self->uffd, 5 * WAIT_MS));
 	/* mremap() waits in mremap_userfaultfd_complete() for the reader. */
 	old = move_region(_metadata, self);
 	pthread_join(r.thread, NULL);
@@ -1752,7 +1735,7 @@ TEST_F(uffd_wp, guarded_markers_keep_both)
 CASE_NEEDS(uffd_wp, guarded_markers_fork_and_move, PB_FILE | PB_GUARD | NEEDS_GUARD | NEEDS_WP_MARKERS, 0)
 TEST_F(uffd_wp, guarded_markers_fork_and_move)
 {
-	struct event_reader r;
+	struct uffd_event_reader r;
 	struct child c;
 	char *old;
 
@@ -1776,8 +1759,7 @@ TEST_F(uffd_wp, guarded_markers_fork_and_move)
 	ASSERT_NE(MAP_FAILED, self->mem);
 	PREPARE_MIX(UFFD_FEATURE_EVENT_REMAP);
 	GUARD_PROTECTED(0, 2);
-	r.uffd = self->uffd;
-	ASSERT_EQ(0, pthread_create(&r.thread, NULL, event_reader_main, &r));
+	ASSERT_EQ(0, uffd_event_reader_start(&r, self->uffd, 5 * WAIT_MS));
 	old = move_region(_metadata, self);
 	pthread_join(r.thread, NULL);
 	ASSERT_TRUE(r.got);
