@@ -235,6 +235,22 @@ if [ -f "$OUT/.ptmark-built" ]; then
 	exit 0
 fi
 
+# One build of a tree at a time: a make style or a second make check that
+# needs the same kernel waits for the build under way, then finds it
+# cached, instead of running make in the same directory beside it (two
+# makes there break each other's objects).
+mkdir -p "$(dirname "$OUT")"
+exec {lock_fd}> "$OUT.lock"
+if ! flock -n "$lock_fd"; then
+	step "waiting for the build of $(basename "$OUT") under way"
+	flock "$lock_fd"
+fi
+if [ -f "$OUT/.ptmark-built" ]; then
+	step "dev kernel $SRC_VERSION (config $hash) built meanwhile"
+	echo "$OUT"
+	exit 0
+fi
+
 # An interrupted build resumes: make picks up where it stopped.  A tree
 # seeded from another configuration is reconfigured, and make rebuilds
 # only what the difference touches.
