@@ -1594,6 +1594,18 @@ int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg)
 	return 1;
 }
 
+const char *uffd_msg_text(const struct uffd_msg *msg, char *buf, size_t len)
+{
+	if (msg->event == UFFD_EVENT_PAGEFAULT)
+		snprintf(buf, len, "pagefault at %#llx flags %#llx tid %u",
+			 (unsigned long long)msg->arg.pagefault.address,
+			 (unsigned long long)msg->arg.pagefault.flags,
+			 msg->arg.pagefault.feat.ptid);
+	else
+		snprintf(buf, len, "event %#x", msg->event);
+	return buf;
+}
+
 static void *uffd_event_reader_main(void *arg)
 {
 	struct uffd_event_reader *r = arg;

@@ -486,6 +486,9 @@ int uffd_set_mode(int uffd, __u64 enable, __u64 disable);
 /* 1 with a message read within @timeout_ms, 0 with none, or -errno. */
 int uffd_read_msg(int uffd, int timeout_ms, struct uffd_msg *msg);
 
+/* @msg in words, for a test's log: @buf. */
+const char *uffd_msg_text(const struct uffd_msg *msg, char *buf, size_t len);
+
 /* A thread waiting for one userfaultfd message (an event), for pthread_join(). */
 struct uffd_event_reader {
 	pthread_t thread;

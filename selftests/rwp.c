@@ -299,18 +299,6 @@ static bool access_done_within(struct access *a, int ms)
 	return true;
 }
 
-static const char *msg_text(const struct uffd_msg *msg, char *buf, size_t len)
-{
-	if (msg->event == UFFD_EVENT_PAGEFAULT)
-		snprintf(buf, len, "pagefault at %#llx flags %#llx tid %u",
-			 (unsigned long long)msg->arg.pagefault.address,
-			 (unsigned long long)msg->arg.pagefault.flags,
-			 msg->arg.pagefault.feat.ptid);
-	else
-		snprintf(buf, len, "event %#x", msg->event);
-	return buf;
-}
-
 /*
  * The one message an access at @addr by @tid raises on a protected page:
  * an RWP fault, with the write flag exactly for a write.
@@ -324,14 +312,14 @@ static void assert_rwp_msg(struct __test_metadata *_metadata,
 	char text[96];
 
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg->event)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	ASSERT_EQ(flags, msg->arg.pagefault.flags)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	ASSERT_EQ((uintptr_t)addr, msg->arg.pagefault.address)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	if (tid)
 		ASSERT_EQ(tid, (pid_t)msg->arg.pagefault.feat.ptid)
-			TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+			TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 }
 
 /*
@@ -396,7 +384,7 @@ static int access_unblocked(struct __test_metadata *_metadata, rwp_t *self,
 	if (!access_done_within(a, WAIT_MS)) {
 		if (uffd_read_msg(self->uffd, 0, msg) == 1)
 			TH_LOG("unit %zu raised %s", u,
-			       msg_text(msg, text, sizeof(text)));
+			       uffd_msg_text(msg, text, sizeof(text)));
 		/* Let the thread go before failing. */
 		protect(_metadata, self, u, 1, false);
 		ASSERT_TRUE(access_done_within(a, WAIT_MS));
@@ -417,7 +405,7 @@ static void assert_free(struct __test_metadata *_metadata, rwp_t *self,
 
 	ASSERT_EQ(0, access_unblocked(_metadata, self, &a, u, write, value,
 				      &msg))
-		TH_LOG("unit %zu raised %s", u, msg_text(&msg, text, sizeof(text)));
+		TH_LOG("unit %zu raised %s", u, uffd_msg_text(&msg, text, sizeof(text)));
 	if (!write)
 		ASSERT_EQ(want, a.value) TH_LOG("unit %zu read", u);
 	ASSERT_EQ(want, unit_ptr(self, u)[0]) TH_LOG("unit %zu holds", u);
@@ -823,7 +811,7 @@ TEST_F(rwp, shmem_reclaim_keeps_protection)
 			KERNEL_BUG("rwp-shmem-reclaim",
 				   "the protected units are none PTEs after MADV_PAGEOUT and a read of unit 0 went through unreported with its old data");
 		ASSERT_EQ(0, ret) TH_LOG("unit 0 raised %s",
-					 msg_text(&msg, text, sizeof(text)));
+					 uffd_msg_text(&msg, text, sizeof(text)));
 		ASSERT_EQ(fill_of(0), a.value) TH_LOG("unit 0 read");
 	}
 	assert_trapped(_metadata, self, 0, false, 0, fill_of(0));

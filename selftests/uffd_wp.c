@@ -166,18 +166,6 @@ static int uffd_wake(int uffd, const void *addr, size_t len)
 	return ioctl(uffd, UFFDIO_WAKE, &range) ? -errno : 0;
 }
 
-static const char *msg_text(const struct uffd_msg *msg, char *buf, size_t len)
-{
-	if (msg->event == UFFD_EVENT_PAGEFAULT)
-		snprintf(buf, len, "pagefault at %#llx flags %#llx tid %u",
-			 (unsigned long long)msg->arg.pagefault.address,
-			 (unsigned long long)msg->arg.pagefault.flags,
-			 msg->arg.pagefault.feat.ptid);
-	else
-		snprintf(buf, len, "event %#x", msg->event);
-	return buf;
-}
-
 /* Is @msg the one WP fault a write at @unit_addr by @tid must raise? */
 static void assert_wp_msg(struct __test_metadata *_metadata,
 			  const struct uffd_msg *msg, const char *unit_addr,
@@ -186,19 +174,19 @@ static void assert_wp_msg(struct __test_metadata *_metadata,
 	char text[96];
 
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg->event)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	/* A write fault, for write protection: nothing else. */
 	ASSERT_EQ(UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE,
 		  msg->arg.pagefault.flags)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	/*
 	 * Without UFFD_FEATURE_EXACT_ADDRESS the address is rounded down to
 	 * the faulting page, or huge page for hugetlb (vmf->address).
 	 */
 	ASSERT_EQ((uintptr_t)unit_addr, msg->arg.pagefault.address)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 	ASSERT_EQ(tid, (pid_t)msg->arg.pagefault.feat.ptid)
-		TH_LOG("%s", msg_text(msg, text, sizeof(text)));
+		TH_LOG("%s", uffd_msg_text(msg, text, sizeof(text)));
 }
 
 /* ---------------------------------------------------------------------
@@ -645,7 +633,7 @@ static void assert_read_quiet(struct __test_metadata *_metadata,
 	ASSERT_EQ(value, *(volatile char *)(unit_ptr(self, unit) + off));
 	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg))
 		TH_LOG("read of unit %zu raised %s", unit,
-		       msg_text(&msg, text, sizeof(text)));
+		       uffd_msg_text(&msg, text, sizeof(text)));
 }
 
 /* ---------------------------------------------------------------------
@@ -800,10 +788,10 @@ static void expect_store_free(struct __test_metadata *_metadata, int uffd,
 	ASSERT_EQ(value, store_result(s, addr));
 	ASSERT_TRUE(done)
 		TH_LOG("store at %p blocked (%s)", addr,
-		       got ? msg_text(&msg, text, sizeof(text)) : "no message");
+		       got ? uffd_msg_text(&msg, text, sizeof(text)) : "no message");
 	ASSERT_FALSE(got)
 		TH_LOG("store at %p raised %s", addr,
-		       msg_text(&msg, text, sizeof(text)));
+		       uffd_msg_text(&msg, text, sizeof(text)));
 }
 
 /*
@@ -842,7 +830,7 @@ static void expect_store_trapped(struct __test_metadata *_metadata, int uffd,
 		TH_LOG("store at %p still blocked after resolving", addr);
 	ASSERT_EQ(value, store_result(s, addr));
 	ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg))
-		TH_LOG("second message %s", msg_text(&msg, text, sizeof(text)));
+		TH_LOG("second message %s", uffd_msg_text(&msg, text, sizeof(text)));
 }
 
 /*
