@@ -268,6 +268,31 @@ static pid_t waiting_child(int *pipe_out)
 	return pid;
 }
 
+/* A waiting_child() and a pin session on its memory, through its pidfd. */
+struct remote {
+	pid_t child;
+	int pipe_fd, pidfd, session;
+};
+
+static void remote_open(struct __test_metadata *_metadata, int dev,
+			struct remote *r)
+{
+	r->child = waiting_child(&r->pipe_fd);
+	ASSERT_LT(0, r->child);
+	r->pidfd = pidfd_of(r->child);
+	ASSERT_LE(0, r->pidfd);
+	r->session = ptmark_pin_session(dev, r->pidfd);
+	ASSERT_LE(0, r->session);
+}
+
+/* Let the child exit, and reap it: the session outlives it. */
+static void remote_child_exit(struct __test_metadata *_metadata,
+			      struct remote *r)
+{
+	close(r->pipe_fd);
+	ASSERT_EQ(r->child, waitpid(r->child, NULL, 0));
+}
+
 FIXTURE_SETUP(pin)
 {
 	char why[PTMARK_WHY_LEN];
@@ -1094,41 +1119,34 @@ TEST_F(session, read_only_device_refused)
 TEST_F(session, remote_target_and_its_exit)
 {
 	struct ptmark_pin_compare c;
-	int pipe_fd, pidfd, remote;
+	struct remote r;
 	char *want = malloc(2 * page);
-	pid_t child;
 
 	ASSERT_NE(NULL, want);
 	fill(want, 2, 'a');
-	child = waiting_child(&pipe_fd);
-	ASSERT_LT(0, child);
-	pidfd = pidfd_of(child);
-	ASSERT_LE(0, pidfd);
-	remote = ptmark_pin_session(self->dev, pidfd);
-	ASSERT_LE(0, remote);
+	remote_open(_metadata, self->dev, &r);
 
-	EXPECT_EQ(-EINVAL, ptmark_pin(remote, self->p, page, PTMARK_PIN_F_FAST));
-	ASSERT_EQ(0, ptmark_pin(remote, self->p, 2 * page, PTMARK_PIN_F_LONGTERM));
-	ASSERT_EQ(0, ptmark_pin_compare(remote, self->p, 2 * page, self->states,
+	EXPECT_EQ(-EINVAL, ptmark_pin(r.session, self->p, page, PTMARK_PIN_F_FAST));
+	ASSERT_EQ(0, ptmark_pin(r.session, self->p, 2 * page, PTMARK_PIN_F_LONGTERM));
+	ASSERT_EQ(0, ptmark_pin_compare(r.session, self->p, 2 * page, self->states,
 					&c));
 	EXPECT_EQ(2, c.nr_same);
-	ASSERT_EQ(0, ptmark_pin_read(remote, self->p, 2 * page, self->p + 4 * page));
+	ASSERT_EQ(0, ptmark_pin_read(r.session, self->p, 2 * page, self->p + 4 * page));
 	EXPECT_EQ(0, memcmp(self->p + 4 * page, want, 2 * page));
 	/* The child's pinned pages are its own, not ours. */
 	EXPECT_EQ(0, maybe_pinned(_metadata, self, self->p, 2));
 
-	close(pipe_fd);
-	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	remote_child_exit(_metadata, &r);
 	EXPECT_EQ(2, ptmark_stat("pinned_pages"));
-	EXPECT_EQ(-ESRCH, ptmark_pin(remote, self->p + 2 * page, page, 0));
-	EXPECT_EQ(-ESRCH, ptmark_pin_compare(remote, self->p, 2 * page,
+	EXPECT_EQ(-ESRCH, ptmark_pin(r.session, self->p + 2 * page, page, 0));
+	EXPECT_EQ(-ESRCH, ptmark_pin_compare(r.session, self->p, 2 * page,
 					     self->states, NULL));
-	ASSERT_EQ(0, ptmark_pin_read(remote, self->p, 2 * page, self->p + 4 * page));
+	ASSERT_EQ(0, ptmark_pin_read(r.session, self->p, 2 * page, self->p + 4 * page));
 	EXPECT_EQ(0, memcmp(self->p + 4 * page, want, 2 * page));
-	EXPECT_EQ(0, ptmark_unpin(remote, self->p, 2 * page));
+	EXPECT_EQ(0, ptmark_unpin(r.session, self->p, 2 * page));
 	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
-	close(remote);
-	close(pidfd);
+	close(r.session);
+	close(r.pidfd);
 	free(want);
 }
 
@@ -1317,35 +1335,29 @@ TEST_F(session, pins_charged_to_memlock)
  */
 TEST_F(session, remote_pins_charged_to_opener)
 {
-	int pipe_fd, pidfd, remote;
+	struct remote r;
 	long kb = page / 1024;
-	pid_t child, us = getpid();
+	pid_t us = getpid();
 
-	child = waiting_child(&pipe_fd);
-	ASSERT_LT(0, child);
-	pidfd = pidfd_of(child);
-	ASSERT_LE(0, pidfd);
-	remote = ptmark_pin_session(self->dev, pidfd);
-	ASSERT_LE(0, remote);
+	remote_open(_metadata, self->dev, &r);
 	ASSERT_EQ(0, vm_pin_kb(us));
 
-	ASSERT_EQ(0, ptmark_pin(remote, self->p, 2 * page,
+	ASSERT_EQ(0, ptmark_pin(r.session, self->p, 2 * page,
 				PTMARK_PIN_F_LONGTERM));
 	EXPECT_EQ(2 * kb, vm_pin_kb(us))
 		TH_LOG("module: a remote pin is not in the opener's VmPin");
-	EXPECT_EQ(0, vm_pin_kb(child))
+	EXPECT_EQ(0, vm_pin_kb(r.child))
 		TH_LOG("module: a remote pin is charged to its target");
 	EXPECT_EQ(2, ptmark_stat("pinned_pages"));
 
-	close(pipe_fd);
-	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	remote_child_exit(_metadata, &r);
 	EXPECT_EQ(2 * kb, vm_pin_kb(us));
 	EXPECT_EQ(2, ptmark_stat("pinned_pages"));
-	EXPECT_EQ(0, ptmark_unpin(remote, self->p, 2 * page));
+	EXPECT_EQ(0, ptmark_unpin(r.session, self->p, 2 * page));
 	EXPECT_EQ(0, vm_pin_kb(us));
 	EXPECT_EQ(0, ptmark_stat("pinned_pages"));
-	close(remote);
-	close(pidfd);
+	close(r.session);
+	close(r.pidfd);
 }
 
 PTMARK_GENERATED_TEST()
