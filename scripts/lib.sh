@@ -94,11 +94,18 @@ debian_mirror() {
 # files are past Valid-Until: that is accepted (signatures are still
 # checked).  A suite that cannot be fetched is reported, not fatal, as
 # long as another one could be.
-# papt_use DIR ARCH SUITE...: point the private apt at its own directory
-# under the cache, one architecture and these suites of the archive; the
-# default, below, is the dev kernel's source (amd64, trixie-backports then
-# sid).  arm64-sysroot.sh takes bookworm's arm64 packages through another.
+# papt_use [--src] DIR ARCH SUITE...: point the private apt at its own
+# directory under the cache, one architecture and these suites of the
+# archive, with binary lists (deb) or, with --src, source lists (deb-src);
+# the default, below, is the dev kernel's source package (amd64,
+# trixie-backports then sid).  arm64-sysroot.sh takes bookworm's arm64
+# packages through another, sparse.sh Debian's sparse source.
 papt_use() {
+	PAPT_TYPE=deb PAPT_INDEX=Packages
+	if [ "$1" = --src ]; then
+		PAPT_TYPE=deb-src PAPT_INDEX=Sources
+		shift
+	fi
 	PAPT_DIR=$PTMARK_CACHE/$1
 	PAPT_ARCH=$2
 	shift 2
@@ -125,7 +132,7 @@ papt_use apt amd64 trixie-backports sid
 papt_suites_listed() {
 	local suite
 	for suite in "${PAPT_SUITES[@]}"; do
-		compgen -G "$PAPT_DIR/lists/*_dists_${suite}_*Packages*" >/dev/null &&
+		compgen -G "$PAPT_DIR/lists/*_dists_${suite}_*${PAPT_INDEX}*" >/dev/null &&
 			echo "$suite"
 	done
 	return 0
@@ -152,7 +159,7 @@ papt_setup() {
 	}
 	: > "$PAPT_DIR"/sources.list.new
 	for suite in "${PAPT_SUITES[@]}"; do
-		echo "deb [signed-by=$kr] $mirror $suite main" >> "$PAPT_DIR"/sources.list.new
+		echo "$PAPT_TYPE [signed-by=$kr] $mirror $suite main" >> "$PAPT_DIR"/sources.list.new
 	done
 	# A changed mirror means the lists on disk describe another archive.
 	if ! cmp -s "$PAPT_DIR"/sources.list.new "$PAPT_DIR"/sources.list; then

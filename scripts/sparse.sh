@@ -16,54 +16,15 @@ set -euo pipefail
 . "$(dirname "$0")"/lib.sh
 
 SPARSE_CACHE=$PTMARK_CACHE/sparse
-# Source lists live apart from the binary ones (papt_setup's), so that
-# neither refresh throws the other's lists away.
-SAPT_DIR=$PAPT_DIR/src
-SAPT_OPTS=(
-	"${PAPT_OPTS[@]}"
-	-o Dir::Etc::SourceList="$SAPT_DIR"/sources.list
-	-o Dir::State::Lists="$SAPT_DIR"/lists
-	-o Dir::Cache="$SAPT_DIR"
-	-o Dir::Cache::archives="$SAPT_DIR"/archives
-)
-
-# sapt_setup: refresh the private source lists (at most once a day).
-# Returns 1, with the reason on stderr, when no suite's Sources could be
-# read.
-sapt_setup() {
-	local kr=/usr/share/keyrings/debian-archive-keyring.gpg mirror suite
-	local stamp=$SAPT_DIR/lists/.updated log=$SAPT_DIR/update.log
-	mkdir -p "$SAPT_DIR"/lists/partial "$SAPT_DIR"/archives/partial
-	mirror=$(debian_mirror)
-	if [ -z "$mirror" ] || [ ! -r "$kr" ]; then
-		echo "ptmark: sparse: no Debian archive in the apt sources (or no $kr)" >&2
-		return 1
-	fi
-	: > "$SAPT_DIR"/sources.list.new
-	for suite in "${PAPT_SUITES[@]}"; do
-		echo "deb-src [signed-by=$kr] $mirror $suite main" >> "$SAPT_DIR"/sources.list.new
-	done
-	if ! cmp -s "$SAPT_DIR"/sources.list.new "$SAPT_DIR"/sources.list; then
-		find "$SAPT_DIR"/lists -maxdepth 1 -type f -delete
-		mv "$SAPT_DIR"/sources.list.new "$SAPT_DIR"/sources.list
-	else
-		rm -f "$SAPT_DIR"/sources.list.new
-	fi
-	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
-	apt-get "${SAPT_OPTS[@]}" update -q > "$log" 2>&1 || true
-	if ! compgen -G "$SAPT_DIR/lists/*_source_Sources*" > /dev/null; then
-		echo "ptmark: sparse: no Sources index could be fetched from $mirror" \
-		     "(log: $log)" >&2
-		return 1
-	fi
-	touch "$stamp"
-}
+# Source lists live apart from the binary ones (the default private apt's),
+# so that neither refresh throws the other's lists away.
+papt_use --src apt/src amd64 trixie-backports sid
 
 # newest_archive_version: the highest version of the sparse source
 # package in the private source lists.
 newest_archive_version() {
 	local v best=""
-	for v in $(apt-cache "${SAPT_OPTS[@]}" showsrc --only-source sparse 2>/dev/null |
+	for v in $(apt-cache "${PAPT_OPTS[@]}" showsrc --only-source sparse 2>/dev/null |
 		   awk '/^Version:/ { print $2 }'); do
 		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
 			best=$v
@@ -98,7 +59,7 @@ build_sparse() {
 	tmp=$(mktemp -d "$SPARSE_CACHE/.build.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	step "downloading the sparse $ver source package"
-	(cd "$tmp" && apt-get "${SAPT_OPTS[@]}" source --download-only -qq \
+	(cd "$tmp" && apt-get "${PAPT_OPTS[@]}" source --download-only -qq \
 		"sparse=$ver" > /dev/null) ||
 		die "downloading the sparse $ver source failed; fix: check that" \
 		    "the mirror in your apt sources is reachable (or set" \
@@ -129,7 +90,7 @@ build_sparse() {
 sparse_tool() {
 	local ver
 	mkdir -p "$SPARSE_CACHE"
-	if sapt_setup && ver=$(newest_archive_version); then
+	if papt_setup && ver=$(newest_archive_version); then
 		:
 	elif ver=$(newest_cached_version); then
 		step "the archive cannot be read: using the cached sparse $ver"
