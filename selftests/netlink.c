@@ -173,6 +173,17 @@ static bool same_records(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, __ret) TH_LOG("family: %s", strerror(-__ret)); \
 	} while (0)
 
+/* The family, in its events group, and guard markers ptmark can install. */
+#define REQUIRE_MARKER_EVENTS(nl, fd)					\
+	do {								\
+		struct ptmark_info __info;				\
+		REQUIRE_FAMILY(nl, fd);					\
+		ASSERT_EQ(0, ptmark_get_info(fd, &__info));		\
+		if (!(__info.features & PTMARK_FEAT_GUARD_IOCTL))	\
+			SKIP(return, "kernel lacks guard markers ptmark can install (guard_ioctl)"); \
+		ASSERT_EQ(0, ptmark_nl_join_events(nl));		\
+	} while (0)
+
 static bool guard_works(void *p)
 {
 	return !madvise(p, page, MADV_GUARD_INSTALL);
@@ -678,7 +689,6 @@ static void check_event(struct __test_metadata *_metadata,
 CASE_NEEDS(global, marker_events_guard, NEEDS_NETLINK | NEEDS_GUARD_IOCTL, 0)
 TEST(marker_events_guard)
 {
-	struct ptmark_info info;
 	struct event ev = { 0 };
 	struct ptmark_nl nl;
 	int dev, pidfd;
@@ -686,11 +696,7 @@ TEST(marker_events_guard)
 	pid_t child;
 	char *p;
 
-	REQUIRE_FAMILY(&nl, dev);
-	ASSERT_EQ(0, ptmark_get_info(dev, &info));
-	if (!(info.features & PTMARK_FEAT_GUARD_IOCTL))
-		SKIP(return, "kernel lacks guard markers ptmark can install (guard_ioctl)");
-	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	REQUIRE_MARKER_EVENTS(&nl, dev);
 	p = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -761,7 +767,6 @@ TEST(marker_event_pid_is_the_target)
 {
 	struct ptmark_race race = PTMARK_RACE("requests the pidfd moved under", 20);
 	struct flip f = { .fd = -1 };
-	struct ptmark_info info;
 	unsigned long before;
 	struct ptmark_nl nl;
 	pid_t child[2];
@@ -772,11 +777,7 @@ TEST(marker_event_pid_is_the_target)
 	__u64 nr;
 	char *p;
 
-	REQUIRE_FAMILY(&nl, dev);
-	ASSERT_EQ(0, ptmark_get_info(dev, &info));
-	if (!(info.features & PTMARK_FEAT_GUARD_IOCTL))
-		SKIP(return, "kernel lacks guard markers ptmark can install (guard_ioctl)");
-	ASSERT_EQ(0, ptmark_nl_join_events(&nl));
+	REQUIRE_MARKER_EVENTS(&nl, dev);
 	p = mmap(NULL, LABEL_PAGES * page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
