@@ -778,7 +778,9 @@ TEST_F(rwp, swap_keeps_protection)
  * rwp-shmem-reclaim: try_to_unmap_one() clears a file folio's PTE and
  * keeps a marker for uffd-wp VMAs only, so every unit is a none PTE and
  * the read goes through, unreported, with the old data.  A unit left
- * 'R' was not reclaimed at all: that proves nothing, and fails.
+ * 'R' was not reclaimed at all: that proves nothing, and fails.  Where
+ * the protection held, the page table keeps it in a uffd marker, as
+ * uffd-wp does (kernel-patches/ patch 06): every unit 'W'.
  */
 CASE_NEEDS(rwp, shmem_reclaim_keeps_protection, PB_UFFD_RWP | PB_SHMEM, 0)
 TEST_F(rwp, shmem_reclaim_keeps_protection)
@@ -814,6 +816,8 @@ TEST_F(rwp, shmem_reclaim_keeps_protection)
 					 uffd_msg_text(&msg, text, sizeof(text)));
 		ASSERT_EQ(fill_of(0), a.value) TH_LOG("unit 0 read");
 	}
+	ASSERT_STREQ(all_units(self, 'W'), seen)
+		TH_LOG("unit states after MADV_PAGEOUT");
 	assert_trapped(_metadata, self, 0, false, 0, fill_of(0));
 	KERNEL_BUG_NOT_SEEN("rwp-shmem-reclaim");
 }
