@@ -15,6 +15,7 @@
 #include <linux/fs.h>
 #include <linux/pagemap.h>
 #include <linux/mm.h>
+#include <linux/page_table_check.h>
 #include <linux/shmem_fs.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -626,6 +627,37 @@ static inline struct pid *ptmark_pidfd_pid(struct file *file)
 		return NULL;
 	return file->private_data;
 #endif
+}
+
+/*
+ * Store a non-present entry (a PTE marker, or another non-present value)
+ * over a non-present one, under the PTE lock, as set_pte_at() would.
+ *
+ * set_pte_at() itself cannot be used from a module on every kernel: with
+ * CONFIG_DEBUG_VM, arm64 inlines into it a check of valid-to-valid updates
+ * that calls pgattr_change_is_safe(), which is not exported, so the module
+ * does not link.  That check has nothing to look at here (neither the old
+ * entry nor the new one is valid), and a non-present entry is never part
+ * of a contiguous (contpte) block, so set_pte() after the page table check
+ * hook is the whole of what set_pte_at() does for such an entry: on x86-64,
+ * and wherever the generic set_ptes() is used, it is set_pte_at() line for
+ * line.  The hook went from one entry to several with set_ptes() (6.6)
+ * and took the address too after 6.12; module/probe.mk tells which the
+ * kernel has.
+ */
+static inline void ptmark_compat_set_nonpresent_pte(struct mm_struct *mm,
+						    unsigned long addr,
+						    pte_t *ptep, pte_t pte)
+{
+	VM_WARN_ON_ONCE(pte_present(pte) || pte_present(ptep_get(ptep)));
+#if PTMARK_PROBE_PTC_PTES_SET_ADDR
+	page_table_check_ptes_set(mm, addr, ptep, pte, 1);
+#elif PTMARK_PROBE_PTC_PTES_SET
+	page_table_check_ptes_set(mm, ptep, pte, 1);
+#else
+	page_table_check_pte_set(mm, addr, ptep, pte);
+#endif
+	set_pte(ptep, pte);
 }
 
 #endif /* _PTMARK_COMPAT_H */

@@ -102,7 +102,8 @@ static int ptmark_fill_pte(pte_t *ptep, unsigned long addr, void *data)
 			return 0;
 		have &= ~fill->want;
 		if (have)
-			set_pte_at(fill->mm, addr, ptep, make_pte_marker(have));
+			ptmark_compat_set_nonpresent_pte(fill->mm, addr, ptep,
+							 make_pte_marker(have));
 		else
 			pte_clear(fill->mm, addr, ptep);
 		fill->done++;
@@ -110,7 +111,8 @@ static int ptmark_fill_pte(pte_t *ptep, unsigned long addr, void *data)
 	}
 
 	if (pte_none(pte)) {
-		set_pte_at(fill->mm, addr, ptep, make_pte_marker(fill->want));
+		ptmark_compat_set_nonpresent_pte(fill->mm, addr, ptep,
+						 make_pte_marker(fill->want));
 		fill->done++;
 	} else if (have == fill->want) {
 		fill->done++;

@@ -38,3 +38,8 @@ ccflags-y += $(call ptmark_probe,AS_UNMOVABLE,linux/pagemap.h,grep -qw AS_UNMOVA
 # vmf_insert_pfn_pmd() taking a pfn_t, the type (of linux/pfn_t.h) that
 # 7.x dropped for a bare pfn.
 ccflags-y += $(call ptmark_probe,INSERT_PFN_PMD_PFN_T,linux/huge_mm.h,grep -q 'vmf_insert_pfn_pmd.*pfn_t pfn')
+# The page table check hook for PTE stores: page_table_check_ptes_set()
+# (6.6, with set_ptes()), which took the address as well after 6.12; before,
+# page_table_check_pte_set().
+ccflags-y += $(call ptmark_probe,PTC_PTES_SET,linux/page_table_check.h,grep -qw page_table_check_ptes_set)
+ccflags-y += $(call ptmark_probe,PTC_PTES_SET_ADDR,linux/page_table_check.h,grep -q 'void __page_table_check_ptes_set.*unsigned long addr')
