@@ -3360,23 +3360,34 @@ static void *overflow_thread(void *arg)
  * The use guards are made for: a thread stack in the region with a
  * guard page below it.  Overflowing the stack hits the guard, and the
  * SIGSEGV is delivered on the alternate stack at an address in the guard.
+ * The stack is the standard region less the guard, or the C library's
+ * smallest thread stack if that is more (glibc: 16 KiB on x86-64, 128 KiB
+ * on arm64).
  */
 CASE_NEEDS(guard, stack_overflow_hits_guard, PB_WRITABLE, 0)
 TEST_F(guard, stack_overflow_hits_guard)
 {
 	struct stack_probe sp = { .sig = 0 };
+	long stack_min = sysconf(_SC_THREAD_STACK_MIN);
+	size_t nr = self->nr;
 	char pt[PAT_MAX];
 	pthread_attr_t attr;
 	pthread_t thread;
 	char *p;
 
-	p = map_region(self, self->nr);
+	ASSERT_LT(0, stack_min);
+	if (nr < 1 + (stack_min + page_size - 1) / page_size)
+		nr = 1 + (stack_min + page_size - 1) / page_size;
+	ASSERT_GT(PAT_MAX, nr);
+	if (IS(PB_FILE))
+		ASSERT_GE(self->file_pages, nr);
+	p = map_region(self, nr);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, guard_install(p, 1));
 	sp.guard = p;
 	ASSERT_EQ(0, pthread_attr_init(&attr));
 	ASSERT_EQ(0, pthread_attr_setstack(&attr, p + page_size,
-					   (self->nr - 1) * page_size));
+					   (nr - 1) * page_size));
 	ASSERT_EQ(0, pthread_create(&thread, &attr, overflow_thread, &sp));
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	pthread_attr_destroy(&attr);
@@ -3385,7 +3396,7 @@ TEST_F(guard, stack_overflow_hits_guard)
 	EXPECT_EQ(SEGV_MAPERR, sp.code);
 	EXPECT_TRUE((char *)sp.addr >= p && (char *)sp.addr < p + page_size)
 		TH_LOG("fault at %p, guard at %p", sp.addr, p);
-	pattern_fill(pt, self->nr, '-');
+	pattern_fill(pt, nr, '-');
 	pt[0] = 'G';
 	ASSERT_TRUE(guard_pattern_is(_metadata, p, pt));
 }
