@@ -6,7 +6,8 @@
 # it feeds (tool: verdict, for verdict.sh; tool: vm, for vm-verdict.sh),
 # with what (kernel: the kernel whose rules they are, "test" if not
 # given; programs:; skips: lines of a skip-rules file; known: lines
-# of a known-bugs file; fixed: IDs a patch series fixes; complete: 1 when
+# of a known-bugs file; splats: lines of a known-splats file, "|" for its
+# tabs; fixed: IDs a patch series fixes; complete: 1 when
 # every program ran), and what must come out: want: lines of verdict.sh's
 # stdout, exit: the exit status of vm-verdict.sh, says: / says-not: text
 # that must / must not be on stderr.  Prints kselftest-style TAP, so the
@@ -43,7 +44,8 @@ for log in "${cases[@]}"; do
 			why="stdout '$(xargs < "$work/out")', want '$(xargs < "$work/want")'"
 		;;
 	vm)
-		"$here"/vm-verdict.sh fake "$log" > "$work/out" 2> "$work/err"
+		header "$log" splats | tr '|' '\t' > "$work/splats"
+		"$here"/vm-verdict.sh fake "$log" "$work/splats" > "$work/out" 2> "$work/err"
 		rc=$?
 		[ "$rc" = "$(header "$log" exit)" ] ||
 			why="exit $rc, want $(header "$log" exit)"
