@@ -1667,6 +1667,47 @@ static int fail_page_alloc_note(bool arm)
 	return write_text_file("/dev/kmsg", line);
 }
 
+int ptmark_kmsg_watch(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = lseek(fd, 0, SEEK_END) < 0 ? -errno :
+	      write_text_file("/sys/kernel/debug/clear_warn_once", "1\n");
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+bool ptmark_kmsg_saw(int fd, const char *const *needles)
+{
+	unsigned long seen = 0, all = 0;
+	char rec[8192];
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; needles[i]; i++)
+		all |= 1ul << i;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		/* EPIPE: records were overwritten; the next read goes on. */
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		for (i = 0; needles[i]; i++)
+			if (strstr(rec, needles[i]))
+				seen |= 1ul << i;
+	}
+	return all && seen == all;
+}
+
 int ptmark_fail_page_alloc(bool arm)
 {
 	static const char *const armed[][2] = {

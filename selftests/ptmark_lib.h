@@ -729,6 +729,17 @@ const char *ptmark_no_numa_migration(void);
  */
 int ptmark_fail_page_alloc(bool arm);
 
+/*
+ * Watch the kernel log for a message: ptmark_kmsg_watch() opens /dev/kmsg
+ * after its last record and re-arms every WARN_ONCE() of the kernel
+ * (debugfs's clear_warn_once), so that a warning printed earlier in this
+ * boot prints again; an fd, or -errno.  ptmark_kmsg_saw() reads the
+ * records printed since and says whether each string of the
+ * NULL-terminated @needles (at most 64) is in one of them.
+ */
+int ptmark_kmsg_watch(void);
+bool ptmark_kmsg_saw(int fd, const char *const *needles);
+
 /* Skip the current test when nothing could be swapped out. */
 #define PTMARK_REQUIRE_SWAP()						\
 	do {								\
