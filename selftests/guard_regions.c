@@ -3361,23 +3361,18 @@ static void *overflow_thread(void *arg)
  * guard page below it.  Overflowing the stack hits the guard, and the
  * SIGSEGV is delivered on the alternate stack at an address in the guard.
  * The stack is the standard region less the guard, or the C library's
- * smallest thread stack if that is more (glibc: 16 KiB on x86-64, 128 KiB
- * on arm64).
+ * smallest thread stack if that is more (ptmark_guarded_stack_pages()).
  */
 CASE_NEEDS(guard, stack_overflow_hits_guard, PB_WRITABLE, 0)
 TEST_F(guard, stack_overflow_hits_guard)
 {
 	struct stack_probe sp = { .sig = 0 };
-	long stack_min = sysconf(_SC_THREAD_STACK_MIN);
-	size_t nr = self->nr;
+	size_t nr = ptmark_guarded_stack_pages(self->nr);
 	char pt[PAT_MAX];
 	pthread_attr_t attr;
 	pthread_t thread;
 	char *p;
 
-	ASSERT_LT(0, stack_min);
-	if (nr < 1 + (stack_min + page_size - 1) / page_size)
-		nr = 1 + (stack_min + page_size - 1) / page_size;
 	ASSERT_GT(PAT_MAX, nr);
 	if (IS(PB_FILE))
 		ASSERT_GE(self->file_pages, nr);

@@ -1865,7 +1865,8 @@ TEST(ptmarkctl_usage_and_errors)
  */
 
 #define NR_THREADS	4
-#define STACK_PAGES	32
+/* Pages of each own stack with its guard: 32, or what arm64's glibc needs. */
+#define STACK_PAGES	ptmark_guarded_stack_pages(32)
 
 static pthread_barrier_t threads_up;
 
@@ -1924,9 +1925,9 @@ static pid_t threaded_child(struct thread_stack *own, struct thread_stack *dflt,
 			ok = ok && guard_works(s);
 			pthread_attr_init(&attr);
 			/* The usable stack starts above its guard page. */
-			pthread_attr_setstack(&attr, s + page,
-					      (STACK_PAGES - 1) * page);
-			if (pthread_create(&t, &attr, stack_thread, &o[i]) ||
+			if (pthread_attr_setstack(&attr, s + page,
+						  (STACK_PAGES - 1) * page) ||
+			    pthread_create(&t, &attr, stack_thread, &o[i]) ||
 			    pthread_create(&t, NULL, stack_thread, &d[i]))
 				_exit(1);
 			pthread_attr_destroy(&attr);

@@ -1708,6 +1708,16 @@ bool ptmark_kmsg_saw(int fd, const char *const *needles)
 	return all && seen == all;
 }
 
+size_t ptmark_guarded_stack_pages(size_t pages)
+{
+	long min = sysconf(_SC_THREAD_STACK_MIN);
+	size_t ps = sysconf(_SC_PAGESIZE);
+
+	if (min > 0 && pages < 1 + (min + ps - 1) / ps)
+		pages = 1 + (min + ps - 1) / ps;
+	return pages;
+}
+
 int ptmark_fail_page_alloc(bool arm)
 {
 	static const char *const armed[][2] = {

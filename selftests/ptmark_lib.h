@@ -740,6 +740,14 @@ int ptmark_fail_page_alloc(bool arm);
 int ptmark_kmsg_watch(void);
 bool ptmark_kmsg_saw(int fd, const char *const *needles);
 
+/*
+ * The pages of a region for a thread stack of the caller's own with a
+ * one-page guard at its low end: @pages, or more if the C library's
+ * smallest thread stack (sysconf(_SC_THREAD_STACK_MIN): glibc's is 16 KiB
+ * on x86-64, 128 KiB on arm64) does not fit in @pages - 1.
+ */
+size_t ptmark_guarded_stack_pages(size_t pages);
+
 /* Skip the current test when nothing could be swapped out. */
 #define PTMARK_REQUIRE_SWAP()						\
 	do {								\
