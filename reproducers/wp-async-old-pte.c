@@ -29,9 +29,13 @@
 #define WARNING_TEXT	"__check_safe_pte_update: racy access flag clearing"
 #define TRACE_TEXT	" do_wp_page+"
 
-static int uffd;
+static int uffd, child_uffd = -1;
 
-/* fork() waits until someone reads its UFFD_EVENT_FORK. */
+/*
+ * fork() waits until someone reads its UFFD_EVENT_FORK.  The child's
+ * userfaultfd it hands over must stay open while the child writes:
+ * closing it unregisters the child's VMA and unprotects its PTEs.
+ */
 static void *fork_event_reader(void *arg)
 {
 	struct uffd_msg msg;
@@ -41,7 +45,7 @@ static void *fork_event_reader(void *arg)
 	for (i = 0; i < 3000; i++) {
 		if (read(uffd, &msg, sizeof(msg)) == sizeof(msg)) {
 			if (msg.event == UFFD_EVENT_FORK)
-				close(msg.arg.fork.ufd);
+				child_uffd = msg.arg.fork.ufd;
 			return NULL;
 		}
 		usleep(1000);
@@ -54,7 +58,7 @@ int main(void)
 	bool warned = false, traced = false;
 	char rec[8192];
 	pthread_t thread;
-	int fd, kmsg, status;
+	int fd, kmsg, status = 0;
 	char *mem;
 	pid_t pid;
 	ssize_t n;
@@ -94,6 +98,11 @@ int main(void)
 		printf("the child's write did not complete: status %#x\n", status);
 		return 2;
 	}
+	if (child_uffd < 0) {
+		printf("no UFFD_EVENT_FORK came\n");
+		return 2;
+	}
+	close(child_uffd);
 	if (mem[0] != 'z') {
 		printf("the child's write is not in the shared page: '%c'\n", mem[0]);
 		return 2;
