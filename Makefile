@@ -8,7 +8,9 @@
 #   make ptmarkctl    the command-line client only (needs libmnl-dev)
 #   make install      install ptmarkctl and its man page (PREFIX=/usr/local)
 #   make check        deps, dev kernel, both module builds, native tests,
-#                     VM runs on the dev and stock kernels, one summary line
+#                     VM runs on the dev kernel, its arm64 build
+#                     (PTMARK_ARM64=0: not) and the stock kernels, one
+#                     summary line
 #   make run          boot the dev kernel, load ptmark, show what it sees
 #                     (ARCH=arm64: the arm64 dev kernel, cross-built, in
 #                     QEMU's arm64 virt machine)
