@@ -139,7 +139,9 @@ arm64_libs() {
 	while [ ${#todo[@]} -gt 0 ]; do
 		f=${todo[0]}
 		todo=("${todo[@]:1}")
-		for need in $(aarch64-linux-gnu-readelf -d "$f" 2>/dev/null |
+		# A script, or a static program, has no dynamic section: readelf
+		# fails on it, and it needs no library.
+		for need in $({ aarch64-linux-gnu-readelf -d "$f" 2>/dev/null || true; } |
 			      sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 			[[ $seen == *" $need "* ]] && continue
 			seen+="$need "
