@@ -15,7 +15,7 @@ the one with instrumented lines counts.
 
 Prints a table: per function its instrumented lines, then per suite the
 lines and branches it reaches (percent, "-" when there are none), the
-lines reached by their union, and, with two suites, how many lines only
+lines and branches reached by their union, and, with two suites, how many lines only
 the first and only the second reaches; then those lines by number.  With
 --unreached, the branches no suite takes, with their source line.  A
 function missing from the source is an error (exit 2); one with no
@@ -142,11 +142,11 @@ def main():
     head = ['group', 'function', 'lines']
     for label in labels:
         head += [label + ' L', label + ' B']
-    head += ['union L']
+    head += ['union L', 'union B']
     if two:
         head += ['only ' + labels[0], 'only ' + labels[1]]
     rows, details, unreached = [], [], []
-    totals = [[0, 0, 0, 0] for _ in labels] + [[0, 0]]
+    totals = [[0, 0, 0, 0] for _ in labels + ['union']]
     rc = 0
     sources = {}
     for group, rel, name in wanted:
@@ -186,9 +186,16 @@ def main():
             totals[i][2] += taken
             totals[i][3] += len(brs)
         union = set().union(*reached)
-        row.append(pct(len(union), len(own)))
+        keys = set()
+        for _, branches in data:
+            keys.update(k for k in branches if start <= k[0] <= end)
+        utaken = sum(1 for k in keys
+                     if any(br.get(k, 0) > 0 for _, br in data))
+        row += [pct(len(union), len(own)), pct(utaken, len(keys))]
         totals[-1][0] += len(union)
         totals[-1][1] += len(own)
+        totals[-1][2] += utaken
+        totals[-1][3] += len(keys)
         if two:
             a, b = reached[0] - reached[1], reached[1] - reached[0]
             row += [str(len(a)), str(len(b))]
@@ -198,9 +205,6 @@ def main():
                                    (name, rel, label, ranges(only)))
         rows.append(row)
         if args.unreached:
-            keys = set()
-            for _, branches in data:
-                keys.update(k for k in branches if start <= k[0] <= end)
             src = text.split('\n')
             for key in sorted(keys, key=lambda k: (k[0], k[1], k[2])):
                 if all(br.get(key, 0) == 0 for _, br in data):
@@ -209,9 +213,8 @@ def main():
                                       src[key[0] - 1].strip()))
 
     total = ['all', '%d functions' % len(rows), str(totals[-1][1])]
-    for hit, n, taken, nb in totals[:-1]:
+    for hit, n, taken, nb in totals:
         total += [pct(hit, n), pct(taken, nb)]
-    total.append(pct(*totals[-1]))
     if two:
         total += [str(sum(int(r[-2]) for r in rows)),
                   str(sum(int(r[-1]) for r in rows))]
