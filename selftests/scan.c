@@ -31,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -2994,6 +2995,253 @@ TEST_F(scan, hugetlb_walk_lets_truncation_in)
 	EXPECT_LT(took, TRUNC_BOUND_MS);
 	munmap(sc.p, sc.len);
 	close(fd);
+}
+
+/* ---- paths neither suite reached (Documentation/coverage.rst) ------------ */
+
+/*
+ * A private mapping of a memfd with page 0 a private copy and page 1 the
+ * file's page: what a hole punch may and may not take.  Returns the
+ * mapping (2 pages); *memfd gets the file.
+ */
+static char *private_copy_over_memfd(struct __test_metadata *_metadata,
+				     int *memfd)
+{
+	char *p;
+	int fd;
+
+	fd = memfd_create("ptmark-cov", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pwrite(fd, "f", 1, env.page - 1));
+	ASSERT_EQ(1, pwrite(fd, "f", 1, 2 * env.page - 1));
+	p = mmap(NULL, 2 * env.page, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		 fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	*memfd = fd;
+	return p;
+}
+
+/*
+ * zap_nonpresent_ptes(), a swap entry when the zap spares COW pages
+ * (!should_zap_cows()): a hole punch unmaps the file's pages from every
+ * mapping, but the swapped-out private copy of a MAP_PRIVATE mapping is
+ * the process's own and must stay, swap entry and data.
+ */
+TEST_F(scan, punch_keeps_swapped_private_copy)
+{
+	struct ptmark_record *recs;
+	uint64_t pm;
+	size_t tries;
+	int memfd;
+	char *p;
+
+	PTMARK_REQUIRE_SWAP();
+	/* MADV_PAGEOUT drains only this CPU's batch of new LRU pages. */
+	stay_on_this_cpu();
+	p = private_copy_over_memfd(_metadata, &memfd);
+	memset(p, 'c', env.page);
+	EXPECT_EQ('f', p[2 * env.page - 1]);
+	for (tries = 0; tries < 10; tries++) {
+		ASSERT_EQ(0, madvise(p, env.page, MADV_PAGEOUT));
+		ASSERT_EQ(0, pagemap_pread(env.pagemap, p, 1, &pm));
+		if (pm & PM_SWAP)
+			break;
+	}
+	ASSERT_TRUE(pm & PM_SWAP) TH_LOG("the private copy was not swapped out: pagemap %#llx",
+					 (unsigned long long)pm);
+
+	ASSERT_EQ(0, fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, 2 * env.page));
+	recs = scan_self(_metadata, p, 2);
+	expect_pages(_metadata, recs, 0, 1, &(struct page_state){
+		"swapped private copy", PTMARK_KIND_SWAP, 0, 0,
+		ALL_BITS & ~(PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_SOFT_DIRTY) });
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	free(recs);
+	/* The copy comes back from swap; the file's page is a hole now. */
+	EXPECT_EQ('c', p[0]);
+	EXPECT_EQ('c', p[env.page - 1]);
+	EXPECT_EQ(0, p[2 * env.page - 1]);
+	munmap(p, 2 * env.page);
+	close(memfd);
+}
+
+/* A poison marker (UFFDIO_POISON) on page 0 of @p: 0 or a skip's reason. */
+static const char *poison_first_page(struct __test_metadata *_metadata,
+				     char *p, size_t len, int *uffd)
+{
+	struct uffdio_poison poison = { .mode = 0 };
+	__u64 ioctls;
+
+	*uffd = uffd_open(UFFD_FEATURE_POISON);
+	if (*uffd == -EOPNOTSUPP)
+		return "kernel lacks UFFD_FEATURE_POISON";
+	if (*uffd < 0) {
+		TH_LOG("userfaultfd: %s", strerror(-*uffd));
+		return "";
+	}
+	if (uffd_register_ioctls(*uffd, p, len, UFFDIO_REGISTER_MODE_MISSING,
+				 &ioctls) ||
+	    !(ioctls & (1ULL << _UFFDIO_POISON)))
+		return "";
+	poison.range.start = (uintptr_t)p;
+	poison.range.len = env.page;
+	if (ioctl(*uffd, UFFDIO_POISON, &poison) ||
+	    poison.updated != (__s64)env.page) {
+		TH_LOG("UFFDIO_POISON: %s", strerror(errno));
+		return "";
+	}
+	return NULL;
+}
+
+static const struct page_state poison_marker = {
+	"poison marker", PTMARK_KIND_MARKER, PTMARK_MARKER_POISONED, 0,
+	ALL_BITS,
+};
+
+/*
+ * zap_nonpresent_ptes(), a poison marker when the zap spares COW pages:
+ * a UFFDIO_POISON marker in a MAP_PRIVATE mapping of a memfd belongs to
+ * the mapping, not to the file, so a hole punch leaves it and the page
+ * still raises SIGBUS; the file's page beside it goes.
+ */
+TEST_F(scan, punch_keeps_private_poison_marker)
+{
+	struct ptmark_record *recs;
+	const char *why;
+	int memfd, uffd;
+	char *p, c;
+
+	p = private_copy_over_memfd(_metadata, &memfd);
+	why = poison_first_page(_metadata, p, 2 * env.page, &uffd);
+	if (why && *why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(NULL, why);
+	/* Only now: fault-around would have mapped page 0 too. */
+	EXPECT_EQ('f', p[2 * env.page - 1]);
+
+	ASSERT_EQ(0, fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, 2 * env.page));
+	recs = scan_self(_metadata, p, 2);
+	expect_pages(_metadata, recs, 0, 1, &poison_marker);
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	free(recs);
+	ASSERT_EQ(0, probe_handlers_install());
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	close(uffd);
+	munmap(p, 2 * env.page);
+	close(memfd);
+}
+
+/*
+ * change_softleaf_pte(), a poison marker: mprotect() leaves it as it is
+ * (any access must still raise SIGBUS), whichever way the protection
+ * goes, and a missing page beside it stays missing.
+ */
+TEST_F(scan, mprotect_keeps_poison_marker)
+{
+	struct ptmark_record *recs;
+	char *p = map_small_pages(_metadata, 2);
+	const char *why;
+	int uffd;
+	char c;
+
+	why = poison_first_page(_metadata, p, 2 * env.page, &uffd);
+	if (why && *why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(NULL, why);
+
+	ASSERT_EQ(0, mprotect(p, 2 * env.page, PROT_READ));
+	recs = scan_self(_metadata, p, 2);
+	expect_pages(_metadata, recs, 0, 1, &poison_marker);
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	free(recs);
+	ASSERT_EQ(0, mprotect(p, 2 * env.page, PROT_READ | PROT_WRITE));
+	recs = scan_self(_metadata, p, 2);
+	expect_pages(_metadata, recs, 0, 1, &poison_marker);
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	free(recs);
+	ASSERT_EQ(0, probe_handlers_install());
+	EXPECT_EQ(SIGBUS, probe_read(p, &c));
+	close(uffd);
+}
+
+/*
+ * The child's part of forced_write_into_clean_thp_is_soft_dirty: attach
+ * to @pid (our parent), store @word at @addr with PTRACE_POKEDATA, which
+ * writes with FOLL_FORCE as a debugger does, and detach.  0 or an errno
+ * (100: the tracee did not stop).
+ */
+static int poke_as_debugger(pid_t pid, void *addr, long word)
+{
+	int status;
+
+	if (ptrace(PTRACE_ATTACH, pid, NULL, NULL))
+		return errno;
+	if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status))
+		return 100;
+	if (ptrace(PTRACE_POKEDATA, pid, addr, (void *)word))
+		return errno;
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL))
+		return errno;
+	return 0;
+}
+
+/*
+ * can_follow_write_pmd(), the write fault soft-dirty asks for: a
+ * FOLL_FORCE write (a debugger's PTRACE_POKEDATA) into a read-only THP
+ * that clear_refs made clean must not write through the clean PMD but
+ * fault first, so the THP stays one read-only PMD leaf, now soft-dirty,
+ * with the word in it.  MADV_DONTFORK keeps the THP ours alone while the
+ * child that pokes it exists.
+ */
+TEST_F(scan, forced_write_into_clean_thp_is_soft_dirty)
+{
+	size_t nr = env.pmd / env.page;
+	struct ptmark_record *recs;
+	long word, want;
+	int status;
+	pid_t pid;
+	char *p;
+
+	if (!have(PTMARK_FEAT_THP) || !thp_allowed())
+		SKIP(return, "THP not available");
+	if (!have(PTMARK_FEAT_SOFT_DIRTY))
+		SKIP(return, "kernel without soft-dirty tracking");
+	p = map_pmd_aligned(_metadata, env.pmd);
+	ASSERT_EQ(0, madvise(p, env.pmd, MADV_HUGEPAGE));
+	memset(p, 1, env.pmd);
+	if (smaps_kb(p, "AnonHugePages:") * 1024 != (long)env.pmd)
+		SKIP(return, "the kernel did not allocate a THP (smaps AnonHugePages %ld kB)",
+		     smaps_kb(p, "AnonHugePages:"));
+	ASSERT_EQ(0, madvise(p, env.pmd, MADV_DONTFORK));
+	ASSERT_EQ(0, mprotect(p, env.pmd, PROT_READ));
+	ASSERT_EQ(0, write_text_file("/proc/self/clear_refs", "4"));
+	recs = scan_self(_metadata, p, 1);
+	EXPECT_FALSE(recs[0].bits & PTMARK_BIT_SOFT_DIRTY);
+	free(recs);
+
+	memcpy(&want, page_addr(p, 3), sizeof(want));
+	want ^= 0x5a;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(poke_as_debugger(getppid(), page_addr(p, 3), want));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("PTRACE_POKEDATA: %s",
+						 strerror(WEXITSTATUS(status)));
+	memcpy(&word, page_addr(p, 3), sizeof(word));
+	EXPECT_EQ(want, word);
+
+	recs = scan_self(_metadata, p, nr);
+	expect_pages(_metadata, recs, 0, nr, &(struct page_state){
+		"read-only soft-dirty PMD-mapped THP", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON | PTMARK_BIT_EXCLUSIVE | PTMARK_BIT_LARGE |
+		PTMARK_BIT_PMD | PTMARK_BIT_SOFT_DIRTY,
+		PTMARK_BIT_WRITE | PTMARK_BIT_FILE | NOT_PLAIN });
+	EXPECT_FALSE(recs[0].vma_flags & PTMARK_VMA_SOFTDIRTY);
+	free(recs);
 }
 
 PTMARK_GENERATED_TEST()
