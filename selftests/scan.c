@@ -3166,6 +3166,100 @@ TEST_F(scan, mprotect_keeps_poison_marker)
 	close(uffd);
 }
 
+/* PAGEMAP_SCAN of @nr pages from @p: the regions of written pages. */
+static long written_regions(const void *p, size_t nr, struct page_region *vec,
+			    size_t vec_len)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (uintptr_t)p,
+		.end = (uintptr_t)p + nr * env.page,
+		.vec = (uintptr_t)vec,
+		.vec_len = vec_len,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+
+	return pagemap_scan_self(&arg);
+}
+
+/*
+ * make_uffd_wp_pte(), a none entry and a swap entry: PAGEMAP_SCAN's
+ * write-protecting walk (PM_SCAN_WP_MATCHING, no output) over an async
+ * uffd-wp range whose page 1 was zapped and page 2 swapped out after
+ * registration must protect those too: a uffd-wp marker in the hole,
+ * the uffd-wp bit on the swap entry.  Then no page reads as written,
+ * and writing pages 1 and 2 makes exactly them written again, page 2
+ * with its data from swap.
+ */
+TEST_F(scan, wp_scan_protects_zapped_and_swapped_pages)
+{
+	struct pm_scan_arg wp = { .size = sizeof(wp) };
+	struct page_region vec[4];
+	struct ptmark_record *recs;
+	size_t i, tries;
+	uint64_t pm;
+	int uffd;
+	char *p;
+
+	PTMARK_REQUIRE_SWAP();
+	if (!have(PTMARK_FEAT_PAGEMAP_SCAN))
+		SKIP(return, "kernel lacks PAGEMAP_SCAN");
+	uffd = uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
+	if (uffd < 0)
+		SKIP(return, "kernel lacks UFFD_FEATURE_WP_ASYNC with WP_UNPOPULATED: %s",
+		     strerror(-uffd));
+	/* MADV_PAGEOUT drains only this CPU's batch of new LRU pages. */
+	stay_on_this_cpu();
+	p = map_small_pages(_metadata, 4);
+	for (i = 0; i < 4; i++)
+		memset(page_addr(p, i), 'a' + i, env.page);
+	ASSERT_EQ(0, uffd_register(uffd, p, 4 * env.page,
+				   UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(0, madvise(page_addr(p, 1), env.page, MADV_DONTNEED));
+	for (tries = 0; tries < 10; tries++) {
+		ASSERT_EQ(0, madvise(page_addr(p, 2), env.page, MADV_PAGEOUT));
+		ASSERT_EQ(0, pagemap_pread(env.pagemap, page_addr(p, 2), 1, &pm));
+		if (pm & PM_SWAP)
+			break;
+	}
+	ASSERT_TRUE(pm & PM_SWAP) TH_LOG("page 2 was not swapped out: pagemap %#llx",
+					 (unsigned long long)pm);
+	recs = scan_self(_metadata, p, 4);
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	EXPECT_FALSE(recs[2].bits & PTMARK_BIT_UFFD_WP);
+	free(recs);
+	ASSERT_EQ(1, written_regions(p, 4, vec, ARRAY_SIZE(vec)));
+
+	wp.start = (uintptr_t)p;
+	wp.end = (uintptr_t)page_addr(p, 4);
+	wp.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+	wp.category_mask = PAGE_IS_WRITTEN;
+	wp.return_mask = PAGE_IS_WRITTEN;
+	ASSERT_LE(0, pagemap_scan_self(&wp));
+
+	recs = scan_self(_metadata, p, 4);
+	expect_pages(_metadata, recs, 0, 1, &(struct page_state){
+		"wr-protected anonymous page", PTMARK_KIND_PRESENT, 0,
+		PTMARK_BIT_ANON | PTMARK_BIT_UFFD_WP,
+		PTMARK_BIT_WRITE | PTMARK_BIT_FILE });
+	expect_pages(_metadata, recs, 1, 1, &uffd_wp_marker);
+	expect_pages(_metadata, recs, 2, 1, &(struct page_state){
+		"wr-protected swap entry", PTMARK_KIND_SWAP, 0,
+		PTMARK_BIT_UFFD_WP, PTMARK_BIT_FILE });
+	free(recs);
+	EXPECT_EQ(0, written_regions(p, 4, vec, ARRAY_SIZE(vec)));
+
+	p[env.page + 1] = 'x';
+	p[2 * env.page + 1] = 'x';
+	EXPECT_EQ(0, read_page(p, 1));
+	EXPECT_EQ('c', read_page(p, 2));
+	ASSERT_EQ(1, written_regions(p, 4, vec, ARRAY_SIZE(vec)));
+	EXPECT_EQ((uintptr_t)page_addr(p, 1), vec[0].start);
+	EXPECT_EQ((uintptr_t)page_addr(p, 3), vec[0].end);
+	close(uffd);
+}
+
 /*
  * The child's part of forced_write_into_clean_thp_is_soft_dirty: attach
  * to @pid (our parent), store @word at @addr with PTRACE_POKEDATA, which
