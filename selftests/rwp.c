@@ -575,6 +575,20 @@ TEST_F(rwp, unprotect_dontwake)
 }
 
 /*
+ * Unit 1 has no entry between protected units 0 and 2 (@when): its
+ * access goes through with no message, reads @want, and leaves an
+ * accessible entry; its neighbours stay protected.
+ */
+static void assert_unit1_open(struct __test_metadata *_metadata, rwp_t *self,
+			      char want, const char *when)
+{
+	assert_states_of(_metadata, self, -1, self->mem, "RNR", when);
+	assert_free(_metadata, self, 1, false, 0, want);
+	assert_states_of(_metadata, self, -1, self->mem, "RPR",
+			 "after unit 1's access");
+}
+
+/*
  * Protection is of present entries only: a unit with none is not made
  * protected, its first access populates it through the missing path, and
  * the new entry is accessible.
@@ -583,12 +597,8 @@ TEST_F(rwp, unpopulated_stays_open)
 {
 	ASSERT_EQ(0, madvise(unit_ptr(self, 1), self->unit, MADV_DONTNEED));
 	protect(_metadata, self, 0, self->nr, true);
-	assert_states_of(_metadata, self, -1, self->mem, "RNR",
-			 "protected over a zapped unit");
-	assert_free(_metadata, self, 1, false, 0,
-		    FILE_BACKED(self) ? fill_of(1) : 0);
-	assert_states_of(_metadata, self, -1, self->mem, "RPR",
-			 "after the missing fault");
+	assert_unit1_open(_metadata, self, FILE_BACKED(self) ? fill_of(1) : 0,
+			  "protected over a zapped unit");
 }
 
 /*
@@ -601,12 +611,8 @@ TEST_F(rwp, dontneed_drops_protection)
 {
 	protect(_metadata, self, 0, self->nr, true);
 	ASSERT_EQ(0, madvise(unit_ptr(self, 1), self->unit, MADV_DONTNEED));
-	assert_states_of(_metadata, self, -1, self->mem, "RNR",
-			 "after MADV_DONTNEED of unit 1");
-	assert_free(_metadata, self, 1, false, 0,
-		    FILE_BACKED(self) ? fill_of(1) : 0);
-	assert_states_of(_metadata, self, -1, self->mem, "RPR",
-			 "after unit 1's access");
+	assert_unit1_open(_metadata, self, FILE_BACKED(self) ? fill_of(1) : 0,
+			  "after MADV_DONTNEED of unit 1");
 }
 
 /* The same for a hole punched in the file: the page and protection go. */
@@ -616,11 +622,7 @@ TEST_F(rwp, punch_drops_protection)
 	protect(_metadata, self, 0, self->nr, true);
 	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, self->unit, self->unit));
-	assert_states_of(_metadata, self, -1, self->mem, "RNR",
-			 "after punching unit 1");
-	assert_free(_metadata, self, 1, false, 0, 0);
-	assert_states_of(_metadata, self, -1, self->mem, "RPR",
-			 "after unit 1's access");
+	assert_unit1_open(_metadata, self, 0, "after punching unit 1");
 }
 
 /*
