@@ -90,6 +90,8 @@ FIXTURE_NEEDS(rwp, PB_UFFD_RWP);
 
 typedef FIXTURE_DATA(rwp) rwp_t;
 
+static int numa_knobs_set(bool restore);
+
 #define FILE_BACKED(self)	backing_has((self)->b, PB_FILE)
 #define HUGETLB_BACKED(self)	backing_has((self)->b, PB_HUGETLB)
 #define THP_BACKED(self)	backing_has((self)->b, PB_THP)
@@ -461,6 +463,7 @@ FIXTURE_SETUP(rwp)
 
 FIXTURE_TEARDOWN(rwp)
 {
+	numa_knobs_set(true);
 	if (self->uffd >= 0)
 		close(self->uffd);
 	if (self->mem != MAP_FAILED)
@@ -1185,7 +1188,7 @@ TEST_F(rwp, mremap_without_event)
 #define NUMA_SYSCTL		"/proc/sys/kernel/numa_balancing"
 #define NUMA_DEBUGFS		"/sys/kernel/debug/sched/numa_balancing/"
 /* How long NUMA balancing gets to mark an unprotected unit (TCG is slow). */
-#define NUMA_HINT_MS		30000
+#define NUMA_HINT_MS		60000
 
 struct numa_knob {
 	const char *path;
@@ -1193,25 +1196,38 @@ struct numa_knob {
 	char saved[32];
 };
 
+/*
+ * Scanning on, and quick: a task's scans come every scan_period_min_ms at
+ * first, and no later than scan_period_max_ms however its faults adapt
+ * the period (the default maximum is a minute).
+ */
 static struct numa_knob numa_knobs[] = {
 	{ NUMA_SYSCTL, "1" },
 	{ NUMA_DEBUGFS "scan_delay_ms", "10" },
+	{ NUMA_DEBUGFS "scan_period_max_ms", "100" },
 	{ NUMA_DEBUGFS "scan_period_min_ms", "10" },
 };
 
-/* Set (or with @restore put back) the knobs that make scanning quick. */
+/*
+ * Set (or with @restore put back, last set first) the knobs that make
+ * scanning quick.  The teardown restores too: a failed assertion must not
+ * leave NUMA balancing on for the next case.
+ */
 static int numa_knobs_set(bool restore)
 {
 	struct numa_knob *k;
 	char *text;
-	int ret = 0;
+	int ret;
 
-	for (k = numa_knobs; k < numa_knobs + ARRAY_SIZE(numa_knobs); k++) {
-		if (restore) {
+	if (restore) {
+		for (k = numa_knobs + ARRAY_SIZE(numa_knobs); k-- > numa_knobs;) {
 			if (k->saved[0])
 				write_text_file(k->path, k->saved);
-			continue;
+			k->saved[0] = '\0';
 		}
+		return 0;
+	}
+	for (k = numa_knobs; k < numa_knobs + ARRAY_SIZE(numa_knobs); k++) {
 		text = read_text_file(k->path);
 		if (!text)
 			return -errno;
@@ -1224,21 +1240,29 @@ static int numa_knobs_set(bool restore)
 	return 0;
 }
 
-/*
- * A second thread that only waits on a pipe until its write end closes.
- * NUMA balancing leaves alone the private pages of a single-threaded
- * process that sit on the node it runs on (folio_can_map_prot_numa()), so
- * with one thread nothing is marked while the task stays on the node that
- * faulted its pages in (the arm64 VM showed it every time); with two, the
- * scan marks them wherever they are.
- */
-static void *waiting_thread(void *arg)
-{
-	char c;
+#define PTMARK_REQUIRE_NUMA_BALANCING()					\
+	do {								\
+		if (access(NUMA_SYSCTL, F_OK) && errno == ENOENT)	\
+			SKIP(return, "kernel lacks NUMA balancing (no %s)", \
+			     NUMA_SYSCTL);				\
+	} while (0)
 
-	while (read(*(int *)arg, &c, 1) < 0 && errno == EINTR)
-		;
-	return NULL;
+static void numa_knobs_on(struct __test_metadata *_metadata)
+{
+	int ret;
+
+	ret = numa_knobs_set(false);
+	if (ret) {
+		numa_knobs_set(true);
+		ASSERT_EQ(0, ret) TH_LOG("NUMA balancing knobs: %s",
+					 strerror(-ret));
+	}
+}
+
+/* A /proc/vmstat NUMA balancing counter. */
+static long long numa_stat(const char *name)
+{
+	return text_file_value("/proc/vmstat", name);
 }
 
 /* Burn this thread's CPU time for about @ms: NUMA scans follow it. */
@@ -1252,63 +1276,115 @@ static void spin_ms(int ms)
 }
 
 /*
+ * A thread burning CPU time, whose NUMA scans run beside the test's.  It
+ * also makes the process multi-threaded: folio_can_map_prot_numa() leaves
+ * alone the folios of a single-threaded process on the node it runs on.
+ */
+struct spinner {
+	pthread_t thread;
+	atomic_bool stop;
+};
+
+static void *spinner_main(void *arg)
+{
+	struct spinner *sp = arg;
+
+	while (!atomic_load(&sp->stop))
+		spin_ms(5);
+	return NULL;
+}
+
+/*
+ * Wait, burning CPU time, until NUMA balancing has made an unprotected
+ * unit NUMA-hinting; meanwhile every unit must be what @prot says
+ * (protected: 'R'; not: 'P' or 'h').  The first hinted unit, -1 if none
+ * was in @ms (@seen then has the last states); a unit of another state
+ * fails the test.
+ */
+static long wait_numa_hint(struct __test_metadata *_metadata, rwp_t *self,
+			   const bool *prot, int ms, char *seen)
+{
+	double end = monotonic_ms() + ms;
+	size_t u;
+
+	do {
+		spin_ms(20);
+		ASSERT_EQ(0, unit_states_of(self, -1, self->mem, self->nr,
+					    seen, NULL));
+		for (u = 0; u < self->nr; u++)
+			ASSERT_TRUE(prot[u] ? seen[u] == 'R' :
+				    seen[u] == 'P' || seen[u] == 'h')
+				TH_LOG("%s unit %zu under NUMA balancing: %s",
+				       prot[u] ? "protected" : "unprotected",
+				       u, seen);
+		for (u = 0; u < self->nr; u++)
+			if (seen[u] == 'h')
+				return u;
+	} while (monotonic_ms() < end);
+	return -1;
+}
+
+/*
+ * A NUMA-hinted unit's access: a NUMA hinting fault, never taken for an
+ * RWP one: it goes through with no message, counts in numa_hint_faults,
+ * and leaves the unit accessible (or, @scanning, perhaps NUMA-hinted
+ * again already).
+ */
+static void assert_numa_fault(struct __test_metadata *_metadata, rwp_t *self,
+			      size_t u, bool scanning)
+{
+	long long faults = numa_stat("numa_hint_faults");
+	char seen[2];
+
+	ASSERT_LE(0, faults) TH_LOG("no numa_hint_faults in /proc/vmstat");
+	assert_free(_metadata, self, u, false, 0, fill_of(u));
+	ASSERT_LT(faults, numa_stat("numa_hint_faults"))
+		TH_LOG("the access of NUMA-hinted unit %zu took no NUMA hinting fault",
+		       u);
+	ASSERT_EQ(0, unit_states_of(self, -1, unit_ptr(self, u), 1, seen, NULL));
+	ASSERT_TRUE(seen[0] == 'P' || (scanning && seen[0] == 'h'))
+		TH_LOG("unit %zu after its NUMA fault: %c", u, seen[0]);
+}
+
+/*
  * NUMA balancing makes present entries PROT_NONE too, without the uffd
  * bit.  With it on, the task's own scans must leave RWP-protected units
  * alone (still 'R', the uffd bit kept: change_pte_range() skips a protnone
- * entry), and mark unprotected ones NUMA-hinting ('h', never 'R').  An
- * access of a hinted unit is a NUMA fault, not an RWP one: it goes
- * through with no message; an access of a protected unit still traps.
+ * entry), and mark unprotected ones NUMA-hinting ('h', never 'R'): that
+ * the scans ran at all numa_pte_updates shows.  A spinning thread keeps
+ * the process multi-threaded: folio_can_map_prot_numa() leaves a
+ * single-threaded task's pages on its own node unhinted (the arm64 VM
+ * kept the task there every time).  An access of a hinted unit is a NUMA
+ * fault, not an RWP one; an access of a protected unit still traps.
  */
 CASE_NEEDS(rwp, numa_hint_is_not_rwp, PB_UFFD_RWP | PB_ANON, 0)
-TEST_F_TIMEOUT(rwp, numa_hint_is_not_rwp, 120)
+TEST_F_TIMEOUT(rwp, numa_hint_is_not_rwp, 180)
 {
-	size_t half = self->nr / 2, u = self->nr, hinted = self->nr;
+	bool prot[NR_UNITS] = { 0 };
 	char seen[NR_UNITS + 1];
-	pthread_t waiter;
-	int ret, pipefd[2];
-	double end;
+	struct spinner sp = { 0 };
+	long long updates;
+	long hinted;
+	size_t u;
 
 	PTMARK_REQUIRE_TWO_NODES();
-	if (access(NUMA_SYSCTL, F_OK) && errno == ENOENT)
-		SKIP(return, "kernel lacks NUMA balancing (no %s)", NUMA_SYSCTL);
-	ASSERT_EQ(0, pipe(pipefd));
-	ASSERT_EQ(0, pthread_create(&waiter, NULL, waiting_thread, &pipefd[0]));
-	protect(_metadata, self, 0, half, true);
-	ret = numa_knobs_set(false);
-	if (ret) {
-		numa_knobs_set(true);
-		ASSERT_EQ(0, ret) TH_LOG("NUMA balancing knobs: %s",
-					 strerror(-ret));
-	}
-	end = monotonic_ms() + NUMA_HINT_MS;
-	while (hinted == self->nr && monotonic_ms() < end) {
-		spin_ms(50);
-		ret = unit_states_of(self, -1, self->mem, self->nr, seen, NULL);
-		if (ret)
-			break;
-		for (u = 0; u < self->nr; u++) {
-			if (u < half && seen[u] != 'R')
-				break;
-			if (u >= half && seen[u] == 'h' && hinted == self->nr)
-				hinted = u;
-			if (u >= half && seen[u] != 'h' && seen[u] != 'P')
-				break;
-		}
-		if (u < self->nr)
-			break;
-	}
+	PTMARK_REQUIRE_NUMA_BALANCING();
+	for (u = 0; u < self->nr / 2; u++)
+		prot[u] = true;
+	protect(_metadata, self, 0, self->nr / 2, true);
+	updates = numa_stat("numa_pte_updates");
+	ASSERT_LE(0, updates) TH_LOG("no numa_pte_updates in /proc/vmstat");
+	numa_knobs_on(_metadata);
+	ASSERT_EQ(0, pthread_create(&sp.thread, NULL, spinner_main, &sp));
+	hinted = wait_numa_hint(_metadata, self, prot, NUMA_HINT_MS, seen);
+	atomic_store(&sp.stop, true);
+	pthread_join(sp.thread, NULL);
 	numa_knobs_set(true);
-	close(pipefd[1]);
-	pthread_join(waiter, NULL);
-	close(pipefd[0]);
-	ASSERT_EQ(0, ret);
-	ASSERT_EQ(self->nr, u) TH_LOG("unit %zu under NUMA balancing: %s",
-				      u, seen);
-	ASSERT_NE(self->nr, hinted)
-		TH_LOG("NUMA balancing marked no unit in %d ms: %s",
-		       NUMA_HINT_MS, seen);
 	TH_LOG("under NUMA balancing: %s", seen);
-	assert_free(_metadata, self, hinted, false, 0, fill_of(hinted));
+	ASSERT_LE(0, hinted) TH_LOG("NUMA balancing marked no unit in %d ms",
+				    NUMA_HINT_MS);
+	ASSERT_LT(updates, numa_stat("numa_pte_updates"));
+	assert_numa_fault(_metadata, self, hinted, false);
 	assert_trapped(_metadata, self, 0, false, 0, fill_of(0));
 }
 
@@ -1338,6 +1414,77 @@ TEST(plain_prot_none)
 			      PTMARK_BIT_NUMA_HINT | PTMARK_BIT_UFFD_WP));
 	munmap(p, page_size);
 	close(fd);
+}
+
+/* ---------------------------------------------------------------------
+ * NUMA balancing racing protection.
+ */
+
+/*
+ * A spinning thread keeps task_numa_work() changing the region's entries
+ * while the test, unit by unit, protects the unprotected units and
+ * unprotects the protected ones, round after round.  Throughout, the scan
+ * must name every protected unit RWP ('R': NUMA scanning skips a protnone
+ * entry, and protecting a NUMA-hinted one adds the uffd bit) and every
+ * other one accessible or NUMA-hinted ('P' or 'h').  A unit protected
+ * while NUMA-hinted must trap with its RWP fault (a NUMA fault taken for
+ * it would let the access through and lose the protection), and an
+ * access of a unit NUMA-hinted while registered for RWP must be a NUMA
+ * fault (an RWP fault taken for it would block).  The windows are the
+ * units protected while NUMA-hinted.
+ */
+CASE_NEEDS(rwp, numa_hint_races_protection, PB_UFFD_RWP | PB_ANON, 0)
+TEST_F_TIMEOUT(rwp, numa_hint_races_protection, 300)
+{
+	struct ptmark_race race = PTMARK_RACE("units protected while NUMA-hinted", 4);
+	bool prot[NR_UNITS] = { 0 }, was_hinted[NR_UNITS];
+	char seen[NR_UNITS + 1];
+	struct spinner sp = { 0 };
+	struct uffd_msg msg;
+	double end;
+	long hinted;
+	size_t u;
+
+	PTMARK_REQUIRE_TWO_NODES();
+	PTMARK_REQUIRE_NUMA_BALANCING();
+	for (u = 0; u < self->nr; u += 2)
+		prot[u] = true;
+	for (u = 0; u < self->nr; u += 2)
+		protect(_metadata, self, u, 1, true);
+	numa_knobs_on(_metadata);
+	ASSERT_EQ(0, pthread_create(&sp.thread, NULL, spinner_main, &sp));
+	end = monotonic_ms() + 2 * NUMA_HINT_MS;
+	while (ptmark_race_hits(&race) < 2 * race.need &&
+	       monotonic_ms() < end) {
+		race.rounds++;
+		hinted = wait_numa_hint(_metadata, self, prot, 100, seen);
+		for (u = 0; u < self->nr; u++) {
+			was_hinted[u] = seen[u] == 'h';
+			protect(_metadata, self, u, 1, !prot[u]);
+			prot[u] = !prot[u];
+		}
+		wait_numa_hint(_metadata, self, prot, 0, seen);
+		for (u = 0; u < self->nr; u++)
+			if (prot[u] && was_hinted[u])
+				ptmark_race_hit(&race);
+		if (hinted < 0)
+			continue;
+		/* Unit @hinted was NUMA-hinted and is protected now. */
+		assert_trapped(_metadata, self, hinted, false, 0,
+			       fill_of(hinted));
+		protect(_metadata, self, hinted, 1, true);
+		for (u = 0; u < self->nr; u++)
+			if (seen[u] == 'h') {
+				assert_numa_fault(_metadata, self, u, true);
+				break;
+			}
+	}
+	atomic_store(&sp.stop, true);
+	pthread_join(sp.thread, NULL);
+	numa_knobs_set(true);
+	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg))
+		TH_LOG("a message nobody's access raised: event %#x", msg.event);
+	RACE_EXERCISED(&race);
 }
 
 PTMARK_GENERATED_TEST()
