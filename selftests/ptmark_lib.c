@@ -1432,28 +1432,32 @@ int process_madvise_range(int pidfd, void *addr, size_t len, int advice)
 
 /* ---- userfaultfd -------------------------------------------------------- */
 
-int uffd_new_fd(void)
+static int uffd_fd(int mode)
 {
 	int fd, dev, err;
 
-	fd = syscall(__NR_userfaultfd,
-		     O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | mode);
 	if (fd >= 0)
 		return fd;
 	err = errno;
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		return -err;
+	/* The device's contexts handle kernel-mode faults as well. */
 	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
 	err = errno;
 	close(dev);
 	return fd < 0 ? -err : fd;
 }
 
-int uffd_open(__u64 features)
+int uffd_new_fd(void)
+{
+	return uffd_fd(UFFD_USER_MODE_ONLY);
+}
+
+static int uffd_api(int fd, __u64 features)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd = uffd_new_fd();
 	int err;
 
 	if (fd < 0)
@@ -1469,6 +1473,16 @@ int uffd_open(__u64 features)
 		return -EOPNOTSUPP;
 	}
 	return fd;
+}
+
+int uffd_open(__u64 features)
+{
+	return uffd_api(uffd_new_fd(), features);
+}
+
+int uffd_open_kernel_faults(__u64 features)
+{
+	return uffd_api(uffd_fd(0), features);
 }
 
 int uffd_register_ioctls(int uffd, const void *addr, size_t len, __u64 mode,

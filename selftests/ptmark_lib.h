@@ -432,6 +432,14 @@ int uffd_new_fd(void);
  */
 int uffd_open(__u64 features);
 
+/*
+ * uffd_open() of a context that handles kernel-mode faults too (GUP on
+ * the process's behalf: O_DIRECT, process_vm_readv(), pins), which
+ * UFFD_USER_MODE_ONLY would fail: without it, the syscall wants
+ * CAP_SYS_PTRACE or vm.unprivileged_userfaultfd; else /dev/userfaultfd.
+ */
+int uffd_open_kernel_faults(__u64 features);
+
 /* UFFDIO_REGISTER of [addr, addr + len) in @mode: 0 or -errno. */
 int uffd_register(int uffd, const void *addr, size_t len, __u64 mode);
 

@@ -23,7 +23,7 @@
  *   M  migration entry carrying RWP protection, m without
  *   N  no entry    G  guard marker    W  uffd-wp marker    ?  anything else
  *
- * Facts asserted here were read from mm/userfaultfd.c, mm/memory.c,
+ * Facts asserted here were read from mm/userfaultfd.c, mm/memory.c, mm/gup.c,
  * mm/mprotect.c, mm/mremap.c, mm/huge_memory.c, mm/hugetlb.c, mm/migrate.c,
  * mm/rmap.c and fs/proc/task_mmu.c of 7.3; comments name the rule a step
  * relies on.
@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/userfaultfd.h>
+#include <liburing.h>
 #include <numaif.h>
 #include <poll.h>
 #include <pthread.h>
@@ -44,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +70,8 @@ static struct kernel_probe kernel;
 FIXTURE(rwp) {
 	const struct ptmark_backing *b;
 	int ptmark;		/* /dev/ptmark */
+	int io;			/* what an access other than the CPU's goes through */
+	char *bounce;		/* a page for O_DIRECT's other side and pin reads */
 	int fd;			/* backing file; -1 for anonymous memory */
 	int uffd;		/* registered for RWP over the whole region */
 	size_t unit;		/* bytes one unit covers */
@@ -254,24 +258,127 @@ static void reopen_uffd(struct __test_metadata *_metadata, rwp_t *self,
 	register_rwp(_metadata, self->uffd, self->mem, self->len);
 }
 
+/*
+ * The same for a context that takes kernel-mode faults too (the suite's
+ * are UFFD_USER_MODE_ONLY).  Closing the old context unprotected every
+ * unit.
+ */
+static void reopen_uffd_kernel_faults(struct __test_metadata *_metadata,
+				      rwp_t *self, __u64 more)
+{
+	close(self->uffd);
+	self->uffd = uffd_open_kernel_faults(UFFD_FEATURE_RWP |
+					     UFFD_FEATURE_THREAD_ID | more);
+	ASSERT_LE(0, self->uffd) TH_LOG("userfaultfd for kernel faults: %s",
+					strerror(-self->uffd));
+	register_rwp(_metadata, self->uffd, self->mem, self->len);
+}
+
 /* ---------------------------------------------------------------------
  * A thread making one access, which a protected page makes wait.
  */
+
+/*
+ * How an access reaches the page: the CPU, or the kernel through GUP on
+ * the thread's behalf (self->io is what it goes through).  A "write"
+ * through GUP is one with FOLL_WRITE: the page is the destination.
+ */
+enum access_path {
+	BY_CPU,		/* a load or a store */
+	BY_VM_RW,	/* process_vm_readv() / process_vm_writev() on itself */
+	BY_DIRECT_IO,	/* O_DIRECT pwrite() from the page / pread() into it */
+	BY_PIN,		/* ptmark's GUP-fast long-term pin, read through it */
+	BY_URING,	/* io_uring fixed buffer registration: a write pin */
+	BY_PROC_MEM,	/* pread() / pwrite() of /proc/self/mem */
+};
+
+static const char *const path_names[] = {
+	[BY_CPU] = "CPU", [BY_VM_RW] = "process_vm_rw",
+	[BY_DIRECT_IO] = "O_DIRECT", [BY_PIN] = "long-term pin",
+	[BY_URING] = "io_uring fixed buffer", [BY_PROC_MEM] = "/proc/self/mem",
+};
+
 struct access {
 	pthread_t thread;
 	volatile char *addr;
 	bool write;
 	char value;		/* stored, or what was read */
+	enum access_path path;
+	int io;			/* the path's fd */
+	char *bounce;		/* a page the path may use */
+	int err;		/* 0, or the errno the path's call failed with */
 	atomic_int tid;
 	atomic_bool done;
 };
+
+/* One page at addr through GUP: 0 or -errno. */
+static int access_by_gup(struct access *a)
+{
+	char *page = (char *)((uintptr_t)a->addr & ~(uintptr_t)(page_size - 1));
+	struct iovec local = { .iov_base = &a->value, .iov_len = 1 };
+	struct iovec remote = { .iov_base = (void *)a->addr, .iov_len = 1 };
+	__u32 flags = PTMARK_PIN_F_FAST | PTMARK_PIN_F_LONGTERM;
+	struct io_uring ring;
+	ssize_t n;
+	int ret;
+
+	switch (a->path) {
+	case BY_VM_RW:
+		n = a->write ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+			       process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+	case BY_DIRECT_IO:
+		if (a->write) {
+			memset(a->bounce, a->value, page_size);
+			if (pwrite(a->io, a->bounce, page_size, 0) != (ssize_t)page_size)
+				return -errno;
+			n = pread(a->io, page, page_size, 0);
+		} else {
+			n = pwrite(a->io, page, page_size, 0);
+			if (n == (ssize_t)page_size &&
+			    pread(a->io, a->bounce, page_size, 0) != (ssize_t)page_size)
+				return -errno;
+			a->value = a->bounce[0];
+		}
+		return n == (ssize_t)page_size ? 0 : n < 0 ? -errno : -EIO;
+	case BY_PIN:
+		ret = ptmark_pin(a->io, page, page_size,
+				 flags | (a->write ? PTMARK_PIN_F_WRITE : 0));
+		if (ret)
+			return ret;
+		ret = ptmark_pin_read(a->io, page, page_size, a->bounce);
+		a->value = a->bounce[(uintptr_t)a->addr - (uintptr_t)page];
+		if (ptmark_unpin(a->io, page, page_size) && !ret)
+			ret = -EIO;
+		return ret;
+	case BY_URING:
+		ret = io_uring_queue_init(2, &ring, 0);
+		if (ret)
+			return ret;
+		local.iov_base = page;
+		local.iov_len = page_size;
+		ret = io_uring_register_buffers(&ring, &local, 1);
+		if (!ret)
+			ret = io_uring_unregister_buffers(&ring);
+		io_uring_queue_exit(&ring);
+		return ret;
+	case BY_PROC_MEM:
+		n = a->write ? pwrite(a->io, &a->value, 1, (uintptr_t)a->addr) :
+			       pread(a->io, &a->value, 1, (uintptr_t)a->addr);
+		return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+	default:
+		return -EINVAL;
+	}
+}
 
 static void *access_main(void *arg)
 {
 	struct access *a = arg;
 
 	atomic_store(&a->tid, gettid());
-	if (a->write)
+	if (a->path != BY_CPU)
+		a->err = -access_by_gup(a);
+	else if (a->write)
 		*a->addr = a->value;
 	else
 		a->value = *a->addr;
@@ -279,15 +386,22 @@ static void *access_main(void *arg)
 	return NULL;
 }
 
-static int access_start(struct access *a, char *addr, bool write, char value)
+static int access_start_by(rwp_t *self, struct access *a,
+			   enum access_path path, char *addr, bool write,
+			   char value)
 {
 	a->addr = addr;
 	a->write = write;
 	a->value = value;
+	a->path = path;
+	a->io = self ? self->io : -1;
+	a->bounce = self ? self->bounce : NULL;
+	a->err = 0;
 	atomic_store(&a->tid, 0);
 	atomic_store(&a->done, false);
 	return pthread_create(&a->thread, NULL, access_main, a);
 }
+
 
 static bool access_done_within(struct access *a, int ms)
 {
@@ -329,22 +443,48 @@ static void assert_rwp_msg(struct __test_metadata *_metadata,
  * checked, the thread still blocked a while later, the unit still 'R'.
  * The caller resolves it.
  */
-static void access_trapped_start(struct __test_metadata *_metadata,
-				 rwp_t *self, struct access *a, size_t u,
-				 bool write, char value)
+static void access_trapped_start_by(struct __test_metadata *_metadata,
+				    rwp_t *self, enum access_path path,
+				    struct access *a, size_t u, bool write,
+				    char value)
 {
 	char *addr = unit_ptr(self, u);
 	char seen[2];
 	struct uffd_msg msg;
 
-	ASSERT_EQ(0, access_start(a, addr, write, value));
+	ASSERT_EQ(0, access_start_by(self, a, path, addr, write, value));
 	ASSERT_EQ(1, uffd_read_msg(self->uffd, WAIT_MS, &msg))
-		TH_LOG("no RWP fault message for unit %zu", u);
+		TH_LOG("no RWP fault message for unit %zu by %s", u,
+		       path_names[path]);
 	assert_rwp_msg(_metadata, &msg, addr, write, atomic_load(&a->tid));
 	ASSERT_FALSE(access_done_within(a, STILL_BLOCKED_MS))
-		TH_LOG("the access of unit %zu went through unresolved", u);
+		TH_LOG("the access of unit %zu by %s went through unresolved",
+		       u, path_names[path]);
 	ASSERT_EQ(0, unit_states_of(self, -1, addr, 1, seen, NULL));
 	ASSERT_EQ('R', seen[0]) TH_LOG("unit %zu while its access waits", u);
+}
+
+static void access_trapped_start(struct __test_metadata *_metadata,
+				 rwp_t *self, struct access *a, size_t u,
+				 bool write, char value)
+{
+	access_trapped_start_by(_metadata, self, BY_CPU, a, u, write, value);
+}
+
+/*
+ * What an ended access of unit @u saw and left: the path's call
+ * succeeded, a read (and a pin, which reads through the pin) saw @want,
+ * the unit holds @want.  An io_uring registration reads nothing.
+ */
+static void access_check(struct __test_metadata *_metadata, rwp_t *self,
+			 struct access *a, size_t u, char want)
+{
+	ASSERT_EQ(0, a->err) TH_LOG("unit %zu by %s: %s", u,
+				    path_names[a->path], strerror(a->err));
+	if (!a->write || a->path == BY_PIN)
+		ASSERT_EQ(want, a->value) TH_LOG("unit %zu read by %s", u,
+						 path_names[a->path]);
+	ASSERT_EQ(want, unit_ptr(self, u)[0]) TH_LOG("unit %zu holds", u);
 }
 
 /* The trapped access of unit @u ends once resolved: what it saw. */
@@ -354,35 +494,42 @@ static void access_finish(struct __test_metadata *_metadata, rwp_t *self,
 	ASSERT_TRUE(access_done_within(a, WAIT_MS))
 		TH_LOG("the access of unit %zu still waits", u);
 	pthread_join(a->thread, NULL);
-	if (!a->write)
-		ASSERT_EQ(want, a->value) TH_LOG("unit %zu read", u);
-	ASSERT_EQ(want, unit_ptr(self, u)[0]) TH_LOG("unit %zu holds", u);
+	access_check(_metadata, self, a, u, want);
 }
 
-/* An access of unit @u that traps, resolved by unprotecting the unit. */
-static void assert_trapped(struct __test_metadata *_metadata, rwp_t *self,
-			   size_t u, bool write, char value, char want)
+/* An access of unit @u by @path that traps, resolved by unprotecting it. */
+static void assert_trapped_by(struct __test_metadata *_metadata, rwp_t *self,
+			      enum access_path path, size_t u, bool write,
+			      char value, char want)
 {
 	struct access a;
 
-	access_trapped_start(_metadata, self, &a, u, write, value);
+	access_trapped_start_by(_metadata, self, path, &a, u, write, value);
 	protect(_metadata, self, u, 1, false);
 	access_finish(_metadata, self, &a, u, want);
 }
 
+static void assert_trapped(struct __test_metadata *_metadata, rwp_t *self,
+			   size_t u, bool write, char value, char want)
+{
+	assert_trapped_by(_metadata, self, BY_CPU, u, write, value, want);
+}
+
 /*
- * An access of unit @u that must not block: it has ended when this
- * returns what it left queued (uffd_read_msg(): 1 with *msg, 0 none);
- * a->value has what a read saw.  One still blocked after WAIT_MS is let
- * go and fails the test.
+ * An access of unit @u by @path that must not block: it has ended when
+ * this returns what it left queued (uffd_read_msg(): 1 with *msg, 0
+ * none); a->value has what a read saw.  One still blocked after WAIT_MS
+ * is let go and fails the test.
  */
-static int access_unblocked(struct __test_metadata *_metadata, rwp_t *self,
-			    struct access *a, size_t u, bool write, char value,
-			    struct uffd_msg *msg)
+static int access_unblocked_by(struct __test_metadata *_metadata, rwp_t *self,
+			       enum access_path path, struct access *a,
+			       size_t u, bool write, char value,
+			       struct uffd_msg *msg)
 {
 	char text[96];
 
-	ASSERT_EQ(0, access_start(a, unit_ptr(self, u), write, value));
+	ASSERT_EQ(0, access_start_by(self, a, path, unit_ptr(self, u), write,
+				     value));
 	if (!access_done_within(a, WAIT_MS)) {
 		if (uffd_read_msg(self->uffd, 0, msg) == 1)
 			TH_LOG("unit %zu raised %s", u,
@@ -391,26 +538,41 @@ static int access_unblocked(struct __test_metadata *_metadata, rwp_t *self,
 		protect(_metadata, self, u, 1, false);
 		ASSERT_TRUE(access_done_within(a, WAIT_MS));
 		pthread_join(a->thread, NULL);
-		ASSERT_TRUE(0) TH_LOG("the access of unit %zu was trapped", u);
+		ASSERT_TRUE(0) TH_LOG("the access of unit %zu by %s was trapped",
+				      u, path_names[path]);
 	}
 	pthread_join(a->thread, NULL);
 	return uffd_read_msg(self->uffd, 0, msg);
 }
 
-/* An access of unit @u that goes through with no message. */
-static void assert_free(struct __test_metadata *_metadata, rwp_t *self,
-			size_t u, bool write, char value, char want)
+static int access_unblocked(struct __test_metadata *_metadata, rwp_t *self,
+			    struct access *a, size_t u, bool write, char value,
+			    struct uffd_msg *msg)
+{
+	return access_unblocked_by(_metadata, self, BY_CPU, a, u, write, value,
+				   msg);
+}
+
+/* An access of unit @u by @path that goes through with no message. */
+static void assert_free_by(struct __test_metadata *_metadata, rwp_t *self,
+			   enum access_path path, size_t u, bool write,
+			   char value, char want)
 {
 	struct uffd_msg msg;
 	struct access a;
 	char text[96];
 
-	ASSERT_EQ(0, access_unblocked(_metadata, self, &a, u, write, value,
-				      &msg))
-		TH_LOG("unit %zu raised %s", u, uffd_msg_text(&msg, text, sizeof(text)));
-	if (!write)
-		ASSERT_EQ(want, a.value) TH_LOG("unit %zu read", u);
-	ASSERT_EQ(want, unit_ptr(self, u)[0]) TH_LOG("unit %zu holds", u);
+	ASSERT_EQ(0, access_unblocked_by(_metadata, self, path, &a, u, write,
+					 value, &msg))
+		TH_LOG("unit %zu by %s raised %s", u, path_names[path],
+		       uffd_msg_text(&msg, text, sizeof(text)));
+	access_check(_metadata, self, &a, u, want);
+}
+
+static void assert_free(struct __test_metadata *_metadata, rwp_t *self,
+			size_t u, bool write, char value, char want)
+{
+	assert_free_by(_metadata, self, BY_CPU, u, write, value, want);
 }
 
 /* ---------------------------------------------------------------------
@@ -423,6 +585,8 @@ FIXTURE_SETUP(rwp)
 
 	self->b = variant->backing;
 	self->fd = -1;
+	self->io = -1;
+	self->bounce = NULL;
 	self->uffd = -1;
 	self->mem = MAP_FAILED;
 	self->ptmark = ptmark_open();
@@ -464,6 +628,9 @@ FIXTURE_SETUP(rwp)
 FIXTURE_TEARDOWN(rwp)
 {
 	numa_knobs_set(true);
+	if (self->io >= 0)
+		close(self->io);
+	free(self->bounce);
 	if (self->uffd >= 0)
 		close(self->uffd);
 	if (self->mem != MAP_FAILED)
@@ -1485,6 +1652,200 @@ TEST_F_TIMEOUT(rwp, numa_hint_races_protection, 300)
 	ASSERT_EQ(0, uffd_read_msg(self->uffd, 0, &msg))
 		TH_LOG("a message nobody's access raised: event %#x", msg.event);
 	RACE_EXERCISED(&race);
+}
+
+/* ---------------------------------------------------------------------
+ * The kernel's own accesses: GUP on protected pages.
+ */
+
+/* What @path needs: its fd in self->io, a page in self->bounce. */
+static void path_open(struct __test_metadata *_metadata, rwp_t *self,
+		      enum access_path path)
+{
+	self->bounce = aligned_alloc(page_size, page_size);
+	ASSERT_NE(NULL, self->bounce);
+	switch (path) {
+	case BY_DIRECT_IO:
+		self->io = ptmark_ext4_tmpfile(O_DIRECT);
+		ASSERT_LE(0, self->io) TH_LOG("O_DIRECT file: %s",
+					      strerror(errno));
+		break;
+	case BY_PIN:
+		self->io = ptmark_pin_session(self->ptmark, -1);
+		ASSERT_LE(0, self->io) TH_LOG("pin session: %s",
+					      strerror(-self->io));
+		break;
+	case BY_PROC_MEM:
+		self->io = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, self->io);
+		break;
+	default:
+		break;
+	}
+}
+
+/* What a write by @path leaves in the unit: a pin writes nothing. */
+static char path_written(enum access_path path, char value, char before)
+{
+	return path == BY_PIN || path == BY_URING ? before : value;
+}
+
+/*
+ * GUP on a protected page: gup_can_follow_protnone() refuses to follow a
+ * protnone entry of an accessible VM_UFFD_RWP VMA whatever the caller's
+ * FOLL_HONOR_NUMA_FAULT, so GUP faults, in kernel mode.  A context opened
+ * with UFFD_USER_MODE_ONLY (the suite's) makes handle_userfault() fail
+ * such a fault at once: the call fails, EFAULT (EIO for /proc/self/mem,
+ * whose mem_rw() says so when nothing was copied), with no message, the
+ * unit still protected and its data untouched.
+ */
+static void assert_gup_refused(struct __test_metadata *_metadata, rwp_t *self,
+			       enum access_path path, size_t u, bool write)
+{
+	struct uffd_msg msg;
+	struct access a;
+	char seen[2], text[96];
+
+	ASSERT_EQ(0, access_unblocked_by(_metadata, self, path, &a, u, write,
+					 'r', &msg))
+		TH_LOG("unit %zu by %s raised %s", u, path_names[path],
+		       uffd_msg_text(&msg, text, sizeof(text)));
+	ASSERT_EQ(path == BY_PROC_MEM ? EIO : EFAULT, a.err)
+		TH_LOG("unit %zu by %s: %s", u, path_names[path],
+		       strerror(a.err));
+	ASSERT_EQ(0, unit_states_of(self, -1, unit_ptr(self, u), 1, seen, NULL));
+	ASSERT_EQ('R', seen[0]) TH_LOG("unit %zu after the refused access", u);
+}
+
+/* Reads (but for io_uring, which pins FOLL_WRITE alone), then writes. */
+static void gup_refused(struct __test_metadata *_metadata, rwp_t *self,
+			enum access_path path)
+{
+	protect(_metadata, self, 0, self->nr, true);
+	if (path != BY_URING)
+		assert_gup_refused(_metadata, self, path, 0, false);
+	assert_gup_refused(_metadata, self, path, 1, true);
+	protect(_metadata, self, 0, self->nr, false);
+	ASSERT_EQ(fill_of(0), unit_ptr(self, 0)[0]);
+	ASSERT_EQ(fill_of(1), unit_ptr(self, 1)[0]);
+}
+
+/*
+ * A context that takes kernel-mode faults: every path here but
+ * /proc/self/mem may drop the mmap lock for the fault (FOLL_UNLOCKABLE:
+ * pin_user_pages_fast() for O_DIRECT, io_uring and ptmark's GUP-fast pin,
+ * pin_user_pages_remote() with @locked for process_vm_rw), so in sync mode
+ * the caller blocks with an RWP fault, FOLL_WRITE's with the write flag,
+ * as a CPU access would, until the handler unprotects; then the call
+ * completes with the page's data.  Unprotected, the unit takes the same
+ * access with no fault.
+ */
+static void gup_traps(struct __test_metadata *_metadata, rwp_t *self,
+		      enum access_path path)
+{
+	path_open(_metadata, self, path);
+	gup_refused(_metadata, self, path);
+	reopen_uffd_kernel_faults(_metadata, self, 0);
+	protect(_metadata, self, 0, self->nr, true);
+	if (path != BY_URING)
+		assert_trapped_by(_metadata, self, path, 0, false, 0,
+				  fill_of(0));
+	assert_trapped_by(_metadata, self, path, 1, true, 'g',
+			  path_written(path, 'g', fill_of(1)));
+	assert_states_of(_metadata, self, -1, self->mem,
+			 path == BY_URING ? "RPR" : "PPR", "after the accesses");
+	assert_free_by(_metadata, self, path, 1, true, 'k',
+		       path_written(path, 'k', fill_of(1)));
+}
+
+/*
+ * Async mode: the kernel resolves the same fault itself (do_uffd_rwp()
+ * restores the entry) and the call goes through with no message, leaving
+ * the unit accessible, as PAGEMAP_SCAN's PAGE_IS_ACCESSED shows too.
+ */
+static void gup_restores(struct __test_metadata *_metadata, rwp_t *self,
+			 enum access_path path)
+{
+	char want[NR_UNITS + 1];
+
+	path_open(_metadata, self, path);
+	reopen_uffd(_metadata, self, UFFD_FEATURE_RWP_ASYNC);
+	protect(_metadata, self, 0, self->nr, true);
+	if (path != BY_URING)
+		assert_free_by(_metadata, self, path, 0, false, 0, fill_of(0));
+	assert_free_by(_metadata, self, path, 1, true, 'j',
+		       path_written(path, 'j', fill_of(1)));
+	assert_states_of(_metadata, self, -1, self->mem,
+			 path == BY_URING ? "RPR" : "PPR", "after the accesses");
+	memset(want, '-', self->nr);
+	want[self->nr] = '\0';
+	want[1] = 'a';
+	if (path != BY_URING)
+		want[0] = 'a';
+	assert_accessed(_metadata, self, want);
+}
+
+TEST_F(rwp, gup_vm_rw_traps)
+{
+	gup_traps(_metadata, self, BY_VM_RW);
+}
+
+TEST_F(rwp, gup_vm_rw_restores)
+{
+	gup_restores(_metadata, self, BY_VM_RW);
+}
+
+TEST_F(rwp, gup_direct_io_traps)
+{
+	PTMARK_REQUIRE_EXT4();
+	gup_traps(_metadata, self, BY_DIRECT_IO);
+}
+
+TEST_F(rwp, gup_direct_io_restores)
+{
+	PTMARK_REQUIRE_EXT4();
+	gup_restores(_metadata, self, BY_DIRECT_IO);
+}
+
+/* Long-term pins: ptmark's GUP-fast pin (read through it), and io_uring. */
+TEST_F(rwp, gup_pin_traps)
+{
+	gup_traps(_metadata, self, BY_PIN);
+}
+
+TEST_F(rwp, gup_pin_restores)
+{
+	gup_restores(_metadata, self, BY_PIN);
+}
+
+TEST_F(rwp, gup_uring_fixed_traps)
+{
+	gup_traps(_metadata, self, BY_URING);
+}
+
+TEST_F(rwp, gup_uring_fixed_restores)
+{
+	gup_restores(_metadata, self, BY_URING);
+}
+
+/*
+ * /proc/self/mem reaches the page through access_remote_vm(), whose GUP
+ * cannot drop the mmap lock.  A user-mode-only context refuses its fault
+ * as it does every GUP's.  (A context taking kernel faults would get it
+ * without FAULT_FLAG_ALLOW_RETRY, which handle_userfault() fails too, with
+ * a stack dump under CONFIG_DEBUG_VM: not something a run may print.)  In
+ * async mode the fault never needs to drop the lock, and the read and the
+ * write go through, the unit left accessible.
+ */
+TEST_F(rwp, gup_proc_mem_refused)
+{
+	path_open(_metadata, self, BY_PROC_MEM);
+	gup_refused(_metadata, self, BY_PROC_MEM);
+}
+
+TEST_F(rwp, gup_proc_mem_restores)
+{
+	gup_restores(_metadata, self, BY_PROC_MEM);
 }
 
 PTMARK_GENERATED_TEST()
