@@ -1848,6 +1848,35 @@ TEST_F(rwp, gup_proc_mem_restores)
 	gup_restores(_metadata, self, BY_PROC_MEM);
 }
 
+/* ---------------------------------------------------------------------
+ * Truncation, the third documented drop.
+ */
+
+/*
+ * Shrinking the file unmaps and frees the units past the new size, their
+ * protection with them; grown back, those units are holes, whose access
+ * goes through with no message, to zeroes.  Unit 0, within the size the
+ * file kept, stays protected.
+ */
+CASE_NEEDS(rwp, truncate_drops_protection, PB_UFFD_RWP | PB_FILE, 0)
+TEST_F(rwp, truncate_drops_protection)
+{
+	char want[NR_UNITS + 1];
+
+	protect(_metadata, self, 0, self->nr, true);
+	ASSERT_EQ(0, ftruncate(self->fd, self->unit));
+	ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	memset(want, 'N', self->nr);
+	want[self->nr] = '\0';
+	want[0] = 'R';
+	ASSERT_UNITS(want, "after truncating to one unit and back");
+	assert_free(_metadata, self, 1, false, 0, 0);
+	assert_free(_metadata, self, self->nr - 1, true, 't', 't');
+	want[1] = want[self->nr - 1] = 'P';
+	ASSERT_UNITS(want, "after the accesses past the old end");
+	assert_trapped(_metadata, self, 0, false, 0, fill_of(0));
+}
+
 PTMARK_GENERATED_TEST()
 
 int main(int argc, char **argv)
