@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/userfaultfd.h>
+#include <numaif.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -702,6 +703,147 @@ TEST_F(scan, swapped_out_pages)
 	recs = scan_self(_metadata, p, 1);
 	expect_pages(_metadata, recs, 0, 1, &anon_written);
 	free(recs);
+}
+
+/*
+ * Migration caught mid-flight.  migrate_pages_batch() replaces a whole
+ * batch of folios (up to a PMD's worth) by migration entries before it
+ * copies the first, so a thread moving hundreds of small pages back and
+ * forth between the nodes keeps entries in place for the scan to meet.
+ * Each must be named after the kind the kernel gave it: a writable
+ * anonymous page's a migration write entry (write bit), a read-only one
+ * this process alone maps a read-exclusive entry (exclusive bit), a
+ * shared file page mapped read-only a read entry (neither), and no other
+ * kind or bit anywhere; the data is intact after.  A race:
+ * each kind must be met, or the test fails "race not exercised".
+ */
+#define MIGRATE_PAGES		256	/* of each kind: 768 in a batch */
+#define MIGRATE_MS		60000
+
+enum { MIG_WRITE, MIG_READ_EXCLUSIVE, MIG_READ, MIG_KINDS };
+
+struct mover {
+	pthread_t thread;
+	void **addrs;
+	size_t nr;
+	atomic_bool stop;
+	atomic_long moves;
+	int err;
+};
+
+static void *mover_main(void *arg)
+{
+	struct mover *m = arg;
+	int *nodes = calloc(m->nr, sizeof(*nodes));
+	int *status = calloc(m->nr, sizeof(*status));
+	int node = 1;
+	size_t i;
+
+	if (!nodes || !status)
+		m->err = ENOMEM;
+	while (!m->err && !atomic_load(&m->stop)) {
+		for (i = 0; i < m->nr; i++)
+			nodes[i] = node;
+		if (move_pages(0, m->nr, m->addrs, nodes, status,
+			       MPOL_MF_MOVE) < 0)
+			m->err = errno;
+		atomic_fetch_add(&m->moves, 1);
+		node = !node;
+	}
+	free(nodes);
+	free(status);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(scan, migration_entries_mid_flight, 180)
+{
+	static const char *const names[MIG_KINDS] = {
+		"migration write entries", "migration read-exclusive entries",
+		"migration read entries",
+	};
+	static const uint32_t bits[MIG_KINDS] = {
+		PTMARK_BIT_WRITE, PTMARK_BIT_EXCLUSIVE, 0,
+	};
+	struct ptmark_race race[MIG_KINDS];
+	struct ptmark_record *recs;
+	struct mover m = { 0 };
+	char *region[MIG_KINDS];
+	double end;
+	size_t k, i;
+	int fd;
+
+	PTMARK_REQUIRE_TWO_NODES();
+	if (!have(PTMARK_FEAT_MIGRATION))
+		SKIP(return, "ptmark.ko names no migration entries here");
+	for (k = 0; k < MIG_KINDS; k++)
+		race[k] = (struct ptmark_race)PTMARK_RACE(names[k], 1);
+	region[MIG_WRITE] = map_small_pages(_metadata, MIGRATE_PAGES);
+	region[MIG_READ_EXCLUSIVE] = map_small_pages(_metadata, MIGRATE_PAGES);
+	fd = memfd_sized("ptmark-migrate", 0, MIGRATE_PAGES * env.page);
+	ASSERT_LE(0, fd);
+	region[MIG_READ] = mmap(NULL, MIGRATE_PAGES * env.page, PROT_READ,
+				MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, region[MIG_READ]);
+	for (i = 0; i < MIGRATE_PAGES; i++) {
+		write_page(region[MIG_WRITE], i);
+		write_page(region[MIG_READ_EXCLUSIVE], i);
+		read_page(region[MIG_READ], i);
+	}
+	ASSERT_EQ(0, mprotect(region[MIG_READ_EXCLUSIVE],
+			      MIGRATE_PAGES * env.page, PROT_READ));
+	m.nr = MIG_KINDS * MIGRATE_PAGES;
+	m.addrs = calloc(m.nr, sizeof(*m.addrs));
+	recs = calloc(MIGRATE_PAGES, sizeof(*recs));
+	ASSERT_NE(NULL, m.addrs);
+	ASSERT_NE(NULL, recs);
+	for (k = 0; k < MIG_KINDS; k++)
+		for (i = 0; i < MIGRATE_PAGES; i++)
+			m.addrs[k * MIGRATE_PAGES + i] = page_addr(region[k], i);
+
+	ASSERT_EQ(0, pthread_create(&m.thread, NULL, mover_main, &m));
+	end = monotonic_ms() + MIGRATE_MS;
+	for (k = 0; monotonic_ms() < end; k = (k + 1) % MIG_KINDS) {
+		for (i = 0; i < MIG_KINDS; i++)
+			if (ptmark_race_hits(&race[i]) < race[i].need)
+				break;
+		if (i == MIG_KINDS)
+			break;
+		race[k].rounds++;
+		ASSERT_EQ(0, ptmark_scan_dense(env.fd, region[k], MIGRATE_PAGES,
+					       recs));
+		for (i = 0; i < MIGRATE_PAGES; i++) {
+			const struct ptmark_record *r = &recs[i];
+
+			if (r->kind == PTMARK_KIND_PRESENT)
+				continue;
+			ASSERT_EQ(PTMARK_KIND_MIGRATION, r->kind)
+				TH_LOG("page %zu of the %s kind: kind %u bits %#x",
+				       i, names[k], r->kind, r->bits);
+			ASSERT_EQ(bits[k], r->bits &
+				  (PTMARK_BIT_WRITE | PTMARK_BIT_EXCLUSIVE))
+				TH_LOG("page %zu, one of the %s: bits %#x",
+				       i, names[k], r->bits);
+			ASSERT_EQ(0, r->bits & ~(PTMARK_BIT_WRITE |
+						 PTMARK_BIT_EXCLUSIVE |
+						 PTMARK_BIT_SOFT_DIRTY))
+				TH_LOG("page %zu, one of the %s: bits %#x",
+				       i, names[k], r->bits);
+			ptmark_race_hit(&race[k]);
+		}
+	}
+	atomic_store(&m.stop, true);
+	pthread_join(m.thread, NULL);
+	ASSERT_EQ(0, m.err) TH_LOG("move_pages: %s", strerror(m.err));
+	TH_LOG("%ld move_pages() calls", atomic_load(&m.moves));
+	for (i = 0; i < MIGRATE_PAGES; i++) {
+		ASSERT_EQ((char)(i + 1), read_page(region[MIG_WRITE], i));
+		ASSERT_EQ((char)(i + 1), read_page(region[MIG_READ_EXCLUSIVE], i));
+	}
+	for (k = 0; k < MIG_KINDS; k++)
+		RACE_EXERCISED(&race[k]);
+	free(recs);
+	free(m.addrs);
+	close(fd);
 }
 
 /*
