@@ -1940,7 +1940,7 @@ TEST(huge_tmpfs_pmd_protected)
 		pthread_join(a.thread, NULL);
 		ASSERT_EQ(0, uffd_read_msg(uffd, 0, &msg))
 			TH_LOG("the read raised %s",
-			       msg_text(&msg, text, sizeof(text)));
+			       uffd_msg_text(&msg, text, sizeof(text)));
 		ASSERT_EQ('H', a.value);
 		KERNEL_BUG("rwp-shmem-thp-protect",
 			   "UFFDIO_RWPROTECT left no entry in the PMD-mapped huge tmpfs range and a read went through unreported with its old data");
