@@ -197,6 +197,16 @@ if [ "$MODE" = kselftest ]; then
 	copy_with_libs "$root"/usr/bin/timeout
 fi
 
+# The loader's cache, as an installed system has it: without one, ld.so
+# looks for each library in every glibc-hwcaps, tls and platform
+# directory before the right one, a dozen failed lookups that each
+# dynamically linked program (ptmarkctl, the tests) pays at every start.
+if [ "$GUEST_ARCH" = x86_64 ] && [ -d "$root"/lib ]; then
+	mkdir -p "$root"/etc
+	/sbin/ldconfig -r "$root" ||
+		echo "vm.sh: ldconfig failed: the guest has no loader cache" >&2
+fi
+
 # A Debian kernel has the disk and ext4 drivers (6.1: virtio-pci too) as
 # modules: take them and their dependencies, in load order, decompressed
 # for busybox insmod.
