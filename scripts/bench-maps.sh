@@ -5,7 +5,10 @@
 # build ptmark.ko, ptmarkctl and bench_maps, run bench_maps alone in the
 # QEMU guest, and print its figures: `ptmarkctl maps` of a process with N
 # (default 10000) threads on guarded stacks against reading its
-# /proc/PID/smaps once (selftests/bench_maps.c).
+# /proc/PID/smaps once, as `cat` run the same way (ratio a) and as a read
+# in the benchmark's own process (ratio b), and where ptmarkctl's time
+# goes (selftests/bench_maps.c).  It fails unless maps listed one guard
+# run per thread.
 #
 #   --kdir DIR     a built kernel tree (default: the cached dev kernel)
 #   --release REL  a Debian kernel (make check's copy in the cache, else

@@ -9,13 +9,16 @@
  * its low end by MADV_GUARD_INSTALL, as glibc 2.42+ guards the stacks it
  * allocates; the stacks merge into one rw-p VMA, so /proc/PID/maps
  * cannot show where a stack ends.  Then, @runs times (default 5) each:
- * read /proc/CHILD/smaps to its end, and run `ptmarkctl maps CHILD`
- * (installed beside this program) with its output in a pipe, counting the
- * guard runs it lists.  The medians and their ratio ptmarkctl/smaps are
- * printed, and, to tell where ptmarkctl's time goes: the same vma-get
- * dump (with the guard runs) made in this process, `ptmarkctl features`
- * (starting the program and finding the family), and `cat` of the smaps
- * file started the way ptmarkctl is (popen()).
+ * read /proc/CHILD/smaps to its end in this process; run `ptmarkctl maps
+ * CHILD` (installed beside this program), counting the guard runs it
+ * lists, and `cat /proc/CHILD/smaps`, both as commands started and read
+ * alike (fork, exec, the output read from a pipe to its end, wait).
+ * The medians are printed with two ratios: (a) ptmarkctl maps against
+ * cat of the smaps file, both paying a process start, and (b) ptmarkctl
+ * maps against the read in this process.  To tell where ptmarkctl's time
+ * goes: `ptmarkctl --version` (starting the program), `ptmarkctl
+ * features` (that, the family lookup and one request), and the same
+ * vma-get dump (with the guard runs) made in this process.
  *
  * TAP: one test, passing when ptmarkctl listed one guard run per thread,
  * every run; the figures are "#" lines.  Skipped without ptmark.ko's
@@ -149,49 +152,111 @@ static long dump_runs(pid_t pid)
 	return n;
 }
 
-/* Run @cmd, its output read to the end: 0, or -1. */
-static int run_quiet(const char *cmd)
-{
-	char buf[4096];
-	FILE *f = popen(cmd, "r");
+/* A command's output, kept to count its lines after the timing. */
+static char *out;
+static size_t out_cap = 1 << 20;
 
-	if (!f)
-		return -1;
-	while (fread(buf, 1, sizeof(buf), f) > 0)
-		;
-	return pclose(f) ? -1 : 0;
+/* Lines of @len bytes of @buf that start with "  guard ". */
+static long count_guard_lines(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+	long n = 0;
+
+	while (p < end) {
+		if (end - p >= 8 && !memcmp(p, "  guard ", 8))
+			n++;
+		nl = memchr(p, '\n', end - p);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return n;
 }
 
-/* Run @cmd, counting its output lines that start with "  guard ". */
-static long guard_lines(const char *cmd)
+/*
+ * Run the command @cmd @arg [@arg2] (@cmd looked up in PATH), its output
+ * read from a pipe to its end, and wait for it: the milliseconds that
+ * took, or -1 if it failed.  *@guards: its output lines that start with
+ * "  guard ", counted once the time is taken.  Every command timed is
+ * run this way, so that two of them compare.
+ */
+static double run_cmd(const char *cmd, const char *arg, const char *arg2,
+		      long *guards)
 {
-	char line[512];
-	long n = 0;
-	FILE *f = popen(cmd, "r");
+	double t0 = monotonic_ms(), ms;
+	int pipefd[2], status;
+	size_t len = 0;
+	ssize_t r;
+	pid_t pid;
 
-	if (!f)
+	*guards = 0;
+	if (pipe(pipefd))
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += !strncmp(line, "  guard ", 8);
-	return pclose(f) ? -1 : n;
+	pid = fork();
+	if (!pid) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execlp(cmd, cmd, arg, arg2, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -1;
+	}
+	for (;;) {
+		if (len == out_cap) {
+			char *more = realloc(out, 2 * out_cap);
+
+			r = -1;
+			if (!more)
+				break;
+			out = more;
+			out_cap *= 2;
+		}
+		r = read(pipefd[0], out + len, out_cap - len);
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	close(pipefd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) || r < 0)
+		return -1;
+	ms = monotonic_ms() - t0;
+	*guards = count_guard_lines(out, len);
+	return ms;
+}
+
+static void figure(const char *label, double value, const char *unit)
+{
+	ksft_print_msg("%-56s %8.2f%s%s\n", label, value, *unit ? " " : "",
+		       unit);
 }
 
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5;
-	double t_smaps[MAX_RUNS], t_maps[MAX_RUNS], ms_smaps, ms_maps;
-	double t_dump[MAX_RUNS], t_start[MAX_RUNS], t_cat[MAX_RUNS];
-	char self[512], ctl[600], cmd[700], path[64], start[700], cat[96];
+	double t_smaps[MAX_RUNS], t_maps[MAX_RUNS], t_cat[MAX_RUNS];
+	double t_dump[MAX_RUNS], t_version[MAX_RUNS], t_features[MAX_RUNS];
+	double ms_smaps, ms_maps, ms_cat, ms_dump;
+	char self[512], ctl[600], path[64], pidstr[16], label[80];
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	int pipefd[2], i;
-	long listed = 0, smaps_bytes = 0;
+	long listed = 0, smaps_bytes = 0, ignored;
 	bool good = true;
 	pid_t child;
 	char ok = 0;
 	ssize_t len;
 
 	psize = sysconf(_SC_PAGESIZE);
+	/* Touched now: no command's timing pays for faulting it in. */
+	out = malloc(out_cap);
+	if (!out)
+		ksft_exit_fail_msg("no memory for the commands' output\n");
+	memset(out, 0, out_cap);
 	if (n < 1 || runs < 1 || runs > MAX_RUNS)
 		ksft_exit_fail_msg("usage: bench_maps [threads [runs <= %d]]\n",
 				   MAX_RUNS);
@@ -202,8 +267,7 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("readlink /proc/self/exe: %s\n", strerror(errno));
 	self[len] = '\0';
 	snprintf(ctl, sizeof(ctl), "%s/ptmarkctl", dirname(self));
-	snprintf(cmd, sizeof(cmd), "%s features >/dev/null 2>&1", ctl);
-	if (access(ctl, X_OK) || system(cmd))
+	if (access(ctl, X_OK) || run_cmd(ctl, "features", NULL, &ignored) < 0)
 		ksft_exit_skip("no ptmarkctl beside the program, or no netlink family\n");
 	setrlimit(RLIMIT_NPROC, &rl);
 
@@ -222,37 +286,28 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", child);
-	snprintf(cmd, sizeof(cmd), "%s maps %d", ctl, child);
-	snprintf(start, sizeof(start), "%s features", ctl);
-	snprintf(cat, sizeof(cat), "cat %s", path);
+	snprintf(pidstr, sizeof(pidstr), "%d", child);
 	for (i = 0; i < runs; i++) {
 		double t0 = monotonic_ms();
 		long dumped;
 
 		smaps_bytes = read_all(path);
 		t_smaps[i] = monotonic_ms() - t0;
-		t0 = monotonic_ms();
-		listed = guard_lines(cmd);
-		t_maps[i] = monotonic_ms() - t0;
-		if (smaps_bytes < 0 || listed != n) {
-			ksft_print_msg("run %d: smaps %ld bytes, ptmarkctl maps listed %ld guard runs of %d\n",
-				       i, smaps_bytes, listed, n);
-			good = false;
-		}
+		t_maps[i] = run_cmd(ctl, "maps", pidstr, &listed);
+		t_cat[i] = run_cmd("cat", path, NULL, &ignored);
 		t0 = monotonic_ms();
 		dumped = dump_runs(child);
 		t_dump[i] = monotonic_ms() - t0;
-		t0 = monotonic_ms();
-		if (run_quiet(start))
+		t_version[i] = run_cmd(ctl, "--version", NULL, &ignored);
+		t_features[i] = run_cmd(ctl, "features", NULL, &ignored);
+		if (smaps_bytes < 0 || t_maps[i] < 0 || t_cat[i] < 0 ||
+		    t_version[i] < 0 || t_features[i] < 0) {
+			ksft_print_msg("run %d: a read or a command failed\n", i);
 			good = false;
-		t_start[i] = monotonic_ms() - t0;
-		t0 = monotonic_ms();
-		if (run_quiet(cat))
-			good = false;
-		t_cat[i] = monotonic_ms() - t0;
-		if (dumped != n) {
-			ksft_print_msg("run %d: the vma-get dump had %ld guard runs of %d\n",
-				       i, dumped, n);
+		}
+		if (listed != n || dumped != n) {
+			ksft_print_msg("run %d: ptmarkctl maps listed %ld guard runs, the dump had %ld, of %d\n",
+				       i, listed, dumped, n);
 			good = false;
 		}
 	}
@@ -261,20 +316,30 @@ int main(int argc, char **argv)
 
 	ms_smaps = median(t_smaps, runs);
 	ms_maps = median(t_maps, runs);
+	ms_cat = median(t_cat, runs);
+	ms_dump = median(t_dump, runs);
 	ksft_print_msg("%d threads, guarded stacks of %d pages in one VMA; median of %d runs\n",
 		       n, STACK_PAGES, runs);
-	ksft_print_msg("read /proc/PID/smaps once (%ld bytes): %8.1f ms\n",
-		       smaps_bytes, ms_smaps);
-	ksft_print_msg("ptmarkctl maps PID (%ld guard runs):  %8.1f ms (process start included)\n",
-		       listed, ms_maps);
-	ksft_print_msg("ratio ptmarkctl maps / smaps: %.2f\n",
-		       ms_smaps > 0 ? ms_maps / ms_smaps : 0);
-	ksft_print_msg("the same vma-get dump, in this process:   %8.1f ms\n",
-		       median(t_dump, runs));
-	ksft_print_msg("ptmarkctl features (start, family lookup): %8.1f ms\n",
-		       median(t_start, runs));
-	ksft_print_msg("cat /proc/PID/smaps, started the same way: %8.1f ms\n",
-		       median(t_cat, runs));
+	snprintf(label, sizeof(label), "read /proc/PID/smaps once, in this process (%ld B)",
+		 smaps_bytes);
+	figure(label, ms_smaps, "ms");
+	figure("cat /proc/PID/smaps, a command", ms_cat, "ms");
+	snprintf(label, sizeof(label), "ptmarkctl maps PID, a command (%ld guard runs)",
+		 listed);
+	figure(label, ms_maps, "ms");
+	ksft_print_msg("(a command: fork, exec, its output read from a pipe, wait)\n");
+	figure("ratio (a) ptmarkctl maps / cat smaps, both commands",
+	       ms_cat > 0 ? ms_maps / ms_cat : 0, "");
+	figure("ratio (b) ptmarkctl maps / smaps read in this process",
+	       ms_smaps > 0 ? ms_maps / ms_smaps : 0, "");
+	ksft_print_msg("where ptmarkctl's time goes:\n");
+	figure("  ptmarkctl --version (starting the program)",
+	       median(t_version, runs), "ms");
+	figure("  ptmarkctl features (start, family lookup, request)",
+	       median(t_features, runs), "ms");
+	figure("  the maps dump, in this process", ms_dump, "ms");
+	figure("  ratio dump / smaps read, both in this process",
+	       ms_smaps > 0 ? ms_dump / ms_smaps : 0, "");
 	ksft_test_result(good, "ptmarkctl maps lists all %d guard runs\n", n);
 	ksft_finished();
 }
