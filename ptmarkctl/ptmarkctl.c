@@ -823,7 +823,7 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 
 static int cmd_maps(int argc, char **argv)
 {
-	static char buf[PTMARK_NL_BUF];
+	static char buf[PTMARK_NL_BUF], out_buf[1 << 16];
 	struct maps_reply m = { 0 };
 	struct vma_name *names;
 	struct nlmsghdr *nlh;
@@ -850,9 +850,13 @@ static int cmd_maps(int argc, char **argv)
 		goto out;
 	}
 	names = read_names(pid, &nr_names);
-	/* A listing, not a stream: written in a few large pieces. */
+	/*
+	 * A listing, not a stream: written in pieces as large as a pipe
+	 * holds.  glibc ignores setvbuf()'s size without a buffer and kept
+	 * its 4 KiB one, a write(2) and a wake-up of the reader per 4 KiB.
+	 */
 	if (!opt_json)
-		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+		setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
 	if (opt_json)
 		printf("{\"pid\":%d,\"page_size\":%lu,\"vmas\":[", pid, page_size);
 	else
