@@ -22,14 +22,13 @@
 #include "kselftest_harness.h"
 #include "ptmark_lib.h"
 
-#define MTHP_64K "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
-#define FOLIO_SIZE (64UL << 10)
+#define FOLIO_SIZE PTMARK_MTHP_SIZE
 
 FIXTURE(mthp) {
 	int fd;
 	size_t psize, nr;	/* a page; pages in the folio */
-	char *old;		/* the mTHP setting to restore */
-	char *text;
+	bool set;		/* the mTHP setting is to be restored */
+	char old[16];
 	char *p;		/* the folio's first page */
 	uint64_t pfn;		/* and its frame */
 };
@@ -54,14 +53,13 @@ FIXTURE_SETUP(mthp)
 	size_t i;
 
 	self->p = MAP_FAILED;
-	self->old = NULL;
+	self->set = false;
 	PTMARK_REQUIRE_DEVICE(self->fd);
 	self->psize = sysconf(_SC_PAGESIZE);
 	self->nr = FOLIO_SIZE / self->psize;
-	self->text = read_text_file(MTHP_64K);
-	self->old = sysfs_choice(self->text);
-	ASSERT_NE(NULL, self->old);
-	ASSERT_EQ(0, write_text_file(MTHP_64K, "always"));
+	ASSERT_EQ(0, ptmark_thp_size_set(FOLIO_SIZE, "always", self->old,
+					 sizeof(self->old)));
+	self->set = true;
 	self->p = mmap_aligned(2 * FOLIO_SIZE, FOLIO_SIZE, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, self->p);
 	for (i = 0; i < self->nr; i++)
@@ -75,9 +73,8 @@ FIXTURE_TEARDOWN(mthp)
 {
 	if (self->p != MAP_FAILED)
 		munmap(self->p, 2 * FOLIO_SIZE);
-	if (self->old)
-		write_text_file(MTHP_64K, self->old);
-	free(self->text);
+	if (self->set)
+		ptmark_thp_size_restore(FOLIO_SIZE, self->old);
 	close(self->fd);
 }
 
@@ -256,10 +253,10 @@ TEST_F(mthp, uffd_wp_part_of_folio)
 int main(int argc, char **argv)
 {
 	if (!ptmark_only_listing(argc, argv)) {
-		if (access(MTHP_64K, W_OK)) {
+		if (access(PTMARK_MTHP_ENABLED, W_OK)) {
 			ksft_print_header();
 			ksft_exit_skip("kernel lacks 64 KiB anonymous mTHP (no %s)\n",
-				       MTHP_64K);
+				       PTMARK_MTHP_ENABLED);
 		}
 		ptmark_require_module(0, NULL);
 	}

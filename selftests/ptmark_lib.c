@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1080,6 +1081,10 @@ const struct ptmark_backing ptmark_backings[BK_NR] = {
 		PB_FILE | PB_EXT4 | PB_SHARED | PB_GUARD | PB_PUNCH },
 	[BK_PFNMAP] = { BK_PFNMAP, "pfnmap", "/dev/ptmark VM_PFNMAP",
 		PB_PFNMAP | PB_SHARED | PB_WRITABLE },
+	/* Its faults map 64 KiB folios once that size is set "always". */
+	[BK_ANON_MTHP] = { BK_ANON_MTHP, "anon_mthp", "64 KiB mTHP anonymous",
+		PB_ANON | PB_WRITABLE | PB_MTHP | PB_GUARD | PB_UFFD_MISSING |
+		PB_UFFD_WP | PB_UFFD_RWP },
 };
 
 const struct ptmark_backing *ptmark_backing_by_name(const char *name)
@@ -1110,6 +1115,8 @@ static const char *backing_check(const struct ptmark_backing *b, char *why,
 	if ((b->caps & PB_THP) &&
 	    access("/sys/kernel/mm/transparent_hugepage", F_OK))
 		return "transparent huge pages unavailable";
+	if ((b->caps & PB_MTHP) && access(PTMARK_MTHP_ENABLED, F_OK))
+		return "kernel lacks 64 KiB anonymous mTHP (no " PTMARK_MTHP_ENABLED ")";
 	if (b->id == BK_HUGE_TMPFS) {
 		fd = ptmark_huge_tmpfs_fd(why, len);
 		if (fd < 0)
@@ -1196,7 +1203,8 @@ void *ptmark_backing_mmap(const struct ptmark_backing *b, int fd, void *at,
 	}
 	if (!align)
 		align = b->caps & PB_HUGETLB ? ptmark_hugetlb_size() :
-			b->caps & PB_THP ? ptmark_pmd_size() : 0;
+			b->caps & PB_THP ? ptmark_pmd_size() :
+			b->caps & PB_MTHP ? PTMARK_MTHP_SIZE : 0;
 	if (!where) {
 		/* A reservation to place the mapping where it belongs. */
 		where = align ? mmap_aligned(len, align, PROT_NONE) :
@@ -2147,4 +2155,853 @@ void tap_reason_clean(char *reason)
 	for (; *reason; reason++)
 		if (*reason == '#' || *reason == '\n' || *reason == '\r')
 			*reason = ' ';
+}
+
+/* ---- anonymous mTHP and khugepaged ------------------------------------- */
+
+static void thp_size_path(size_t size, char *path, size_t len)
+{
+	snprintf(path, len,
+		 "/sys/kernel/mm/transparent_hugepage/hugepages-%zukB/enabled",
+		 size >> 10);
+}
+
+int ptmark_thp_size_set(size_t size, const char *mode, char *saved,
+			size_t len)
+{
+	char path[96], *text, *choice;
+	int ret = 0;
+
+	thp_size_path(size, path, sizeof(path));
+	text = read_text_file(path);
+	if (!text)
+		return -errno;
+	choice = sysfs_choice(text);
+	if (!choice || strlen(choice) >= len)
+		ret = -EIO;
+	else
+		snprintf(saved, len, "%s", choice);
+	free(text);
+	return ret ?: write_text_file(path, mode);
+}
+
+int ptmark_thp_size_restore(size_t size, const char *saved)
+{
+	char path[96];
+
+	thp_size_path(size, path, sizeof(path));
+	return write_text_file(path, saved);
+}
+
+#define KHUGEPAGED_DIR	"/sys/kernel/mm/transparent_hugepage/khugepaged/"
+
+static struct khugepaged_knob {
+	const char *name;
+	char saved[32];
+} khugepaged_knobs[] = {
+	{ "scan_sleep_millisecs" },
+	{ "alloc_sleep_millisecs" },
+};
+
+int ptmark_khugepaged_quick(bool restore)
+{
+	struct khugepaged_knob *k;
+	char path[128], *text;
+	int ret = 0, err;
+
+	for (k = khugepaged_knobs; k < khugepaged_knobs + ARRAY_SIZE(khugepaged_knobs); k++) {
+		snprintf(path, sizeof(path), KHUGEPAGED_DIR "%s", k->name);
+		if (restore) {
+			err = k->saved[0] ? write_text_file(path, k->saved) : 0;
+			ret = ret ?: err;
+			k->saved[0] = '\0';
+			continue;
+		}
+		text = read_text_file(path);
+		if (!text)
+			return -errno;
+		snprintf(k->saved, sizeof(k->saved), "%lu", strtoul(text, NULL, 10));
+		free(text);
+		ret = write_text_file(path, "10");
+		if (ret)
+			return ret;
+	}
+	return ret;
+}
+
+long long ptmark_khugepaged_full_scans(void)
+{
+	char *text = read_text_file(KHUGEPAGED_DIR "full_scans");
+	long long n = text ? atoll(text) : -1;
+
+	free(text);
+	return n;
+}
+
+/* ---- protection across splits and collapses of large folios ----------- */
+
+/* The part a case splits off: pages [LP_FIRST, LP_FIRST + LP_PART). */
+#define LP_FIRST		100
+#define LP_PART			40
+/* How long an access, a message or a reclaim may take (TCG is slow). */
+#define LP_WAIT_MS		2000
+/* How long khugepaged gets for its passes and its collapse. */
+#define LP_KHUGEPAGED_MS	60000
+
+static int __attribute__((format(printf, 3, 4)))
+lp_say(struct ptmark_lp *lp, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(lp->why, sizeof(lp->why), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* A page's state (see ptmark_lib.h) from its scan record. */
+static char lp_state(const struct ptmark_lp *lp, const struct ptmark_record *r)
+{
+	__u32 prot = r->bits & (PTMARK_BIT_UFFD_WP | PTMARK_BIT_UFFD_RWP |
+				PTMARK_BIT_PROTNONE | PTMARK_BIT_NUMA_HINT);
+	__u32 mine = lp->mode == PTMARK_PROT_WP ? PTMARK_BIT_UFFD_WP :
+			PTMARK_BIT_UFFD_RWP | PTMARK_BIT_PROTNONE;
+	__u32 swp = lp->mode == PTMARK_PROT_WP ? PTMARK_BIT_UFFD_WP :
+			PTMARK_BIT_UFFD_RWP;
+
+	switch (r->kind) {
+	case PTMARK_KIND_UNMAPPED:
+		return '-';
+	case PTMARK_KIND_NONE:
+		return 'N';
+	case PTMARK_KIND_PRESENT:
+		if (!(r->bits & PTMARK_BIT_ANON))
+			return '?';
+		if (prot == mine)
+			return lp->mode == PTMARK_PROT_WP &&
+			       (r->bits & PTMARK_BIT_WRITE) ? 'V' : 'P';
+		return prot ? '?' : 'u';
+	case PTMARK_KIND_SWAP:
+		if (prot & ~swp)
+			return '?';
+		return prot ? 'S' : 's';
+	case PTMARK_KIND_MIGRATION:
+		return 'M';
+	default:
+		return '?';
+	}
+}
+
+/* @states (one a page) as runs, "P100 u40 P372", into @out. */
+static const char *lp_runs(const char *states, size_t n, char *out,
+			   size_t len)
+{
+	size_t i, run, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n && used < len; i += run) {
+		for (run = 1; i + run < n && states[i + run] == states[i]; run++)
+			;
+		used += snprintf(out + used, len - used, "%s%c%zu",
+				 i ? " " : "", states[i], run);
+	}
+	return out;
+}
+
+static void lp_set(struct ptmark_lp *lp, size_t first, size_t n, char state)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		lp->pg[i].state = state;
+}
+
+static void lp_set_pmd(struct ptmark_lp *lp, int pmd)
+{
+	size_t i;
+
+	for (i = 0; i < lp->nr; i++)
+		lp->pg[i].pmd = pmd;
+}
+
+/*
+ * Every page is what lp->pg says, by the scan: its state, and for a
+ * present page whether a PMD maps it.  0, or -1 naming the first page
+ * that is not, with both pictures.
+ */
+static int lp_check(struct ptmark_lp *lp, const char *when)
+{
+	char *want = calloc(lp->nr + 1, 1), *seen = calloc(lp->nr + 1, 1);
+	char wruns[256], sruns[256];
+	struct ptmark_record rec, bad_rec = { 0 };
+	size_t i, bad = lp->nr;
+	int err = 0;
+
+	if (!want || !seen) {
+		free(want);
+		free(seen);
+		return lp_say(lp, -1, "%s: no memory", when);
+	}
+	for (i = 0; i < lp->nr; i++) {
+		const struct ptmark_lp_page *pg = &lp->pg[i];
+		bool pmd;
+
+		err = ptmark_scan_dense(lp->ptmark, pg->addr, 1, &rec);
+		if (err)
+			break;
+		want[i] = pg->state;
+		seen[i] = lp_state(lp, &rec);
+		pmd = rec.bits & PTMARK_BIT_PMD;
+		if (bad == lp->nr &&
+		    (seen[i] != want[i] ||
+		     (strchr("Pu", want[i]) && pg->pmd >= 0 && pmd != pg->pmd))) {
+			bad = i;
+			bad_rec = rec;
+		}
+	}
+	if (err)
+		lp_say(lp, -1, "%s: scan of page %zu: %s", when, i, strerror(-err));
+	else if (bad < lp->nr)
+		lp_say(lp, -1, "%s: page %zu wants %c%s, the scan shows %c%s (kind %u bits %#x); want %s; scan %s",
+		       when, bad, want[bad],
+		       lp->pg[bad].pmd > 0 ? " PMD-mapped" :
+		       lp->pg[bad].pmd == 0 ? " PTE-mapped" : "", seen[bad],
+		       bad_rec.bits & PTMARK_BIT_PMD ? " PMD-mapped" : "",
+		       bad_rec.kind, bad_rec.bits,
+		       lp_runs(want, lp->nr, wruns, sizeof(wruns)),
+		       lp_runs(seen, lp->nr, sruns, sizeof(sruns)));
+	free(want);
+	free(seen);
+	return err || bad < lp->nr ? -1 : 0;
+}
+
+/* (Un)protect pages [first, first + n), mapped contiguously, in lp->mode. */
+static int lp_protect(struct ptmark_lp *lp, size_t first, size_t n, bool on)
+{
+	size_t len = n * lp->psize, i;
+	int err;
+
+	if (lp->mode == PTMARK_PROT_WP)
+		err = uffd_writeprotect(lp->uffd, lp->pg[first].addr, len,
+					on ? UFFDIO_WRITEPROTECT_MODE_WP : 0);
+	else
+		err = uffd_rwprotect(lp->uffd, lp->pg[first].addr, len,
+				     on ? UFFDIO_RWPROTECT_MODE_RWP : 0);
+	if (err)
+		return lp_say(lp, -1, "%s pages %zu-%zu: %s",
+			      on ? "protecting" : "unprotecting", first,
+			      first + n - 1, strerror(-err));
+	for (i = first; i < first + n; i++) {
+		char *st = &lp->pg[i].state;
+
+		if (*st == 'u' || *st == 'P')
+			*st = on ? 'P' : 'u';
+		else if (*st == 's' || *st == 'S')
+			*st = on ? 'S' : 's';
+	}
+	return 0;
+}
+
+/* lp_protect() and lp_check() after it. */
+static int lp_protect_check(struct ptmark_lp *lp, size_t first, size_t n,
+			    bool on, const char *when)
+{
+	return lp_protect(lp, first, n, on) ?: lp_check(lp, when);
+}
+
+/* A thread reading, then writing, one byte of every mapped page in turn. */
+struct lp_sweep {
+	struct ptmark_lp *lp;
+	size_t off;		/* of the byte in each page */
+	unsigned char *seen;	/* what each read saw */
+	atomic_long at;		/* the page being accessed */
+	atomic_int tid;
+	atomic_bool done;
+};
+
+static void *lp_sweep_main(void *arg)
+{
+	struct lp_sweep *s = arg;
+	struct ptmark_lp *lp = s->lp;
+	volatile unsigned char *p;
+	size_t i;
+
+	atomic_store(&s->tid, gettid());
+	for (i = 0; i < lp->nr; i++) {
+		if (lp->pg[i].state == '-')
+			continue;
+		p = (volatile unsigned char *)lp->pg[i].addr + s->off;
+		atomic_store(&s->at, i);
+		s->seen[i] = *p;
+		*p = (unsigned char)~lp->pg[i].data;
+	}
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+/* Does every byte of page @i hold its data, but the sweep's at @off? */
+static bool lp_page_intact(struct ptmark_lp *lp, size_t i, size_t off)
+{
+	const unsigned char *p = (unsigned char *)lp->pg[i].addr;
+	unsigned char d = lp->pg[i].data;
+	size_t k;
+
+	for (k = 0; k < lp->psize; k++)
+		if (p[k] != (k == off ? (unsigned char)~d : d))
+			return false;
+	return true;
+}
+
+/*
+ * The behaviour of every page: a thread reads and then writes each in
+ * turn.  Each protected page ('P', 'S') must stop it with exactly one
+ * fault message of the mode (WP: the write, flags WP|WRITE; RWP: the
+ * read, flags RWP), for that page and thread, which is resolved by
+ * unprotecting the page; no other page may raise one.  Every read sees
+ * the page's data, every write lands, and the rest of each page is kept.
+ */
+static int lp_sweep(struct ptmark_lp *lp, const char *when)
+{
+	__u64 flags = lp->mode == PTMARK_PROT_WP ?
+		      UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE :
+		      UFFD_PAGEFAULT_FLAG_RWP;
+	struct lp_sweep s = { .lp = lp, .off = lp->psize / 2 + 5 };
+	char *before = calloc(lp->nr, 1);
+	bool *trapped = calloc(lp->nr, sizeof(*trapped));
+	struct uffd_msg msg;
+	pthread_t thread;
+	size_t i, traps = 0;
+	int ret = 0, r;
+	long at;
+
+	s.seen = calloc(lp->nr, 1);
+	if (!before || !trapped || !s.seen) {
+		ret = lp_say(lp, -1, "%s: no memory", when);
+		goto out;
+	}
+	for (i = 0; i < lp->nr; i++)
+		before[i] = lp->pg[i].state;
+	atomic_store(&s.at, -1);
+	atomic_store(&s.tid, 0);
+	atomic_store(&s.done, false);
+	if (pthread_create(&thread, NULL, lp_sweep_main, &s)) {
+		ret = lp_say(lp, -1, "%s: pthread_create failed", when);
+		goto out;
+	}
+	for (;;) {
+		r = uffd_read_msg(lp->uffd, LP_WAIT_MS, &msg);
+		at = atomic_load(&s.at);
+		if (r < 0) {
+			ret = lp_say(lp, -1, "%s: reading the userfaultfd: %s",
+				     when, strerror(-r));
+			break;
+		}
+		if (r == 0) {
+			if (atomic_load(&s.done))
+				break;
+			ret = lp_say(lp, -1, "%s: the access of page %ld ('%c') blocks with no message",
+				     when, at, at >= 0 ? before[at] : '?');
+			break;
+		}
+		if (at < 0 || msg.event != UFFD_EVENT_PAGEFAULT ||
+		    msg.arg.pagefault.flags != flags ||
+		    (msg.arg.pagefault.address & ~(__u64)(lp->psize - 1)) !=
+		    (uintptr_t)lp->pg[at].addr ||
+		    (int)msg.arg.pagefault.feat.ptid != atomic_load(&s.tid)) {
+			ret = lp_say(lp, -1, "%s: at page %ld: event %#x address %#llx flags %#llx tid %u, wanted a fault at %p flags %#llx tid %d",
+				     when, at, msg.event,
+				     (unsigned long long)msg.arg.pagefault.address,
+				     (unsigned long long)msg.arg.pagefault.flags,
+				     msg.arg.pagefault.feat.ptid,
+				     at >= 0 ? lp->pg[at].addr : NULL,
+				     (unsigned long long)flags,
+				     atomic_load(&s.tid));
+			break;
+		}
+		if (!strchr("PS", before[at])) {
+			ret = lp_say(lp, -1, "%s: page %ld ('%c') is unprotected, yet its access trapped",
+				     when, at, before[at]);
+			break;
+		}
+		if (atomic_load(&s.done)) {
+			ret = lp_say(lp, -1, "%s: page %ld's access went on before its fault was resolved",
+				     when, at);
+			break;
+		}
+		trapped[at] = true;
+		traps++;
+		ret = lp_protect(lp, at, 1, false);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* Let the thread go: unregistering drops all protection. */
+		struct uffdio_range range = {
+			.start = (uintptr_t)lp->mem, .len = lp->nr * lp->psize,
+		};
+
+		ioctl(lp->uffd, UFFDIO_UNREGISTER, &range);
+		if (lp->moved != MAP_FAILED) {
+			range.start = (uintptr_t)lp->moved;
+			range.len = lp->moved_len;
+			ioctl(lp->uffd, UFFDIO_UNREGISTER, &range);
+		}
+	}
+	pthread_join(thread, NULL);
+	for (i = 0; !ret && i < lp->nr; i++) {
+		if (before[i] == '-')
+			continue;
+		if (!!strchr("PS", before[i]) != trapped[i])
+			ret = lp_say(lp, -1, "%s: page %zu ('%c'): its access went through unreported: protection lost",
+				     when, i, before[i]);
+		else if (s.seen[i] != lp->pg[i].data)
+			ret = lp_say(lp, -1, "%s: page %zu ('%c') read %#x, not its data %#x",
+				     when, i, before[i], s.seen[i], lp->pg[i].data);
+		else if (!lp_page_intact(lp, i, s.off))
+			ret = lp_say(lp, -1, "%s: page %zu ('%c') lost its write or its data",
+				     when, i, before[i]);
+	}
+	if (!ret)
+		lp_say(lp, 0, "%s: %zu protected pages trapped", when, traps);
+out:
+	free(before);
+	free(trapped);
+	free(s.seen);
+	return ret;
+}
+
+/*
+ * The folios the backing promised: one PMD leaf over the region, or
+ * naturally aligned 64 KiB folios mapped by PTEs, every page present.
+ */
+static int lp_folios(struct ptmark_lp *lp)
+{
+	struct ptmark_record *recs = calloc(lp->nr, sizeof(*recs));
+	size_t i, head;
+	int err;
+
+	if (!recs)
+		return lp_say(lp, -1, "no memory");
+	err = ptmark_scan_dense(lp->ptmark, lp->mem, lp->nr, recs);
+	if (err) {
+		free(recs);
+		return lp_say(lp, -1, "scan: %s", strerror(-err));
+	}
+	for (i = 0; i < lp->nr; i++) {
+		const struct ptmark_record *r = &recs[i];
+
+		head = i - i % lp->folio;
+		if (r->kind != PTMARK_KIND_PRESENT || !(r->bits & PTMARK_BIT_ANON) ||
+		    !(r->bits & PTMARK_BIT_LARGE))
+			break;
+		if (lp->folio == lp->nr ? !(r->bits & PTMARK_BIT_PMD) :
+		    (r->bits & PTMARK_BIT_PMD) || recs[head].pfn % lp->folio ||
+		    r->pfn != recs[head].pfn + i - head)
+			break;
+	}
+	if (i < lp->nr)
+		lp_say(lp, -1, "page %zu is in no %s (kind %u bits %#x pfn %#llx, its folio's head %#llx): the backing is not what it says",
+		       i, lp->folio == lp->nr ? "PMD-mapped THP" :
+		       "naturally aligned 64 KiB folio mapped by PTEs",
+		       recs[i].kind, recs[i].bits,
+		       (unsigned long long)recs[i].pfn,
+		       (unsigned long long)recs[i - i % lp->folio].pfn);
+	free(recs);
+	return i < lp->nr ? -1 : 0;
+}
+
+int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
+		    enum ptmark_prot_mode mode)
+{
+	__u64 features = UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_REMAP;
+	size_t len = ptmark_pmd_size(), i;
+	int err;
+
+	memset(lp, 0, sizeof(*lp));
+	lp->b = b;
+	lp->mode = mode;
+	lp->uffd = -1;
+	lp->mem = MAP_FAILED;
+	lp->moved = MAP_FAILED;
+	lp->psize = sysconf(_SC_PAGESIZE);
+	lp->nr = len / lp->psize;
+	lp->folio = b->caps & PB_MTHP ? PTMARK_MTHP_SIZE / lp->psize : lp->nr;
+	lp->ptmark = ptmark_open();
+	if (lp->ptmark < 0)
+		return lp_say(lp, 1, "ptmark.ko not loaded");
+	lp->pg = calloc(lp->nr, sizeof(*lp->pg));
+	if (!lp->pg)
+		return lp_say(lp, -1, "no memory");
+	/*
+	 * 64 KiB folios, and no PMD where THP is "always" (stock kernels):
+	 * khugepaged may collapse the range only when a case lets it.
+	 */
+	if (b->caps & PB_MTHP) {
+		err = ptmark_thp_size_set(PTMARK_MTHP_SIZE, "always",
+					  lp->mthp_saved,
+					  sizeof(lp->mthp_saved));
+		if (err)
+			return lp_say(lp, -1, "%s: %s", PTMARK_MTHP_ENABLED,
+				      strerror(-err));
+		lp->mthp_set = true;
+		err = ptmark_thp_size_set(len, "never", lp->pmd_saved,
+					  sizeof(lp->pmd_saved));
+		if (err)
+			return lp_say(lp, -1, "the PMD-sized THP switch: %s",
+				      strerror(-err));
+		lp->pmd_set = true;
+	}
+	lp->mem = ptmark_backing_mmap(b, -1, NULL, len, PROT_READ | PROT_WRITE,
+				      0, len);
+	if (lp->mem == MAP_FAILED)
+		return lp_say(lp, -1, "mmap of %s: %s", b->desc, strerror(errno));
+	for (i = 0; i < lp->nr; i++) {
+		lp->pg[i].addr = lp->mem + i * lp->psize;
+		lp->pg[i].state = 'u';
+		lp->pg[i].pmd = lp->folio == lp->nr;
+		lp->pg[i].data = ptmark_stamp(PTMARK_BY_MEM, i);
+		memset(lp->pg[i].addr, lp->pg[i].data, lp->psize);
+	}
+	if (lp_folios(lp))
+		return -1;
+	features |= mode == PTMARK_PROT_WP ? UFFD_FEATURE_PAGEFAULT_FLAG_WP :
+					     UFFD_FEATURE_RWP;
+	lp->uffd = uffd_open(features);
+	if (lp->uffd < 0)
+		return lp_say(lp, -1, "UFFDIO_API %#llx: %s",
+			      (unsigned long long)features, strerror(-lp->uffd));
+	err = uffd_register(lp->uffd, lp->mem, len,
+			    mode == PTMARK_PROT_WP ? UFFDIO_REGISTER_MODE_WP :
+						     UFFDIO_REGISTER_MODE_RWP);
+	if (err)
+		return lp_say(lp, -1, "UFFDIO_REGISTER: %s", strerror(-err));
+	return lp_check(lp, "registered");
+}
+
+void ptmark_lp_teardown(struct ptmark_lp *lp)
+{
+	if (lp->uffd >= 0)
+		close(lp->uffd);
+	if (lp->mem != MAP_FAILED)
+		munmap(lp->mem, lp->nr * lp->psize);
+	if (lp->moved != MAP_FAILED)
+		munmap(lp->moved, lp->moved_len);
+	if (lp->khugepaged_set)
+		ptmark_khugepaged_quick(true);
+	if (lp->mthp_set)
+		ptmark_thp_size_restore(PTMARK_MTHP_SIZE, lp->mthp_saved);
+	if (lp->pmd_set)
+		ptmark_thp_size_restore(lp->nr * lp->psize, lp->pmd_saved);
+	free(lp->pg);
+	if (lp->ptmark >= 0)
+		close(lp->ptmark);
+}
+
+/* A system call's -1: the failure with its errno. */
+static int lp_sys(struct ptmark_lp *lp, long ret, const char *what)
+{
+	return ret == -1 ? lp_say(lp, -1, "%s: %s", what, strerror(errno)) : 0;
+}
+
+/*
+ * mremap() pages [first, first + n) to a fresh place: the context
+ * follows (UFFD_EVENT_REMAP, which the move waits for) and so must the
+ * protection of each page.
+ */
+static int lp_move_part(struct ptmark_lp *lp, size_t first, size_t n)
+{
+	struct uffd_event_reader r;
+	size_t len = n * lp->psize, i;
+	char *from = lp->pg[first].addr, *dst;
+
+	dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst == MAP_FAILED)
+		return lp_sys(lp, -1, "mmap");
+	if (uffd_event_reader_start(&r, lp->uffd, 5 * LP_WAIT_MS)) {
+		munmap(dst, len);
+		return lp_say(lp, -1, "pthread_create failed");
+	}
+	dst = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	pthread_join(r.thread, NULL);
+	if (dst == MAP_FAILED)
+		return lp_sys(lp, -1, "mremap");
+	lp->moved = dst;
+	lp->moved_len = len;
+	if (!r.got || r.msg.event != UFFD_EVENT_REMAP ||
+	    r.msg.arg.remap.from != (uintptr_t)from ||
+	    r.msg.arg.remap.to != (uintptr_t)dst || r.msg.arg.remap.len != len)
+		return lp_say(lp, -1, "mremap: %s event %#x from %#llx to %#llx len %llu, wanted UFFD_EVENT_REMAP from %p to %p len %zu",
+			      r.got ? "got" : "no", r.got ? r.msg.event : 0,
+			      (unsigned long long)r.msg.arg.remap.from,
+			      (unsigned long long)r.msg.arg.remap.to,
+			      (unsigned long long)r.msg.arg.remap.len,
+			      from, dst, len);
+	for (i = first; i < first + n; i++)
+		lp->pg[i].addr = dst + (i - first) * lp->psize;
+	return 0;
+}
+
+/* move_pages() of pages [first, first + n) to the node page @first is not on. */
+static int lp_migrate_part(struct ptmark_lp *lp, size_t first, size_t n)
+{
+	int status[LP_PART], nodes[LP_PART], target, tries;
+	void *addrs[LP_PART];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		addrs[i] = lp->pg[first + i].addr;
+	if (move_pages(0, 1, addrs, NULL, status, 0) || status[0] < 0)
+		return lp_say(lp, -1, "move_pages query: %s, status %d",
+			      strerror(errno), status[0]);
+	target = !status[0];
+	for (i = 0; i < n; i++)
+		nodes[i] = target;
+	/* A folio the kernel was busy with is tried again. */
+	for (tries = 0; tries < 3; tries++) {
+		if (move_pages(0, n, addrs, nodes, status, MPOL_MF_MOVE) < 0)
+			return lp_sys(lp, -1, "move_pages");
+		for (i = 0; i < n && status[i] == target; i++)
+			;
+		if (i == n)
+			break;
+	}
+	if (i < n)
+		return lp_say(lp, -1, "move_pages: page %zu has status %d, wanted node %d",
+			      first + i, status[i], target);
+	/* The query does not fault, and says where each page is now. */
+	if (move_pages(0, n, addrs, NULL, status, 0))
+		return lp_sys(lp, -1, "move_pages query");
+	for (i = 0; i < n; i++)
+		if (status[i] != target)
+			return lp_say(lp, -1, "page %zu is on node %d after its move to %d",
+				      first + i, status[i], target);
+	return 0;
+}
+
+/*
+ * MADV_PAGEOUT of the whole region until every page is a swap entry
+ * (protected pages 'S', the others 's'), a few tries.
+ */
+static int lp_swap_out(struct ptmark_lp *lp)
+{
+	struct ptmark_record rec;
+	int tries, err;
+	size_t i;
+
+	for (i = 0; i < lp->nr; i++)
+		lp->pg[i].state = lp->pg[i].state == 'P' ? 'S' : 's';
+	for (tries = 0; tries < 3; tries++) {
+		if (madvise(lp->mem, lp->nr * lp->psize, MADV_PAGEOUT))
+			return lp_sys(lp, -1, "MADV_PAGEOUT");
+		for (i = 0; i < lp->nr; i++) {
+			err = ptmark_scan_dense(lp->ptmark, lp->pg[i].addr, 1, &rec);
+			if (err)
+				return lp_say(lp, -1, "scan: %s", strerror(-err));
+			if (rec.kind != PTMARK_KIND_SWAP)
+				break;
+		}
+		if (i == lp->nr)
+			return 0;
+	}
+	return lp_check(lp, "after MADV_PAGEOUT") ?: -1;
+}
+
+/* MADV_COLLAPSE of the region: 0 or -errno, a transient failure retried. */
+static int lp_collapse(struct ptmark_lp *lp)
+{
+	int tries, err = 0;
+
+	for (tries = 0; tries < 5; tries++) {
+		err = madvise(lp->mem, lp->nr * lp->psize, MADV_COLLAPSE) ?
+		      -errno : 0;
+		if (err != -EAGAIN && err != -ENOMEM)
+			break;
+		usleep(100 * 1000);
+	}
+	return err;
+}
+
+/* Wait until khugepaged has made @passes more full passes: 0 or -1. */
+static int lp_khugepaged_passes(struct ptmark_lp *lp, int passes)
+{
+	long long start = ptmark_khugepaged_full_scans();
+	double end = monotonic_ms() + LP_KHUGEPAGED_MS;
+
+	if (start < 0)
+		return lp_say(lp, -1, "no khugepaged full_scans");
+	while (ptmark_khugepaged_full_scans() < start + passes) {
+		if (monotonic_ms() > end)
+			return lp_say(lp, -1, "khugepaged made fewer than %d passes in %d ms",
+				      passes, LP_KHUGEPAGED_MS);
+		usleep(20 * 1000);
+	}
+	return 0;
+}
+
+/* Wait until khugepaged has collapsed the region into a PMD: 0 or -1. */
+static int lp_khugepaged_collapsed(struct ptmark_lp *lp)
+{
+	double end = monotonic_ms() + LP_KHUGEPAGED_MS;
+	struct ptmark_record rec;
+	int err;
+
+	for (;;) {
+		err = ptmark_scan_dense(lp->ptmark, lp->mem, 1, &rec);
+		if (err)
+			return lp_say(lp, -1, "scan: %s", strerror(-err));
+		if (rec.kind == PTMARK_KIND_PRESENT && (rec.bits & PTMARK_BIT_PMD))
+			return 0;
+		if (monotonic_ms() > end)
+			return lp_say(lp, -1, "khugepaged left the unprotected range PTE-mapped for %d ms",
+				      LP_KHUGEPAGED_MS);
+		usleep(20 * 1000);
+	}
+}
+
+/*
+ * Store every page's first byte back into it: referenced and writable
+ * again, which unprotecting does not make a PTE (the write fault does),
+ * and which 6.1's collapse wants of at least one (SCAN_PAGE_RO).
+ */
+static void lp_touch(struct ptmark_lp *lp)
+{
+	volatile char *p;
+	size_t i;
+
+	for (i = 0; i < lp->nr; i++) {
+		p = lp->pg[i].addr;
+		*p = *p;
+	}
+}
+
+#define LP_TRY(expr)							\
+	do {								\
+		int __ret = (expr);					\
+		if (__ret)						\
+			return __ret;					\
+	} while (0)
+
+int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
+{
+	const size_t a = LP_FIRST, n = LP_PART, all = lp->nr;
+	size_t len = n * lp->psize;
+	const char *why;
+	int err;
+	size_t i;
+
+	/* Protecting the whole region keeps a PMD whole. */
+	LP_TRY(lp_protect_check(lp, 0, all, true, "protected whole"));
+	switch (c) {
+	case LP_SPLIT_UNPROTECT:
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_protect_check(lp, a, n, false, "part unprotected"));
+		return lp_sweep(lp, "after the partial unprotect");
+	case LP_SPLIT_MPROTECT:
+		LP_TRY(lp_sys(lp, mprotect(lp->pg[a].addr, len, PROT_READ),
+			      "mprotect read-only"));
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_check(lp, "part read-only"));
+		LP_TRY(lp_sys(lp, mprotect(lp->pg[a].addr, len,
+					   PROT_READ | PROT_WRITE),
+			      "mprotect writable"));
+		LP_TRY(lp_check(lp, "part writable again"));
+		return lp_sweep(lp, "after the partial mprotect");
+	case LP_SPLIT_DONTNEED:
+		LP_TRY(lp_sys(lp, madvise(lp->pg[a].addr, len, MADV_DONTNEED),
+			      "MADV_DONTNEED"));
+		/* Anonymous memory loses data and protection together. */
+		lp_set(lp, a, n, 'N');
+		for (i = a; i < a + n; i++)
+			lp->pg[i].data = 0;
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_check(lp, "part zapped"));
+		return lp_sweep(lp, "after the partial MADV_DONTNEED");
+	case LP_SPLIT_MREMAP:
+		LP_TRY(lp_move_part(lp, a, n));
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_check(lp, "part moved"));
+		return lp_sweep(lp, "after the partial mremap");
+	case LP_SPLIT_MUNMAP:
+		LP_TRY(lp_sys(lp, munmap(lp->pg[a].addr, len), "munmap"));
+		lp_set(lp, a, n, '-');
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_check(lp, "part unmapped"));
+		return lp_sweep(lp, "after the partial munmap");
+	case LP_SPLIT_MIGRATE:
+		why = ptmark_no_numa_migration();
+		if (why)
+			return lp_say(lp, 1, "%s", why);
+		/* The part moved holds protected and unprotected pages. */
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_protect_check(lp, a + n / 2, n, false,
+					"part unprotected"));
+		LP_TRY(lp_migrate_part(lp, a, n));
+		lp_set_pmd(lp, -1);
+		LP_TRY(lp_check(lp, "part migrated"));
+		return lp_sweep(lp, "after the partial migration");
+	case LP_SWAP_OUT:
+		if (!swap_active())
+			return lp_say(lp, 1, "no active swap device (/proc/swaps)");
+		LP_TRY(lp_swap_out(lp));
+		LP_TRY(lp_check(lp, "swapped out"));
+		/* Unprotecting swap entries clears their bit alone. */
+		LP_TRY(lp_protect_check(lp, a, n, false,
+					"part of the swap unprotected"));
+		lp_set_pmd(lp, -1);
+		return lp_sweep(lp, "after swap-out");
+	case LP_COLLAPSE:
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_protect_check(lp, a, n, false, "part unprotected"));
+		/* A protected PTE refuses the collapse (SCAN_PTE_UFFD). */
+		err = lp_collapse(lp);
+		if (err != -EINVAL) {
+			lp_check(lp, "after MADV_COLLAPSE");
+			return lp_say(lp, -1, "MADV_COLLAPSE over protected pages: %s, wanted EINVAL; %s",
+				      err ? strerror(-err) : "collapsed", lp->why);
+		}
+		LP_TRY(lp_check(lp, "after the refused collapse"));
+		LP_TRY(lp_protect_check(lp, 0, all, false, "all unprotected"));
+		lp_touch(lp);
+		err = lp_collapse(lp);
+		if (err)
+			return lp_say(lp, -1, "MADV_COLLAPSE of the unprotected range: %s",
+				      strerror(-err));
+		lp_set_pmd(lp, 1);
+		LP_TRY(lp_check(lp, "collapsed"));
+		LP_TRY(lp_protect_check(lp, 0, all, true,
+					"collapsed and protected"));
+		return lp_sweep(lp, "after the collapse");
+	case LP_KHUGEPAGED:
+		lp_set_pmd(lp, 0);
+		LP_TRY(lp_protect_check(lp, a, n, false, "part unprotected"));
+		LP_TRY(lp_sys(lp, madvise(lp->mem, all * lp->psize,
+					  MADV_HUGEPAGE), "MADV_HUGEPAGE"));
+		/* khugepaged makes PMDs of MADV_HUGEPAGE ranges now. */
+		if (lp->pmd_set) {
+			char ignored[16];
+
+			err = ptmark_thp_size_set(all * lp->psize, "madvise",
+						  ignored, sizeof(ignored));
+			if (err)
+				return lp_say(lp, -1, "the PMD-sized THP switch: %s",
+					      strerror(-err));
+		}
+		err = ptmark_khugepaged_quick(false);
+		lp->khugepaged_set = true;
+		if (err)
+			return lp_say(lp, -1, "khugepaged timers: %s", strerror(-err));
+		LP_TRY(lp_khugepaged_passes(lp, 2));
+		LP_TRY(lp_check(lp, "after two khugepaged passes"));
+		/* khugepaged may collapse the range from here on. */
+		lp_set_pmd(lp, -1);
+		LP_TRY(lp_protect_check(lp, 0, all, false, "all unprotected"));
+		lp_touch(lp);
+		LP_TRY(lp_khugepaged_collapsed(lp));
+		lp_set_pmd(lp, 1);
+		LP_TRY(lp_check(lp, "collapsed by khugepaged"));
+		LP_TRY(lp_protect_check(lp, 0, all, true,
+					"collapsed and protected"));
+		return lp_sweep(lp, "after khugepaged's collapse");
+	}
+	return lp_say(lp, -1, "no case %d", c);
 }

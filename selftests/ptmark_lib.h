@@ -801,6 +801,7 @@ size_t ptmark_guarded_stack_pages(size_t pages);
 #define PB_UFFD_WP	(1u << 12)	/* ... and synchronous write-protect */
 #define PB_PUNCH	(1u << 13)	/* fallocate(PUNCH_HOLE) frees its pages */
 #define PB_UFFD_RWP	(1u << 14)	/* userfaultfd read-write protection */
+#define PB_MTHP		(1u << 15)	/* 64 KiB anonymous mTHP folios */
 /* The backing's bits. */
 #define PB_ALL		0xffffu
 
@@ -830,6 +831,7 @@ enum ptmark_backing_id {
 	BK_EXT4_PRIVATE,
 	BK_EXT4_RDONLY,
 	BK_PFNMAP,
+	BK_ANON_MTHP,
 	BK_NR,
 };
 
@@ -915,6 +917,103 @@ int ptmark_backing_fd(const struct ptmark_backing *b, size_t len);
  */
 void *ptmark_backing_mmap(const struct ptmark_backing *b, int fd, void *at,
 			  size_t len, int prot, off_t off, size_t align);
+
+/* ---- anonymous mTHP and khugepaged ------------------------------------- */
+
+/* The mTHP folio size BK_ANON_MTHP maps, and its sysfs switch. */
+#define PTMARK_MTHP_SIZE	(64UL << 10)
+#define PTMARK_MTHP_ENABLED	\
+	"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
+
+/*
+ * Set the switch of anonymous THPs of @size bytes (64 KiB, a PMD's) to
+ * @mode ("always", "madvise", "never"), keeping its old choice in @saved
+ * (at least 16 bytes) for ptmark_thp_size_restore(): 0 or -errno,
+ * -ENOENT where the kernel has no switch for that size.  Every set must
+ * be restored.
+ */
+int ptmark_thp_size_set(size_t size, const char *mode, char *saved,
+			size_t len);
+int ptmark_thp_size_restore(size_t size, const char *saved);
+
+/*
+ * Make khugepaged scan every 10 ms (or with @restore put its timers
+ * back); its completed passes over all mms.  -errno / -1 on failure.
+ */
+int ptmark_khugepaged_quick(bool restore);
+long long ptmark_khugepaged_full_scans(void);
+
+/* ---- protection across splits and collapses of large folios ----------- */
+
+/*
+ * One PMD-sized, PMD-aligned region of a large-folio anonymous backing
+ * (BK_ANON_THP: one PMD-mapped THP; BK_ANON_MTHP: 64 KiB folios mapped
+ * by PTEs), registered with a userfaultfd for write protection or for
+ * read-write protection, and what each of its pages must be: where it is
+ * mapped now, its state, its data, whether a PMD maps it.  The cases
+ * (enum ptmark_lp_case) split the region every way the kernel splits such
+ * a mapping, or collapse it, and check each page twice: by the module's
+ * scan, and by an access of every page (a protected one traps with the
+ * mode's fault message and waits until resolved; others go through; each
+ * reads the data it should).
+ *
+ * States, as ptmark_lp_state() names a scan record:
+ *   P  present, protected (WP: uffd-wp, not writable; RWP: protnone and
+ *      uffd-rwp)      u  present, unprotected     V  uffd-wp yet writable
+ *   S  swap entry, protected     s  swap entry, unprotected
+ *   N  no entry      -  no VMA   M  migration entry   ?  anything else
+ */
+enum ptmark_prot_mode { PTMARK_PROT_WP, PTMARK_PROT_RWP };
+
+enum ptmark_lp_case {
+	LP_SPLIT_UNPROTECT,	/* unprotect part of a protected folio */
+	LP_SPLIT_MPROTECT,	/* mprotect() part read-only, then back */
+	LP_SPLIT_DONTNEED,	/* MADV_DONTNEED of part */
+	LP_SPLIT_MREMAP,	/* mremap() part elsewhere (EVENT_REMAP) */
+	LP_SPLIT_MUNMAP,	/* munmap() part */
+	LP_SPLIT_MIGRATE,	/* move_pages() part to the other node */
+	LP_SWAP_OUT,		/* MADV_PAGEOUT, then unprotect part of the swap */
+	LP_COLLAPSE,		/* MADV_COLLAPSE refused, then done */
+	LP_KHUGEPAGED,		/* khugepaged leaves it, then collapses */
+};
+
+struct ptmark_lp_page {
+	char *addr;		/* where it is mapped now */
+	char state;		/* what it must be, as above */
+	signed char pmd;	/* present: 1 PMD-mapped, 0 by a PTE, -1 either */
+	unsigned char data;	/* what it must hold */
+};
+
+struct ptmark_lp {
+	const struct ptmark_backing *b;
+	enum ptmark_prot_mode mode;
+	int ptmark;		/* /dev/ptmark */
+	int uffd;
+	size_t psize;		/* a page */
+	size_t nr;		/* pages in the region */
+	size_t folio;		/* pages of a folio at set-up */
+	char *mem;		/* the region */
+	char *moved;		/* where LP_SPLIT_MREMAP moved its part */
+	size_t moved_len;
+	bool mthp_set, pmd_set, khugepaged_set;
+	char mthp_saved[16], pmd_saved[16];
+	struct ptmark_lp_page *pg;
+	char why[1024];		/* the failure or skip of the last call */
+};
+
+/*
+ * Set the region up on backing @b in @mode: 0, 1 to skip (the reason in
+ * lp->why: no module, a kernel without the backing or mode), or -1 with
+ * lp->why saying what went wrong; the large folios are checked to be
+ * there (a PMD leaf, or 64 KiB folios) before anything is protected.
+ * ptmark_lp_teardown() always, after either.
+ */
+int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
+		    enum ptmark_prot_mode mode);
+void ptmark_lp_teardown(struct ptmark_lp *lp);
+
+/* Run case @c over the region: 0, 1 to skip, -1 failed; why in lp->why. */
+int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c);
 
 /* ---- known kernel bugs and races --------------------------------------- */
 
@@ -1255,6 +1354,27 @@ static inline bool ptmark_only_listing(int argc, char **argv)
 			ptmark_require_module(0, NULL);			\
 		return ptmark_harness_run(argc, argv, check);		\
 	}
+
+/*
+ * The test of a ptmark_lp_run() case on fixture @self->lp: a skip or a
+ * failure with its reason.
+ */
+#define PTMARK_LP_CASE(lp, c)						\
+	do {								\
+		int __r = ptmark_lp_run(lp, c);				\
+		if (__r > 0)						\
+			SKIP(return, "%s", (lp)->why);			\
+		ASSERT_EQ(0, __r) TH_LOG("%s", (lp)->why);		\
+	} while (0)
+
+/* FIXTURE_SETUP() of such a fixture. */
+#define PTMARK_LP_SETUP(lp, backing, mode)				\
+	do {								\
+		int __r = ptmark_lp_setup(lp, backing, mode);		\
+		if (__r > 0)						\
+			SKIP(return, "%s", (lp)->why);			\
+		ASSERT_EQ(0, __r) TH_LOG("%s", (lp)->why);		\
+	} while (0)
 #endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* _PTMARK_LIB_H */
