@@ -1968,6 +1968,84 @@ TEST(huge_tmpfs_pmd_protected)
 	KERNEL_BUG_NOT_SEEN("rwp-shmem-thp-protect");
 }
 
+/* ---------------------------------------------------------------------
+ * Large anonymous folios split and collapsed: a PMD-mapped THP and
+ * 64 KiB mTHP folios, the cases of uffd_wp's uffd_wp_thp in RWP mode.
+ * An RWP-protected page is protnone with the uffd bit; every split
+ * (partial unprotect, mprotect(), MADV_DONTNEED, mremap(), munmap(),
+ * migration of part, swap-out) must keep exactly the protected pages so,
+ * and a collapse must refuse a range holding one (the uffd bit is the
+ * one SCAN_PTE_UFFD looks for), each page checked by the scan and by a
+ * read of it (ptmark_lp_run()).
+ */
+FIXTURE(rwp_thp) {
+	struct ptmark_lp lp;
+};
+
+FIXTURE_VARIANT(rwp_thp) {
+	const struct ptmark_backing *backing;
+};
+
+BACKING_VARIANT(rwp_thp, anon_thp, BK_ANON_THP);
+BACKING_VARIANT(rwp_thp, anon_mthp, BK_ANON_MTHP);
+
+FIXTURE_NEEDS(rwp_thp, PB_UFFD_RWP);
+
+FIXTURE_SETUP(rwp_thp)
+{
+	PTMARK_LP_SETUP(&self->lp, variant->backing, PTMARK_PROT_RWP);
+}
+
+FIXTURE_TEARDOWN(rwp_thp)
+{
+	ptmark_lp_teardown(&self->lp);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_unprotect, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_UNPROTECT);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_mprotect, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MPROTECT);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_dontneed, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_DONTNEED);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_mremap, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MREMAP);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_munmap, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MUNMAP);
+}
+
+TEST_F_TIMEOUT(rwp_thp, split_by_partial_migration, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MIGRATE);
+}
+
+TEST_F_TIMEOUT(rwp_thp, swap_out, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_SWAP_OUT);
+}
+
+TEST_F_TIMEOUT(rwp_thp, madv_collapse, 90)
+{
+	PTMARK_LP_CASE(&self->lp, LP_COLLAPSE);
+}
+
+TEST_F_TIMEOUT(rwp_thp, khugepaged_collapse, 180)
+{
+	PTMARK_LP_CASE(&self->lp, LP_KHUGEPAGED);
+}
+
 PTMARK_GENERATED_TEST()
 
 int main(int argc, char **argv)
