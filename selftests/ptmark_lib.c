@@ -2974,9 +2974,11 @@ int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
 	case LP_KHUGEPAGED:
 		lp_set_pmd(lp, 0);
 		LP_TRY(lp_protect_check(lp, a, n, false, "part unprotected"));
-		LP_TRY(lp_sys(lp, madvise(lp->mem, all * lp->psize,
-					  MADV_HUGEPAGE), "MADV_HUGEPAGE"));
-		/* khugepaged makes PMDs of MADV_HUGEPAGE ranges now. */
+		/*
+		 * khugepaged makes PMDs of MADV_HUGEPAGE ranges now; set
+		 * first, as MADV_HUGEPAGE hands the mm to khugepaged only
+		 * where it may make one (6.12).
+		 */
 		if (lp->pmd_set) {
 			char ignored[16];
 
@@ -2986,6 +2988,8 @@ int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
 				return lp_say(lp, -1, "the PMD-sized THP switch: %s",
 					      strerror(-err));
 		}
+		LP_TRY(lp_sys(lp, madvise(lp->mem, all * lp->psize,
+					  MADV_HUGEPAGE), "MADV_HUGEPAGE"));
 		err = ptmark_khugepaged_quick(false);
 		lp->khugepaged_set = true;
 		if (err)
