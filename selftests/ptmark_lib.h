@@ -1375,6 +1375,45 @@ static inline bool ptmark_only_listing(int argc, char **argv)
 			SKIP(return, "%s", (lp)->why);			\
 		ASSERT_EQ(0, __r) TH_LOG("%s", (lp)->why);		\
 	} while (0)
+/* One test of PTMARK_LP_TESTS(). */
+#define PTMARK_LP_TEST(f, name, c, timeout)				\
+	TEST_F_TIMEOUT(f, name, timeout)				\
+	{								\
+		PTMARK_LP_CASE(&self->lp, c);				\
+	}
+
+/*
+ * Fixture @f over a PMD-mapped anonymous THP and 64 KiB mTHP folios,
+ * protected in @mode (PTMARK_PROT_WP or PTMARK_PROT_RWP), and its nine
+ * ptmark_lp_run() cases: uffd_wp's and rwp's large-folio splits and
+ * collapses.
+ */
+#define PTMARK_LP_TESTS(f, mode)					\
+	FIXTURE(f) {							\
+		struct ptmark_lp lp;					\
+	};								\
+	FIXTURE_VARIANT(f) {						\
+		const struct ptmark_backing *backing;			\
+	};								\
+	BACKING_VARIANT(f, anon_thp, BK_ANON_THP);			\
+	BACKING_VARIANT(f, anon_mthp, BK_ANON_MTHP);			\
+	FIXTURE_SETUP(f)						\
+	{								\
+		PTMARK_LP_SETUP(&self->lp, variant->backing, mode);	\
+	}								\
+	FIXTURE_TEARDOWN(f)						\
+	{								\
+		ptmark_lp_teardown(&self->lp);				\
+	}								\
+	PTMARK_LP_TEST(f, split_by_partial_unprotect, LP_SPLIT_UNPROTECT, 90) \
+	PTMARK_LP_TEST(f, split_by_partial_mprotect, LP_SPLIT_MPROTECT, 90) \
+	PTMARK_LP_TEST(f, split_by_partial_dontneed, LP_SPLIT_DONTNEED, 90) \
+	PTMARK_LP_TEST(f, split_by_partial_mremap, LP_SPLIT_MREMAP, 90)	\
+	PTMARK_LP_TEST(f, split_by_partial_munmap, LP_SPLIT_MUNMAP, 90)	\
+	PTMARK_LP_TEST(f, split_by_partial_migration, LP_SPLIT_MIGRATE, 90) \
+	PTMARK_LP_TEST(f, swap_out, LP_SWAP_OUT, 90)			\
+	PTMARK_LP_TEST(f, madv_collapse, LP_COLLAPSE, 90)		\
+	PTMARK_LP_TEST(f, khugepaged_collapse, LP_KHUGEPAGED, 180)
 #endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* _PTMARK_LIB_H */

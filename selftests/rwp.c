@@ -1978,73 +1978,9 @@ TEST(huge_tmpfs_pmd_protected)
  * one SCAN_PTE_UFFD looks for), each page checked by the scan and by a
  * read of it (ptmark_lp_run()).
  */
-FIXTURE(rwp_thp) {
-	struct ptmark_lp lp;
-};
-
-FIXTURE_VARIANT(rwp_thp) {
-	const struct ptmark_backing *backing;
-};
-
-BACKING_VARIANT(rwp_thp, anon_thp, BK_ANON_THP);
-BACKING_VARIANT(rwp_thp, anon_mthp, BK_ANON_MTHP);
+PTMARK_LP_TESTS(rwp_thp, PTMARK_PROT_RWP)
 
 FIXTURE_NEEDS(rwp_thp, PB_UFFD_RWP);
-
-FIXTURE_SETUP(rwp_thp)
-{
-	PTMARK_LP_SETUP(&self->lp, variant->backing, PTMARK_PROT_RWP);
-}
-
-FIXTURE_TEARDOWN(rwp_thp)
-{
-	ptmark_lp_teardown(&self->lp);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_unprotect, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_UNPROTECT);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_mprotect, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MPROTECT);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_dontneed, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_DONTNEED);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_mremap, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MREMAP);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_munmap, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MUNMAP);
-}
-
-TEST_F_TIMEOUT(rwp_thp, split_by_partial_migration, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MIGRATE);
-}
-
-TEST_F_TIMEOUT(rwp_thp, swap_out, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SWAP_OUT);
-}
-
-TEST_F_TIMEOUT(rwp_thp, madv_collapse, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_COLLAPSE);
-}
-
-TEST_F_TIMEOUT(rwp_thp, khugepaged_collapse, 180)
-{
-	PTMARK_LP_CASE(&self->lp, LP_KHUGEPAGED);
-}
 
 PTMARK_GENERATED_TEST()
 

@@ -2554,71 +2554,7 @@ TEST(protect_reports_pt_alloc_failure)
  * be protected whole once none is.  ptmark_lp_run() runs each case and
  * checks every page by the scan and by an access of every page.
  */
-FIXTURE(uffd_wp_thp) {
-	struct ptmark_lp lp;
-};
-
-FIXTURE_VARIANT(uffd_wp_thp) {
-	const struct ptmark_backing *backing;
-};
-
-BACKING_VARIANT(uffd_wp_thp, anon_thp, BK_ANON_THP);
-BACKING_VARIANT(uffd_wp_thp, anon_mthp, BK_ANON_MTHP);
-
-FIXTURE_SETUP(uffd_wp_thp)
-{
-	PTMARK_LP_SETUP(&self->lp, variant->backing, PTMARK_PROT_WP);
-}
-
-FIXTURE_TEARDOWN(uffd_wp_thp)
-{
-	ptmark_lp_teardown(&self->lp);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_unprotect, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_UNPROTECT);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_mprotect, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MPROTECT);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_dontneed, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_DONTNEED);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_mremap, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MREMAP);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_munmap, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MUNMAP);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, split_by_partial_migration, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SPLIT_MIGRATE);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, swap_out, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_SWAP_OUT);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, madv_collapse, 90)
-{
-	PTMARK_LP_CASE(&self->lp, LP_COLLAPSE);
-}
-
-TEST_F_TIMEOUT(uffd_wp_thp, khugepaged_collapse, 180)
-{
-	PTMARK_LP_CASE(&self->lp, LP_KHUGEPAGED);
-}
+PTMARK_LP_TESTS(uffd_wp_thp, PTMARK_PROT_WP)
 
 /* ---------------------------------------------------------------------
  * The environment, probed once.
