@@ -3241,6 +3241,17 @@ static const struct page_state poison_marker = {
 	ALL_BITS,
 };
 
+/* The scan of @p's first two pages: a poison marker, then no entry. */
+static void expect_poison_then_none(struct __test_metadata *_metadata,
+				    char *p)
+{
+	struct ptmark_record *recs = scan_self(_metadata, p, 2);
+
+	expect_pages(_metadata, recs, 0, 1, &poison_marker);
+	expect_pages(_metadata, recs, 1, 1, &no_entry);
+	free(recs);
+}
+
 /*
  * zap_nonpresent_ptes(), a poison marker when the zap spares COW pages:
  * a UFFDIO_POISON marker in a MAP_PRIVATE mapping of a memfd belongs to
@@ -3249,7 +3260,6 @@ static const struct page_state poison_marker = {
  */
 TEST_F(scan, punch_keeps_private_poison_marker)
 {
-	struct ptmark_record *recs;
 	const char *why;
 	int memfd, uffd;
 	char *p, c;
@@ -3264,10 +3274,7 @@ TEST_F(scan, punch_keeps_private_poison_marker)
 
 	ASSERT_EQ(0, fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			       0, 2 * env.page));
-	recs = scan_self(_metadata, p, 2);
-	expect_pages(_metadata, recs, 0, 1, &poison_marker);
-	expect_pages(_metadata, recs, 1, 1, &no_entry);
-	free(recs);
+	expect_poison_then_none(_metadata, p);
 	ASSERT_EQ(0, probe_handlers_install());
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
 	close(uffd);
@@ -3282,7 +3289,6 @@ TEST_F(scan, punch_keeps_private_poison_marker)
  */
 TEST_F(scan, mprotect_keeps_poison_marker)
 {
-	struct ptmark_record *recs;
 	char *p = map_small_pages(_metadata, 2);
 	const char *why;
 	int uffd;
@@ -3294,15 +3300,9 @@ TEST_F(scan, mprotect_keeps_poison_marker)
 	ASSERT_EQ(NULL, why);
 
 	ASSERT_EQ(0, mprotect(p, 2 * env.page, PROT_READ));
-	recs = scan_self(_metadata, p, 2);
-	expect_pages(_metadata, recs, 0, 1, &poison_marker);
-	expect_pages(_metadata, recs, 1, 1, &no_entry);
-	free(recs);
+	expect_poison_then_none(_metadata, p);
 	ASSERT_EQ(0, mprotect(p, 2 * env.page, PROT_READ | PROT_WRITE));
-	recs = scan_self(_metadata, p, 2);
-	expect_pages(_metadata, recs, 0, 1, &poison_marker);
-	expect_pages(_metadata, recs, 1, 1, &no_entry);
-	free(recs);
+	expect_poison_then_none(_metadata, p);
 	ASSERT_EQ(0, probe_handlers_install());
 	EXPECT_EQ(SIGBUS, probe_read(p, &c));
 	close(uffd);
