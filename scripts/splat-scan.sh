@@ -42,7 +42,10 @@ if [ -n "${2:-}" ]; then
 				if (index(block[j], " " fn[i] "+0x")) { hit_f = 1 }
 			}
 			if (hit_m && hit_f) {
-				print "ptmark: known kernel bug " id[i] ": " block[hit_m] > "/dev/stderr"
+				# The guest prints its kernel log again at
+				# the end: name each report once.
+				if (!said[block[hit_m]]++)
+					print "ptmark: known kernel bug " id[i] ": " block[hit_m] > "/dev/stderr"
 				nb = 0
 				return
 			}
