@@ -9,11 +9,11 @@
 #   reproducers (one kselftest install) -> the harness's own tests ->
 #   native run on this machine's kernel -> VM on the dev kernel, the suite
 #   run by the kernel's run_kselftest.sh as a test farm runs it -> the dev
-#   kernel again with debugfs=off (load, access, netlink) -> the arm64
-#   dev kernel (cached), the module, suite and reproducers cross-built
-#   for it, and its VM -> VM on
-#   stock 6.12 and 6.1, each loading its DKMS-built module -> one line
-#   "N passed, N failed, N skipped"
+#   kernel again with debugfs=off (load, access, netlink) -> make shell ->
+#   VM on stock 6.12 and 6.1, each loading its DKMS-built module -> one
+#   line "N passed, N failed, N skipped".  Beside the VMs, a second lane:
+#   the arm64 dev kernel (cached), the module, suite and reproducers
+#   cross-built for it, and its VM (log: build/logs/arm64.log).
 #
 # Every log is judged by scripts/verdict.sh against what is expected of
 # that kernel: selftests/expected/<kernel>.skip (the skip rules, each of
@@ -46,6 +46,7 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 t_start=$SECONDS
 passed=0 failed=0 skipped=0 bugs=()
+RUNS=() run_p=0 run_f=0 run_s=0
 
 # boot_state: what is under /boot and /lib/modules (names, sizes, times
 # and link targets), which make check must leave as it found them.
@@ -53,6 +54,11 @@ boot_state() {
 	find /boot /lib/modules -printf '%p %s %T@ %l\n' 2>/dev/null | sort
 }
 boot_state > "$LOGS"/boot-before.txt
+
+# krel KDIR: the release of the kernel built in KDIR.
+krel() {
+	cat "$1"/include/config/kernel.release 2>/dev/null
+}
 
 # stock_kdir REL: the headers of the stock kernel REL, as unpacked.
 stock_kdir() {
@@ -69,12 +75,13 @@ fixed_ids() {
 		"$1/series" | xargs
 }
 
-# judge KERNEL LIST LOG: add LOG's verdict to the totals, with the skip
-# rules and known bugs of KERNEL ("-": nothing may skip, no bug is
+# judge KERNEL LIST LOG LABEL: add LOG's verdict to the totals, with the
+# skip rules and known bugs of KERNEL ("-": nothing may skip, no bug is
 # known) and the programs of the kselftest list LIST (those PTMARK_TESTS
-# names, if set).  FIXED, when set, names the bugs a patch series fixes.
+# names, if set); LABEL names the run in the per-run table.  FIXED, when
+# set, names the bugs a patch series fixes.
 judge() {
-	local kernel=$1 list=$2 log=$3 skips=/dev/null known=/dev/null
+	local kernel=$1 list=$2 log=$3 label=$4 skips=/dev/null known=/dev/null
 	local progs out kind a b c opts=()
 	if [ "$kernel" != - ]; then
 		skips=$PTMARK_ROOT/selftests/expected/$kernel.skip
@@ -95,12 +102,15 @@ judge() {
 	if ! grep -q '^counts ' <<< "$out"; then
 		echo "not ok - verdict on $log"
 		failed=$((failed + 1))
+		RUNS+=("$(printf '%-34s %6s %6s %6s' "$label" - 1 -)")
 		return
 	fi
 	while read -r kind a b c; do
 		case $kind in
 		counts)	passed=$((passed + a)) failed=$((failed + b))
-			skipped=$((skipped + c)) ;;
+			skipped=$((skipped + c))
+			RUNS+=("$(printf '%-34s %6d %6d %6d' "$label" "$a" "$b" "$c")")
+			run_p=$((run_p + a)) run_f=$((run_f + b)) run_s=$((run_s + c)) ;;
 		bug)	bugs+=("$a") ;;
 		esac
 	done <<< "$out"
@@ -154,8 +164,13 @@ unchanged_boot() {
 
 finish() {
 	local ids
+	[ -n "${arm_pid:-}" ] && arm64_lane_done
 	check "/boot and /lib/modules unchanged" unchanged_boot
 	step "make check done in $((SECONDS - t_start))s"
+	echo "per run                              passed failed skipped (XFAILs count as skipped)"
+	for r in "${RUNS[@]}"; do echo "  $r"; done
+	printf '  %-34s %6d %6d %6d\n' "harness checks (builds, VMs, /boot)" \
+		$((passed - run_p)) $((failed - run_f)) $((skipped - run_s))
 	ids=$(printf '%s\n' "${bugs[@]}" | awk 'NF && !seen[$0]++' | xargs)
 	echo "$(echo $ids | wc -w) known kernel bugs caught: ${ids:-none}"
 	echo "$passed passed, $failed failed, $skipped skipped"
@@ -261,7 +276,7 @@ for t in test-verdict test-mirror test-ynl test-coverage; do
 done > "$LOGS"/self.log 2>&1
 grep -E '^(not ok|# Totals)' "$LOGS"/self.log
 printf 'ptmark:%s\n' test-verdict test-mirror test-ynl test-coverage > "$LOGS"/self.list
-judge - "$LOGS"/self.list "$LOGS"/self.log
+judge - "$LOGS"/self.list "$LOGS"/self.log "the harness's own tests"
 
 # The native run's expectations were written for the kernel these
 # machines run (the first line of native.bugs says which).
@@ -272,7 +287,98 @@ case $(uname -r) in
 *) echo "ptmark: native expectations are for $native_for, this kernel is $(uname -r): results may differ" >&2 ;;
 esac
 "$NATIVE"/ptmark/run_tests.sh "$NATIVE" 2>&1 | tee "$LOGS"/native.log
-judge native "$NATIVE"/kselftest-list.txt "$LOGS"/native.log
+judge native "$NATIVE"/kselftest-list.txt "$LOGS"/native.log "native $(uname -r)"
+
+# arm64 (unless PTMARK_ARM64=0): the arm64 dev kernel, cross-built from
+# the same source, the module and the suite cross-built for it, and the
+# suite once in QEMU's arm64 virt machine under TCG, judged by dev-arm64's
+# rules.  It runs as a second lane beside the x86-64 VMs: a TCG guest
+# running one test at a time leaves a host core idle, so the two lanes
+# take little more than the longer of them.  Its builds (the kernel, when
+# not cached) run at nice 10, taking what the VMs leave rather than
+# slowing the x86-64 guests' timed cases; its VM runs at the VMs'
+# priority.  The lane records each check's status in ARM_RESULTS
+# ("RC<tab>NAME"); the main shell counts them, and judges the lane's VM
+# log, once the lane is done.
+ARM_RESULTS=$LOGS/arm64.results
+arm_check() {
+	local name=$1 rc=0
+	shift
+	"$@" || rc=$?
+	printf '%s\t%s\n' "$rc" "$name" >> "$ARM_RESULTS"
+	return "$rc"
+}
+
+arm64_lane() {
+	local karm
+	step "arm64 dev kernel"
+	karm=$(PTMARK_ARCH=arm64 "$PTMARK_ROOT"/scripts/deps.sh &&
+	       PTMARK_ARCH=arm64 nice -n 10 "$PTMARK_ROOT"/scripts/dev-kernel.sh) || {
+		arm_check "arm64 dev kernel build" false
+		return
+	}
+	echo "$karm" > "$LOGS"/arm64.kdir
+	arm_check "the arm64 dev kernel has every option selftests/config names that arm64 has" \
+		config_met <(grep -vE "^($(arm64_drops))=" "$PTMARK_ROOT"/selftests/config) \
+		"$karm"/.config
+	arm_check "module builds for the arm64 dev kernel" \
+		nice -n 10 "$PTMARK_ROOT"/scripts/build-module.sh "$karm" "$LOGS"/ko-arm64
+	arm_check "selftests build for arm64" eval \
+		'(renice -n 10 $BASHPID > /dev/null &&
+		  build_selftests "$karm" "$PTMARK_ROOT/build/selftests-build-arm64" "$LOGS/tests-arm64" &&
+		  build_reproducers "$karm" "$PTMARK_ROOT/build/reproducers-build-arm64" "$LOGS/tests-arm64")' ||
+		return
+	step "VM: arm64 dev kernel"
+	: > "$LOGS"/arm64.judge
+	arm_check "VM on $(basename "$karm") ran clean" \
+		"$PTMARK_ROOT"/scripts/vm.sh --kdir "$karm" \
+		--ko "$LOGS"/ko-arm64/ptmark.ko --tests "$LOGS"/tests-arm64 \
+		--name dev-arm64 --mode kselftest \
+		--timeout "${PTMARK_ARM64_TIMEOUT:-3600}" \
+		--log "$LOGS"/vm-dev-arm64.log --only "${PTMARK_TESTS:-}"
+}
+
+# arm64_lane_done: wait for the lane, show its log, count its checks and
+# judge its VM run.
+arm64_lane_done() {
+	local rc name
+	wait "$arm_pid"
+	arm_pid=
+	step "arm64 lane finished (build/logs/arm64.log)"
+	cat "$LOGS"/arm64.log >&2
+	[ -s "$ARM_RESULTS" ] || arm_check "arm64 lane ran" false
+	while IFS=$'\t' read -r rc name; do
+		if [ "$rc" = 0 ]; then
+			echo "ok - $name"
+			passed=$((passed + 1))
+		else
+			echo "not ok - $name"
+			failed=$((failed + 1))
+		fi
+	done < "$ARM_RESULTS"
+	[ -e "$LOGS"/arm64.judge ] &&
+		judge dev-arm64 "$LOGS"/tests-arm64/kselftest-list.txt \
+			"$LOGS"/vm-dev-arm64.log "dev arm64 $(krel "$(cat "$LOGS"/arm64.kdir)")"
+}
+
+# stop_lane: an interrupted make check takes the lane's processes along.
+stop_lane() {
+	local pids=$arm_pid all=
+	while [ -n "$pids" ]; do
+		all+=" $pids"
+		pids=$(for p in $pids; do pgrep -P "$p"; done | xargs)
+	done
+	kill $all 2>/dev/null
+}
+
+arm_pid=
+if [ "${PTMARK_ARM64:-1}" != 0 ]; then
+	step "arm64 lane started beside the x86-64 VMs (build/logs/arm64.log)"
+	: > "$ARM_RESULTS"
+	arm64_lane > "$LOGS"/arm64.log 2>&1 &
+	arm_pid=$!
+	trap 'stop_lane; exit 130' INT TERM
+fi
 
 # The dev kernel once, with the kernel's own runner, as a farm runs it.
 step "VM: dev kernel"
@@ -283,7 +389,7 @@ check "VM on $(basename "$KDEV") ran clean" \
 	"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KDEV" --ko "$LOGS"/ko-dev/ptmark.ko \
 	--tests "$TESTS" --name dev --mode kselftest --log "$LOGS"/vm-dev.log \
 	--only "${PTMARK_TESTS:-}"
-judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
+judge dev "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log "dev x86-64 $(krel "$KDEV")"
 FIXED=
 check "a test farm reads every program of the dev run as passed or skipped" \
 	farm_reads_it "$TESTS"/kselftest-list.txt "$LOGS"/vm-dev.log
@@ -302,49 +408,13 @@ if [ "$nodebugfs" != load ]; then
 		--name dev-nodebugfs --debugfs off \
 		--log "$LOGS"/vm-dev-nodebugfs.log --only "$nodebugfs"
 	PTMARK_TESTS=$nodebugfs judge dev "$TESTS"/kselftest-list.txt \
-		"$LOGS"/vm-dev-nodebugfs.log
+		"$LOGS"/vm-dev-nodebugfs.log "dev x86-64, debugfs=off"
 fi
 
 step "make shell, as a user drives it"
 check "make shell: prompt, ptmarkctl maps of the demo, exit" \
 	"$PTMARK_ROOT"/scripts/test-shell.sh "$LOGS"/vm-shell.log --kdir "$KDEV" \
 	--ko "$LOGS"/ko-dev/ptmark.ko --tests "$TESTS"
-
-# arm64 (unless PTMARK_ARM64=0): the arm64 dev kernel, cross-built from the same
-# source, the module and the suite cross-built for it, and the suite once
-# in QEMU's arm64 virt machine under TCG, judged by dev-arm64's rules.
-if [ "${PTMARK_ARM64:-1}" != 0 ]; then
-	step "arm64 dev kernel"
-	if KARM=$(PTMARK_ARCH=arm64 "$PTMARK_ROOT"/scripts/deps.sh &&
-		  PTMARK_ARCH=arm64 "$PTMARK_ROOT"/scripts/dev-kernel.sh); then
-		check "the arm64 dev kernel has every option selftests/config names that arm64 has" \
-			config_met <(grep -vE "^($(arm64_drops))=" "$PTMARK_ROOT"/selftests/config) \
-			"$KARM"/.config
-		check "module builds for the arm64 dev kernel" \
-			"$PTMARK_ROOT"/scripts/build-module.sh "$KARM" "$LOGS"/ko-arm64
-		TESTS_ARM=$LOGS/tests-arm64
-		if build_selftests "$KARM" "$PTMARK_ROOT/build/selftests-build-arm64" \
-			"$TESTS_ARM" &&
-		   build_reproducers "$KARM" "$PTMARK_ROOT/build/reproducers-build-arm64" \
-			"$TESTS_ARM"; then
-			step "VM: arm64 dev kernel"
-			check "VM on $(basename "$KARM") ran clean" \
-				"$PTMARK_ROOT"/scripts/vm.sh --kdir "$KARM" \
-				--ko "$LOGS"/ko-arm64/ptmark.ko --tests "$TESTS_ARM" \
-				--name dev-arm64 --mode kselftest \
-				--timeout "${PTMARK_ARM64_TIMEOUT:-3600}" \
-				--log "$LOGS"/vm-dev-arm64.log --only "${PTMARK_TESTS:-}"
-			judge dev-arm64 "$TESTS_ARM"/kselftest-list.txt \
-				"$LOGS"/vm-dev-arm64.log
-		else
-			echo "not ok - selftests build for arm64"
-			failed=$((failed + 1))
-		fi
-	else
-		echo "not ok - arm64 dev kernel build"
-		failed=$((failed + 1))
-	fi
-fi
 
 for rel in "${STOCK[@]}"; do
 	step "VM: stock $rel"
@@ -353,7 +423,8 @@ for rel in "${STOCK[@]}"; do
 		--ko "${KO[$rel]}" --tests "$TESTS" \
 		--name "$rel" --mode kselftest --log "$LOGS/vm-$rel.log" \
 		--only "${PTMARK_TESTS:-}"
-	judge "${SERIES[$rel]}" "$TESTS"/kselftest-list.txt "$LOGS/vm-$rel.log"
+	judge "${SERIES[$rel]}" "$TESTS"/kselftest-list.txt "$LOGS/vm-$rel.log" \
+		"stock $rel"
 done
 
 finish
