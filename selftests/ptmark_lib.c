@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -2325,9 +2326,9 @@ static void lp_set_pmd(struct ptmark_lp *lp, int pmd)
 }
 
 /*
- * Every page is what lp->pg says, by the scan: its state, and for a
- * present page whether a PMD maps it.  0, or -1 naming the first page
- * that is not, with both pictures.
+ * Every page (of the process lp->pidfd names, -1 ours) is what lp->pg
+ * says, by the scan: its state, and for a present page whether a PMD maps
+ * it.  0, or -1 naming the first page that is not, with both pictures.
  */
 static int lp_check(struct ptmark_lp *lp, const char *when)
 {
@@ -2346,7 +2347,8 @@ static int lp_check(struct ptmark_lp *lp, const char *when)
 		const struct ptmark_lp_page *pg = &lp->pg[i];
 		bool pmd;
 
-		err = ptmark_scan_dense(lp->ptmark, pg->addr, 1, &rec);
+		err = ptmark_scan_dense_of(lp->ptmark, lp->pidfd, pg->addr, 1,
+					   &rec);
 		if (err)
 			break;
 		want[i] = pg->state;
@@ -2409,105 +2411,180 @@ static int lp_protect_check(struct ptmark_lp *lp, size_t first, size_t n,
 	return lp_protect(lp, first, n, on) ?: lp_check(lp, when);
 }
 
-/* A thread reading, then writing, one byte of every mapped page in turn. */
-struct lp_sweep {
-	struct ptmark_lp *lp;
-	size_t off;		/* of the byte in each page */
-	unsigned char *seen;	/* what each read saw */
-	atomic_long at;		/* the page being accessed */
-	atomic_int tid;
-	atomic_bool done;
+/*
+ * The access sweep: its sweeper, a thread of ours or a forked child
+ * (lp->child), reads, then writes, one byte of every mapped page in turn,
+ * and then looks at the rest of each page.  Shared memory, which the
+ * child of a fork sees as the parent does.
+ */
+struct lp_sweep_page {
+	char *addr;
+	unsigned char data;	/* what it must hold */
+	unsigned char seen;	/* what the read saw */
+	bool skip;		/* no VMA: not accessed */
+	bool intact;		/* every byte but the one written still data */
 };
 
-static void *lp_sweep_main(void *arg)
-{
-	struct lp_sweep *s = arg;
-	struct ptmark_lp *lp = s->lp;
-	volatile unsigned char *p;
-	size_t i;
+struct ptmark_lp_sweep {
+	size_t nr, psize, off;	/* pages, a page; the byte of each accessed */
+	atomic_long at;		/* the page being accessed */
+	atomic_int tid;		/* the sweeper's */
+	atomic_bool done;
+	struct lp_sweep_page pg[];
+};
 
-	atomic_store(&s->tid, gettid());
-	for (i = 0; i < lp->nr; i++) {
-		if (lp->pg[i].state == '-')
-			continue;
-		p = (volatile unsigned char *)lp->pg[i].addr + s->off;
-		atomic_store(&s->at, i);
-		s->seen[i] = *p;
-		*p = (unsigned char)~lp->pg[i].data;
-	}
-	atomic_store(&s->done, true);
-	return NULL;
+static size_t lp_sweep_size(size_t nr)
+{
+	return sizeof(struct ptmark_lp_sweep) + nr * sizeof(struct lp_sweep_page);
 }
 
-/* Does every byte of page @i hold its data, but the sweep's at @off? */
-static bool lp_page_intact(struct ptmark_lp *lp, size_t i, size_t off)
+/* Does every byte of page @i hold its data, but the sweep's at s->off? */
+static bool lp_page_intact(const struct ptmark_lp_sweep *s, size_t i)
 {
-	const unsigned char *p = (unsigned char *)lp->pg[i].addr;
-	unsigned char d = lp->pg[i].data;
+	const unsigned char *p = (unsigned char *)s->pg[i].addr;
+	unsigned char d = s->pg[i].data;
 	size_t k;
 
-	for (k = 0; k < lp->psize; k++)
-		if (p[k] != (k == off ? (unsigned char)~d : d))
+	for (k = 0; k < s->psize; k++)
+		if (p[k] != (k == s->off ? (unsigned char)~d : d))
 			return false;
 	return true;
 }
 
+static void *lp_sweep_main(void *arg)
+{
+	struct ptmark_lp_sweep *s = arg;
+	volatile unsigned char *p;
+	size_t i;
+
+	atomic_store(&s->tid, gettid());
+	for (i = 0; i < s->nr; i++) {
+		if (s->pg[i].skip)
+			continue;
+		p = (volatile unsigned char *)s->pg[i].addr + s->off;
+		atomic_store(&s->at, i);
+		s->pg[i].seen = *p;
+		*p = (unsigned char)~s->pg[i].data;
+	}
+	for (i = 0; i < s->nr; i++)
+		s->pg[i].intact = s->pg[i].skip || lp_page_intact(s, i);
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
 /*
- * The behaviour of every page: a thread reads and then writes each in
- * turn.  Each protected page ('P', 'S') must stop it with exactly one
- * fault message of the mode (WP: the write, flags WP|WRITE; RWP: the
- * read, flags RWP), for that page and thread, which is resolved by
- * unprotecting the page; no other page may raise one.  Every read sees
- * the page's data, every write lands, and the rest of each page is kept.
+ * A forked child's life: a sweep for each request, answered 's', until
+ * the pipe closes.  Its writes leave it every page a copy of its own,
+ * which khugepaged would be free to collapse into a THP of the child's
+ * own under the checks of its pages: it is kept off them (answered 'x'
+ * where that fails).
+ */
+static void lp_child_serve(void *arg, int cmd, int ack)
+{
+	bool thp_off = !prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	char c;
+
+	while (read(cmd, &c, 1) == 1) {
+		if (thp_off)
+			lp_sweep_main(arg);
+		c = thp_off ? 's' : 'x';
+		if (write(ack, &c, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/* Start the sweeper: 0 or -1. */
+static int lp_sweep_start(struct ptmark_lp *lp, pthread_t *thread)
+{
+	if (lp->child)
+		return write(lp->child->cmd, "s", 1) == 1 ? 0 : -1;
+	return pthread_create(thread, NULL, lp_sweep_main, lp->sweep) ? -1 : 0;
+}
+
+/* Wait for the sweeper to end: 0, or -1 when the child does not say so. */
+static int lp_sweep_wait(struct ptmark_lp *lp, pthread_t thread)
+{
+	struct pollfd pfd;
+	char c;
+
+	if (!lp->child)
+		return pthread_join(thread, NULL) ? -1 : 0;
+	pfd.fd = lp->child->ack;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5 * LP_WAIT_MS) != 1 ||
+	    read(lp->child->ack, &c, 1) != 1 || c != 's')
+		return -1;
+	return 0;
+}
+
+/*
+ * The behaviour of every page: the sweeper (a thread, or lp->child) reads
+ * and then writes each in turn.  Each protected page ('P', 'S') must stop
+ * it with exactly one fault message of the mode (WP: the write, flags
+ * WP|WRITE; RWP: the read, flags RWP), for that page and thread, which is
+ * resolved by unprotecting the page; no other page may raise one.  Every
+ * read sees the page's data, every write lands, and the rest of each page
+ * is kept.
  */
 static int lp_sweep(struct ptmark_lp *lp, const char *when)
 {
 	__u64 flags = lp->mode == PTMARK_PROT_WP ?
 		      UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE :
 		      UFFD_PAGEFAULT_FLAG_RWP;
-	struct lp_sweep s = { .lp = lp, .off = lp->psize / 2 + 5 };
+	struct ptmark_lp_sweep *s = lp->sweep;
 	char *before = calloc(lp->nr, 1);
 	bool *trapped = calloc(lp->nr, sizeof(*trapped));
+	const char *who = lp->child ? "the child's" : "the";
 	struct uffd_msg msg;
 	pthread_t thread;
 	size_t i, traps = 0;
 	int ret = 0, r;
 	long at;
 
-	s.seen = calloc(lp->nr, 1);
-	if (!before || !trapped || !s.seen) {
+	if (!before || !trapped) {
 		ret = lp_say(lp, -1, "%s: no memory", when);
 		goto out;
 	}
-	for (i = 0; i < lp->nr; i++)
+	s->nr = lp->nr;
+	s->psize = lp->psize;
+	s->off = lp->psize / 2 + 5;
+	for (i = 0; i < lp->nr; i++) {
 		before[i] = lp->pg[i].state;
-	atomic_store(&s.at, -1);
-	atomic_store(&s.tid, 0);
-	atomic_store(&s.done, false);
-	if (pthread_create(&thread, NULL, lp_sweep_main, &s)) {
-		ret = lp_say(lp, -1, "%s: pthread_create failed", when);
+		s->pg[i].addr = lp->pg[i].addr;
+		s->pg[i].data = lp->pg[i].data;
+		s->pg[i].seen = 0;
+		s->pg[i].skip = before[i] == '-';
+		s->pg[i].intact = false;
+	}
+	atomic_store(&s->at, -1);
+	atomic_store(&s->tid, 0);
+	atomic_store(&s->done, false);
+	if (lp_sweep_start(lp, &thread)) {
+		ret = lp_say(lp, -1, "%s: starting %s sweep failed", when,
+			     lp->child ? "the child's" : "a thread's");
 		goto out;
 	}
 	for (;;) {
 		r = uffd_read_msg(lp->uffd, LP_WAIT_MS, &msg);
-		at = atomic_load(&s.at);
+		at = atomic_load(&s->at);
 		if (r < 0) {
 			ret = lp_say(lp, -1, "%s: reading the userfaultfd: %s",
 				     when, strerror(-r));
 			break;
 		}
 		if (r == 0) {
-			if (atomic_load(&s.done))
+			if (atomic_load(&s->done))
 				break;
-			ret = lp_say(lp, -1, "%s: the access of page %ld ('%c') blocks with no message",
-				     when, at, at >= 0 ? before[at] : '?');
+			ret = lp_say(lp, -1, "%s: %s access of page %ld ('%c') blocks with no message",
+				     when, who, at, at >= 0 ? before[at] : '?');
 			break;
 		}
 		if (at < 0 || msg.event != UFFD_EVENT_PAGEFAULT ||
 		    msg.arg.pagefault.flags != flags ||
 		    (msg.arg.pagefault.address & ~(__u64)(lp->psize - 1)) !=
 		    (uintptr_t)lp->pg[at].addr ||
-		    (int)msg.arg.pagefault.feat.ptid != atomic_load(&s.tid)) {
+		    (int)msg.arg.pagefault.feat.ptid != atomic_load(&s->tid)) {
 			ret = lp_say(lp, -1, "%s: at page %ld: event %#x address %#llx flags %#llx tid %u, wanted a fault at %p flags %#llx tid %d",
 				     when, at, msg.event,
 				     (unsigned long long)msg.arg.pagefault.address,
@@ -2515,15 +2592,15 @@ static int lp_sweep(struct ptmark_lp *lp, const char *when)
 				     msg.arg.pagefault.feat.ptid,
 				     at >= 0 ? lp->pg[at].addr : NULL,
 				     (unsigned long long)flags,
-				     atomic_load(&s.tid));
+				     atomic_load(&s->tid));
 			break;
 		}
 		if (!strchr("PS", before[at])) {
-			ret = lp_say(lp, -1, "%s: page %ld ('%c') is unprotected, yet its access trapped",
-				     when, at, before[at]);
+			ret = lp_say(lp, -1, "%s: page %ld ('%c') is unprotected, yet %s access trapped",
+				     when, at, before[at], who);
 			break;
 		}
-		if (atomic_load(&s.done)) {
+		if (atomic_load(&s->done)) {
 			ret = lp_say(lp, -1, "%s: page %ld's access went on before its fault was resolved",
 				     when, at);
 			break;
@@ -2535,7 +2612,7 @@ static int lp_sweep(struct ptmark_lp *lp, const char *when)
 			break;
 	}
 	if (ret) {
-		/* Let the thread go: unregistering drops all protection. */
+		/* Let the sweeper go: unregistering drops all protection. */
 		struct uffdio_range range = {
 			.start = (uintptr_t)lp->mem, .len = lp->nr * lp->psize,
 		};
@@ -2547,17 +2624,20 @@ static int lp_sweep(struct ptmark_lp *lp, const char *when)
 			ioctl(lp->uffd, UFFDIO_UNREGISTER, &range);
 		}
 	}
-	pthread_join(thread, NULL);
+	if (lp_sweep_wait(lp, thread) && !ret)
+		ret = lp_say(lp, -1, "%s: the child's sweep did not end, or PR_SET_THP_DISABLE failed there",
+			     when);
 	for (i = 0; !ret && i < lp->nr; i++) {
 		if (before[i] == '-')
 			continue;
 		if (!!strchr("PS", before[i]) != trapped[i])
-			ret = lp_say(lp, -1, "%s: page %zu ('%c'): its access went through unreported: protection lost",
-				     when, i, before[i]);
-		else if (s.seen[i] != lp->pg[i].data)
+			ret = lp_say(lp, -1, "%s: page %zu ('%c'): %s access went through unreported: protection lost",
+				     when, i, before[i], who);
+		else if (s->pg[i].seen != lp->pg[i].data)
 			ret = lp_say(lp, -1, "%s: page %zu ('%c') read %#x, not its data %#x",
-				     when, i, before[i], s.seen[i], lp->pg[i].data);
-		else if (!lp_page_intact(lp, i, s.off))
+				     when, i, before[i], s->pg[i].seen,
+				     lp->pg[i].data);
+		else if (!s->pg[i].intact)
 			ret = lp_say(lp, -1, "%s: page %zu ('%c') lost its write or its data",
 				     when, i, before[i]);
 	}
@@ -2566,7 +2646,6 @@ static int lp_sweep(struct ptmark_lp *lp, const char *when)
 out:
 	free(before);
 	free(trapped);
-	free(s.seen);
 	return ret;
 }
 
@@ -2610,10 +2689,35 @@ static int lp_folios(struct ptmark_lp *lp)
 	return i < lp->nr ? -1 : 0;
 }
 
+/*
+ * A userfaultfd of its own for the region (in place of any it had), with
+ * the features of lp->mode and @extra, registered over it: 0 or -1.
+ */
+static int lp_open_uffd(struct ptmark_lp *lp, __u64 extra)
+{
+	__u64 features = UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_REMAP |
+			 extra;
+	int err;
+
+	if (lp->uffd >= 0)
+		close(lp->uffd);
+	features |= lp->mode == PTMARK_PROT_WP ?
+		    UFFD_FEATURE_PAGEFAULT_FLAG_WP : UFFD_FEATURE_RWP;
+	lp->uffd = uffd_open(features);
+	if (lp->uffd < 0)
+		return lp_say(lp, -1, "UFFDIO_API %#llx: %s",
+			      (unsigned long long)features, strerror(-lp->uffd));
+	err = uffd_register(lp->uffd, lp->mem, lp->nr * lp->psize,
+			    lp->mode == PTMARK_PROT_WP ?
+			    UFFDIO_REGISTER_MODE_WP : UFFDIO_REGISTER_MODE_RWP);
+	if (err)
+		return lp_say(lp, -1, "UFFDIO_REGISTER: %s", strerror(-err));
+	return 0;
+}
+
 int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
 		    enum ptmark_prot_mode mode)
 {
-	__u64 features = UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_REMAP;
 	size_t len = ptmark_pmd_size(), i;
 	int err;
 
@@ -2621,6 +2725,7 @@ int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
 	lp->b = b;
 	lp->mode = mode;
 	lp->uffd = -1;
+	lp->pidfd = -1;
 	lp->mem = MAP_FAILED;
 	lp->moved = MAP_FAILED;
 	lp->psize = sysconf(_SC_PAGESIZE);
@@ -2632,6 +2737,13 @@ int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
 	lp->pg = calloc(lp->nr, sizeof(*lp->pg));
 	if (!lp->pg)
 		return lp_say(lp, -1, "no memory");
+	lp->sweep = mmap(NULL, lp_sweep_size(lp->nr), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (lp->sweep == MAP_FAILED) {
+		lp->sweep = NULL;
+		return lp_say(lp, -1, "mmap of the sweep's state: %s",
+			      strerror(errno));
+	}
 	/*
 	 * 64 KiB folios, and no PMD where THP is "always" (stock kernels):
 	 * khugepaged may collapse the range only when a case lets it.
@@ -2664,18 +2776,7 @@ int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
 	}
 	if (lp_folios(lp))
 		return -1;
-	features |= mode == PTMARK_PROT_WP ? UFFD_FEATURE_PAGEFAULT_FLAG_WP :
-					     UFFD_FEATURE_RWP;
-	lp->uffd = uffd_open(features);
-	if (lp->uffd < 0)
-		return lp_say(lp, -1, "UFFDIO_API %#llx: %s",
-			      (unsigned long long)features, strerror(-lp->uffd));
-	err = uffd_register(lp->uffd, lp->mem, len,
-			    mode == PTMARK_PROT_WP ? UFFDIO_REGISTER_MODE_WP :
-						     UFFDIO_REGISTER_MODE_RWP);
-	if (err)
-		return lp_say(lp, -1, "UFFDIO_REGISTER: %s", strerror(-err));
-	return lp_check(lp, "registered");
+	return lp_open_uffd(lp, 0) ?: lp_check(lp, "registered");
 }
 
 void ptmark_lp_teardown(struct ptmark_lp *lp)
@@ -2693,6 +2794,8 @@ void ptmark_lp_teardown(struct ptmark_lp *lp)
 	if (lp->pmd_set)
 		ptmark_thp_size_restore(lp->nr * lp->psize, lp->pmd_saved);
 	free(lp->pg);
+	if (lp->sweep)
+		munmap(lp->sweep, lp_sweep_size(lp->nr));
 	if (lp->ptmark >= 0)
 		close(lp->ptmark);
 }
@@ -2881,6 +2984,180 @@ static void lp_touch(struct ptmark_lp *lp)
 			return __ret;					\
 	} while (0)
 
+/*
+ * Leave part of each 64 KiB of the region protected, in turn all of it,
+ * none, its first half and its first and last quarters: contpte blocks
+ * (on arm64) protected whole and not at all beside ones split up.
+ */
+static int lp_protect_blocks(struct ptmark_lp *lp)
+{
+	size_t block = PTMARK_MTHP_SIZE / lp->psize, i;
+
+	for (i = 0; i + block <= lp->nr; i += block) {
+		switch (i / block % 4) {
+		case 1:
+			LP_TRY(lp_protect(lp, i, block, false));
+			break;
+		case 2:
+			LP_TRY(lp_protect(lp, i + block / 2, block / 2, false));
+			break;
+		case 3:
+			LP_TRY(lp_protect(lp, i + block / 4, block / 2, false));
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The frame of every page of the region, in the process lp->pidfd
+ * names, against @pfns, the parent's at fork.  @shared: each page still
+ * maps its frame there, in a large folio, no longer anon-exclusive (the
+ * fork shares it).  Else each maps a copy of its own, a small exclusive
+ * folio: the child's write copied the page alone.  0 or -1.
+ */
+static int lp_frames(struct ptmark_lp *lp, const __u64 *pfns, bool shared,
+		     const char *when)
+{
+	struct ptmark_record *recs = calloc(lp->nr, sizeof(*recs));
+	const struct ptmark_record *r;
+	int err, ret = 0;
+	size_t i;
+
+	if (!recs)
+		return lp_say(lp, -1, "%s: no memory", when);
+	err = ptmark_scan_dense_of(lp->ptmark, lp->pidfd, lp->mem, lp->nr,
+				   recs);
+	if (err)
+		ret = lp_say(lp, -1, "%s: scan: %s", when, strerror(-err));
+	for (i = 0; !ret && i < lp->nr; i++) {
+		r = &recs[i];
+		if (r->kind == PTMARK_KIND_PRESENT && (r->bits & PTMARK_BIT_ANON) &&
+		    (r->pfn == pfns[i]) == shared &&
+		    !!(r->bits & PTMARK_BIT_LARGE) == shared &&
+		    !(r->bits & PTMARK_BIT_EXCLUSIVE) == shared)
+			continue;
+		ret = lp_say(lp, -1, "%s: page %zu: kind %u pfn %#llx bits %#x, wanted %s pfn %#llx%s",
+			     when, i, r->kind, (unsigned long long)r->pfn,
+			     r->bits, shared ? "its frame at fork," : "a copy of",
+			     (unsigned long long)pfns[i],
+			     shared ? " in a large folio, not exclusive" :
+			     " in a small exclusive folio");
+	}
+	free(recs);
+	return ret;
+}
+
+/*
+ * fork() with part of each 64 KiB protected (lp_protect_blocks()).  With
+ * @event (UFFD_FEATURE_EVENT_FORK) the child's copy has exactly the
+ * parent's protection, page by page, reported to the userfaultfd the
+ * event hands over; without, it has none.  Either way the parent keeps
+ * its own exactly, and every page its frame in the large folio: the
+ * child shares them until its writes copy each page it writes, alone.
+ * Both processes are checked by the scan and swept.
+ */
+static int lp_fork(struct ptmark_lp *lp, bool event)
+{
+	struct ptmark_lp_page *parent_pg = lp->pg, *child_pg;
+	int parent_uffd = lp->uffd, child_uffd = -1, pidfd, ret, status;
+	struct uffd_event_reader r;
+	struct served_child c;
+	struct uffd_msg msg;
+	char text[160];
+	__u64 *pfns;
+	size_t i;
+
+	pfns = calloc(lp->nr, sizeof(*pfns));
+	child_pg = calloc(lp->nr, sizeof(*child_pg));
+	if (!pfns || !child_pg) {
+		ret = lp_say(lp, -1, "no memory");
+		goto free;
+	}
+	ret = lp_protect_blocks(lp);
+	lp_set_pmd(lp, 0);
+	ret = ret ?: lp_check(lp, "part of each 64 KiB protected");
+	if (ret)
+		goto free;
+	for (i = 0; i < lp->nr; i++) {
+		struct ptmark_record rec;
+		int err = ptmark_scan_dense(lp->ptmark, lp->pg[i].addr, 1, &rec);
+
+		if (err) {
+			ret = lp_say(lp, -1, "scan: %s", strerror(-err));
+			goto free;
+		}
+		pfns[i] = rec.pfn;
+	}
+
+	/* fork() waits in dup_userfaultfd_complete() for the event's reader. */
+	if (event && uffd_event_reader_start(&r, lp->uffd, 5 * LP_WAIT_MS)) {
+		ret = lp_say(lp, -1, "pthread_create failed");
+		goto free;
+	}
+	ret = served_child_start(&c, lp_child_serve, lp->sweep);
+	if (event)
+		pthread_join(r.thread, NULL);
+	if (ret) {
+		lp_say(lp, -1, "fork: %s", strerror(-ret));
+		if (event && r.got && r.msg.event == UFFD_EVENT_FORK)
+			close(r.msg.arg.fork.ufd);
+		goto free;
+	}
+	if (event && r.got && r.msg.event == UFFD_EVENT_FORK)
+		child_uffd = r.msg.arg.fork.ufd;
+	pidfd = pidfd_of(c.pid);
+	if (event && child_uffd < 0)
+		ret = lp_say(lp, -1, "fork: %s, wanted UFFD_EVENT_FORK",
+			     r.got ? uffd_msg_text(&r.msg, text, sizeof(text)) :
+			     "no event");
+	else if (pidfd < 0)
+		ret = lp_say(lp, -1, "pidfd_open: %s", strerror(errno));
+	ret = ret ?: lp_check(lp, "the parent after fork") ?:
+	      lp_frames(lp, pfns, true, "the parent after fork");
+	if (ret)
+		goto stop;
+
+	/* The child's view: its pages, its userfaultfd, its sweep. */
+	memcpy(child_pg, parent_pg, lp->nr * sizeof(*child_pg));
+	for (i = 0; !event && i < lp->nr; i++)
+		child_pg[i].state = 'u';
+	lp->pg = child_pg;
+	lp->uffd = event ? child_uffd : parent_uffd;
+	lp->pidfd = pidfd;
+	lp->child = &c;
+	ret = lp_check(lp, "the child after fork") ?:
+	      lp_frames(lp, pfns, true, "the child after fork") ?:
+	      lp_sweep(lp, "the child's sweep") ?:
+	      lp_check(lp, "the child after its sweep") ?:
+	      lp_frames(lp, pfns, false, "the child after its sweep");
+	lp->pg = parent_pg;
+	lp->uffd = parent_uffd;
+	lp->pidfd = -1;
+	lp->child = NULL;
+	if (ret)
+		goto stop;
+	if (uffd_read_msg(parent_uffd, 0, &msg)) {
+		ret = lp_say(lp, -1, "the parent's userfaultfd got %s while the child swept",
+			     uffd_msg_text(&msg, text, sizeof(text)));
+		goto stop;
+	}
+	ret = lp_check(lp, "the parent after the child's writes") ?:
+	      lp_frames(lp, pfns, true, "the parent after the child's writes");
+stop:
+	status = served_child_stop(&c);
+	if (!ret && !(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status)))
+		ret = lp_say(lp, -1, "the child ended with status %#x", status);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (child_uffd >= 0)
+		close(child_uffd);
+free:
+	free(pfns);
+	free(child_pg);
+	return ret ?: lp_sweep(lp, "the parent after fork");
+}
+
 int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
 {
 	const size_t a = LP_FIRST, n = LP_PART, all = lp->nr;
@@ -2889,6 +3166,9 @@ int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
 	int err;
 	size_t i;
 
+	/* The fork event is a feature of the userfaultfd. */
+	if (c == LP_FORK_EVENT)
+		LP_TRY(lp_open_uffd(lp, UFFD_FEATURE_EVENT_FORK));
 	/* Protecting the whole region keeps a PMD whole. */
 	LP_TRY(lp_protect_check(lp, 0, all, true, "protected whole"));
 	switch (c) {
@@ -3006,6 +3286,9 @@ int ptmark_lp_run(struct ptmark_lp *lp, enum ptmark_lp_case c)
 		LP_TRY(lp_protect_check(lp, 0, all, true,
 					"collapsed and protected"));
 		return lp_sweep(lp, "after khugepaged's collapse");
+	case LP_FORK_EVENT:
+	case LP_FORK_NO_EVENT:
+		return lp_fork(lp, c == LP_FORK_EVENT);
 	}
 	return lp_say(lp, -1, "no case %d", c);
 }

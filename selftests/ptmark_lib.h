@@ -952,10 +952,12 @@ long long ptmark_khugepaged_full_scans(void);
  * read-write protection, and what each of its pages must be: where it is
  * mapped now, its state, its data, whether a PMD maps it.  The cases
  * (enum ptmark_lp_case) split the region every way the kernel splits such
- * a mapping, or collapse it, and check each page twice: by the module's
- * scan, and by an access of every page (a protected one traps with the
- * mode's fault message and waits until resolved; others go through; each
- * reads the data it should).
+ * a mapping, or collapse it, or fork it, and check each page twice: by
+ * the module's scan, and by an access of every page (a protected one
+ * traps with the mode's fault message and waits until resolved; others go
+ * through; each reads the data it should).  After a fork both processes'
+ * pages are checked so, the child's scanned through its pidfd and swept
+ * by the child itself.
  *
  * States, as ptmark_lp_state() names a scan record:
  *   P  present, protected (WP: uffd-wp, not writable; RWP: protnone and
@@ -975,6 +977,8 @@ enum ptmark_lp_case {
 	LP_SWAP_OUT,		/* MADV_PAGEOUT, then unprotect part of the swap */
 	LP_COLLAPSE,		/* MADV_COLLAPSE refused, then done */
 	LP_KHUGEPAGED,		/* khugepaged leaves it, then collapses */
+	LP_FORK_EVENT,		/* fork() with part of each 64 KiB protected, */
+	LP_FORK_NO_EVENT,	/* with and without UFFD_FEATURE_EVENT_FORK */
 };
 
 struct ptmark_lp_page {
@@ -984,11 +988,17 @@ struct ptmark_lp_page {
 	unsigned char data;	/* what it must hold */
 };
 
+/* Where the access sweep of every page says how far it got (ptmark_lib.c). */
+struct ptmark_lp_sweep;
+
 struct ptmark_lp {
 	const struct ptmark_backing *b;
 	enum ptmark_prot_mode mode;
 	int ptmark;		/* /dev/ptmark */
 	int uffd;
+	int pidfd;		/* whose pages are checked: -1 ours, or a child's */
+	struct served_child *child;	/* who sweeps them: NULL a thread of ours */
+	struct ptmark_lp_sweep *sweep;	/* shared with such a child */
 	size_t psize;		/* a page */
 	size_t nr;		/* pages in the region */
 	size_t folio;		/* pages of a folio at set-up */
@@ -1384,9 +1394,9 @@ static inline bool ptmark_only_listing(int argc, char **argv)
 
 /*
  * Fixture @f over a PMD-mapped anonymous THP and 64 KiB mTHP folios,
- * protected in @mode (PTMARK_PROT_WP or PTMARK_PROT_RWP), and its nine
- * ptmark_lp_run() cases: uffd_wp's and rwp's large-folio splits and
- * collapses.
+ * protected in @mode (PTMARK_PROT_WP or PTMARK_PROT_RWP), and its eleven
+ * ptmark_lp_run() cases: uffd_wp's and rwp's large-folio splits,
+ * collapses and forks.
  */
 #define PTMARK_LP_TESTS(f, mode)					\
 	FIXTURE(f) {							\
@@ -1413,7 +1423,9 @@ static inline bool ptmark_only_listing(int argc, char **argv)
 	PTMARK_LP_TEST(f, split_by_partial_migration, LP_SPLIT_MIGRATE, 90) \
 	PTMARK_LP_TEST(f, swap_out, LP_SWAP_OUT, 90)			\
 	PTMARK_LP_TEST(f, madv_collapse, LP_COLLAPSE, 90)		\
-	PTMARK_LP_TEST(f, khugepaged_collapse, LP_KHUGEPAGED, 180)
+	PTMARK_LP_TEST(f, khugepaged_collapse, LP_KHUGEPAGED, 180)	\
+	PTMARK_LP_TEST(f, fork_with_event, LP_FORK_EVENT, 120)		\
+	PTMARK_LP_TEST(f, fork_without_event, LP_FORK_NO_EVENT, 120)
 #endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* _PTMARK_LIB_H */

@@ -1969,14 +1969,15 @@ TEST(huge_tmpfs_pmd_protected)
 }
 
 /* ---------------------------------------------------------------------
- * Large anonymous folios split and collapsed: a PMD-mapped THP and
- * 64 KiB mTHP folios, the cases of uffd_wp's uffd_wp_thp in RWP mode.
- * An RWP-protected page is protnone with the uffd bit; every split
+ * Large anonymous folios split, collapsed and forked: a PMD-mapped THP
+ * and 64 KiB mTHP folios, the cases of uffd_wp's uffd_wp_thp in RWP
+ * mode.  An RWP-protected page is protnone with the uffd bit; every split
  * (partial unprotect, mprotect(), MADV_DONTNEED, mremap(), munmap(),
  * migration of part, swap-out) must keep exactly the protected pages so,
- * and a collapse must refuse a range holding one (the uffd bit is the
- * one SCAN_PTE_UFFD looks for), each page checked by the scan and by a
- * read of it (ptmark_lp_run()).
+ * a collapse must refuse a range holding one (the uffd bit is the one
+ * SCAN_PTE_UFFD looks for), and a fork must copy them so into the child
+ * with the fork event and not at all without; each page checked by the
+ * scan and by a read of it (ptmark_lp_run()).
  */
 PTMARK_LP_TESTS(rwp_thp, PTMARK_PROT_RWP)
 

@@ -2551,8 +2551,13 @@ TEST(protect_reports_pt_alloc_failure)
  * each page with exactly the protection it had, and a collapse
  * (MADV_COLLAPSE, khugepaged) must refuse a range with a protected page
  * (hpage_collapse_scan_pmd()'s SCAN_PTE_UFFD) and yield a PMD that can
- * be protected whole once none is.  ptmark_lp_run() runs each case and
- * checks every page by the scan and by an access of every page.
+ * be protected whole once none is.  A fork() with part of each 64 KiB
+ * protected gives the child exactly the parent's protection, page by
+ * page, with UFFD_FEATURE_EVENT_FORK and none without, and leaves the
+ * parent's as it was; the child's writes copy the pages they write alone.
+ * ptmark_lp_run() runs each case and checks every page by the scan and by
+ * an access of every page, in the child through its pidfd and by the
+ * child itself.
  */
 PTMARK_LP_TESTS(uffd_wp_thp, PTMARK_PROT_WP)
 
