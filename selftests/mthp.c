@@ -5,9 +5,11 @@
  * ones.  A guard installed in its middle, or uffd-wp protection of part
  * of it, must break the block up: the page it concerns changes, every
  * other page keeps its frame and its data, and the module's scan, which
- * reads entry by entry through ptep_get(), shows each page as it is.  Each
- * result is checked by behaviour (data, signals, uffd messages) and by
- * the scan, and the scan's frames against pagemap's.
+ * reads entry by entry through ptep_get(), shows each page as it is.  A
+ * fork() copies the guard with the folio's entries, and the child's writes
+ * beside it copy only the pages written.  Each result is checked by
+ * behaviour (data, signals, uffd messages, reads from outside) and by the
+ * scan, and the scan's frames against pagemap's.
  */
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -184,6 +188,209 @@ TEST_F(mthp, guard_inside_folio)
 	for (i = 0; i < self->nr; i++)
 		if (i != g)
 			EXPECT_TRUE(page_stamped(self, i)) TH_LOG("page %zu", i);
+}
+
+/* What a child forked with the folio needs to know of it. */
+struct guard_child {
+	char *p;
+	size_t psize, nr, g;	/* a page; pages in the folio; the guarded one */
+};
+
+/*
+ * Does every page of the folio but the guarded one hold, in the child,
+ * what it should: the set-up's stamp, or the child's own where @wrote?
+ * 'd' when so, else 'A' plus the first page that does not.
+ */
+static char guard_child_data(const struct guard_child *gc, bool wrote)
+{
+	const unsigned char *q;
+	unsigned char want;
+	size_t i, k;
+
+	for (i = 0; i < gc->nr; i++) {
+		if (i == gc->g)
+			continue;
+		want = ptmark_stamp(wrote && (i == gc->g - 1 || i == gc->g + 1) ?
+				    PTMARK_BY_CHILD : PTMARK_BY_MEM, i);
+		q = (unsigned char *)gc->p + i * gc->psize;
+		for (k = 0; k < gc->psize; k++)
+			if (q[k] != want)
+				return 'A' + i;
+	}
+	return 'd';
+}
+
+/*
+ * The child's requests, one byte back each: 'r' reads the guarded page
+ * ('G' when that faults as a guard does), 'e' hands it to write(2) into
+ * a pipe of the child's own ('E' when that fails with EFAULT), 'd'
+ * checks the data of the others (guard_child_data()), 'w' writes the
+ * pages either side of the guard ('w').  Its own reads, where one from
+ * outside (process_vm_readv()) would pin the pages and so unshare them.
+ */
+static void guard_child_serve(void *arg, int cmd, int ack)
+{
+	const struct guard_child *gc = arg;
+	char *page = gc->p + gc->g * gc->psize;
+	bool wrote = false;
+	char req, out, val;
+	int sink[2];
+
+	if (pipe(sink))
+		sink[1] = -1;
+	while (read(cmd, &req, 1) == 1) {
+		switch (req) {
+		case 'r':
+			out = probe_read(page, &val) == SIGSEGV &&
+			      probe_hit_guard(page) ? 'G' : 'n';
+			break;
+		case 'e':
+			out = write(sink[1], page, 1) == -1 && errno == EFAULT ?
+			      'E' : 'n';
+			break;
+		case 'd':
+			out = guard_child_data(gc, wrote);
+			break;
+		default:
+			memset(page - gc->psize,
+			       ptmark_stamp(PTMARK_BY_CHILD, gc->g - 1), gc->psize);
+			memset(page + gc->psize,
+			       ptmark_stamp(PTMARK_BY_CHILD, gc->g + 1), gc->psize);
+			wrote = true;
+			out = 'w';
+		}
+		if (write(ack, &out, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/* Ask the child @req: its answer, 0 when it gave none. */
+static char child_ask(struct served_child *c, char req)
+{
+	char out = 0;
+
+	if (write(c->cmd, &req, 1) != 1 || read(c->ack, &out, 1) != 1)
+		return 0;
+	return out;
+}
+
+/*
+ * The folio in the child, by the scan through @pidfd: a guard marker at
+ * page @g alone; the pages either side of it copies of their own (small,
+ * exclusive folios) when @copied, every other page the parent's frame.
+ */
+static bool child_folio_ok(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(mthp) *self, int pidfd, size_t g,
+			   bool copied)
+{
+	struct ptmark_record recs[64];
+	bool ok = true, copy;
+	size_t i;
+
+	if (ptmark_scan_dense_of(self->fd, pidfd, self->p, self->nr, recs)) {
+		TH_LOG("the scan of the child failed");
+		return false;
+	}
+	for (i = 0; i < self->nr; i++) {
+		const struct ptmark_record *r = &recs[i];
+		const char *want;
+		bool good;
+
+		copy = copied && (i == g - 1 || i == g + 1);
+		if (i == g) {
+			want = "a guard marker";
+			good = r->kind == PTMARK_KIND_MARKER &&
+			       r->marker == PTMARK_MARKER_GUARD;
+		} else {
+			want = copy ? "a copy in a small exclusive folio" :
+				      "the parent's frame, large, shared";
+			good = r->kind == PTMARK_KIND_PRESENT &&
+			       (r->bits & PTMARK_BIT_ANON) &&
+			       (r->pfn == self->pfn + i) != copy &&
+			       !(r->bits & PTMARK_BIT_LARGE) == copy &&
+			       !!(r->bits & PTMARK_BIT_EXCLUSIVE) == copy;
+		}
+		if (good)
+			continue;
+		TH_LOG("child page %zu: kind %u marker %#x bits %#x pfn %#llx, wanted %s (the folio's frame %#llx)",
+		       i, r->kind, r->marker, r->bits,
+		       (unsigned long long)r->pfn, want,
+		       (unsigned long long)(self->pfn + i));
+		ok = false;
+	}
+	return ok;
+}
+
+/*
+ * fork() of the folio with a guard in its middle.  The child's copy of
+ * the page tables has the guard at that page alone (a read there is
+ * SIGSEGV, a system call handed it and process_vm_readv() of it EFAULT,
+ * the scan of the child names a guard there and nowhere else); every
+ * other page shares the parent's frame and holds its data.  The child's writes beside the guard copy
+ * those two pages alone, and leave the parent's guard, frames and data as
+ * they were; removing the parent's guard leaves the child's.
+ */
+TEST_F(mthp, guard_inside_folio_across_fork)
+{
+	size_t i, g = self->nr / 2;
+	struct guard_child gc = { self->p, self->psize, self->nr, g };
+	char val, *page = self->p + g * self->psize;
+	struct iovec local = { .iov_base = &val, .iov_len = 1 };
+	struct iovec remote = { .iov_base = page, .iov_len = 1 };
+	struct ptmark_record recs[64];
+	struct served_child c;
+	int pidfd, status;
+
+	if (madvise(page, self->psize, MADV_GUARD_INSTALL)) {
+		if (errno == EINVAL)
+			SKIP(return, "kernel lacks MADV_GUARD_INSTALL (EINVAL)");
+		ASSERT_EQ(0, -errno);
+	}
+	ASSERT_EQ(0, probe_handlers_install());
+	ASSERT_EQ(0, served_child_start(&c, guard_child_serve, &gc));
+	pidfd = pidfd_of(c.pid);
+	ASSERT_LE(0, pidfd);
+
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, false));
+	EXPECT_EQ('G', child_ask(&c, 'r'));
+	EXPECT_EQ('E', child_ask(&c, 'e'));
+	EXPECT_EQ(-1, process_vm_readv(c.pid, &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ('d', child_ask(&c, 'd'));
+	/* Reading changed nothing. */
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, false));
+
+	EXPECT_EQ('w', child_ask(&c, 'w'));
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, true));
+	EXPECT_EQ('G', child_ask(&c, 'r'));
+	EXPECT_EQ('d', child_ask(&c, 'd'));
+
+	/* The parent's folio is as it was, its guard too. */
+	ASSERT_EQ(0, ptmark_scan_dense(self->fd, self->p, self->nr, recs));
+	for (i = 0; i < self->nr; i++) {
+		if (i == g) {
+			EXPECT_EQ(PTMARK_KIND_MARKER, recs[i].kind);
+			EXPECT_EQ(PTMARK_MARKER_GUARD, recs[i].marker);
+			continue;
+		}
+		EXPECT_TRUE(page_kept(_metadata, self, &recs[i], i));
+		EXPECT_TRUE(page_stamped(self, i)) TH_LOG("page %zu", i);
+	}
+	EXPECT_EQ(SIGSEGV, probe_read(page, &val));
+	EXPECT_TRUE(probe_hit_guard(page));
+
+	/* Each process has its own guard. */
+	ASSERT_EQ(0, madvise(page, self->psize, MADV_GUARD_REMOVE));
+	EXPECT_EQ(0, probe_read(page, &val));
+	EXPECT_EQ(0, val);
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, true));
+	EXPECT_EQ('G', child_ask(&c, 'r'));
+
+	close(pidfd);
+	status = served_child_stop(&c);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the child's status %#x", status);
 }
 
 /*
