@@ -1929,6 +1929,8 @@ TEST(huge_tmpfs_pmd_protected)
 	ASSERT_EQ(0, uffd_rwprotect(uffd, mem, pmd, UFFDIO_RWPROTECT_MODE_RWP));
 
 	ASSERT_EQ(0, ptmark_scan_dense(dev, mem, pages, recs));
+	if (ptmark_misobserve("rwp-thp-scan"))
+		recs[1].kind = PTMARK_KIND_NONE;
 	for (i = 0; i < pages; i++)
 		none += recs[i].kind == PTMARK_KIND_NONE;
 	if (none == pages) {
@@ -1948,11 +1950,13 @@ TEST(huge_tmpfs_pmd_protected)
 		KERNEL_BUG("rwp-shmem-thp-protect",
 			   "UFFDIO_RWPROTECT left no entry in the PMD-mapped huge tmpfs range and a read went through unreported with its old data");
 	}
-	for (i = 0; i < pages; i++)
+	for (i = 0; i < pages; i++) {
+		/* In braces: the harness logs a failed assertion after it. */
 		ASSERT_TRUE(record_state(&recs[i]) == 'R' ||
 			    record_state(&recs[i]) == 'W')
 			TH_LOG("page %zu after UFFDIO_RWPROTECT: kind %u bits %#x marker %#x",
 			       i, recs[i].kind, recs[i].bits, recs[i].marker);
+	}
 	ASSERT_EQ(0, access_start_by(NULL, &a, BY_CPU, mem, false, 0));
 	ASSERT_EQ(1, uffd_read_msg(uffd, WAIT_MS, &msg))
 		TH_LOG("no RWP fault for the protected folio");
