@@ -986,12 +986,14 @@ TEST_F_TIMEOUT(fuzz, random_calls, FUZZ_TIMEOUT)
 	f.deadline_ms = t0 + 1000.0 *
 		env_number("PTMARK_FUZZ_SECONDS", FUZZ_SECONDS);
 	ASSERT_EQ(0, pthread_create(&targets, NULL, targets_main, &f));
-	for (i = 0; i < NR_MUTATORS; i++)
+	for (i = 0; i < NR_MUTATORS; i++) {
 		ASSERT_EQ(0, pthread_create(&mutators[i]->id, NULL,
 					    mutator_main, mutators[i]));
-	for (i = 0; i < NR_CALLERS; i++)
+	}
+	for (i = 0; i < NR_CALLERS; i++) {
 		ASSERT_EQ(0, pthread_create(&callers[i]->id, NULL,
 					    caller_main, callers[i]));
+	}
 	for (i = 0; i < NR_CALLERS; i++)
 		pthread_join(callers[i]->id, NULL);
 	atomic_store(&f.stop, true);

@@ -2184,9 +2184,10 @@ TEST_F(guard, zeropage_neighbours)
 	ASSERT_NE(NULL, status);
 	ASSERT_TRUE(page_nodes(p, self->nr, status))
 		TH_LOG("move_pages: %s", strerror(errno));
-	for (i = 0; i < self->nr; i++)
+	for (i = 0; i < self->nr; i++) {
 		EXPECT_EQ(pt[i] == 'G' ? -ENOENT : -EFAULT, status[i])
 			TH_LOG("page %zu", i);
+	}
 	free(status);
 
 	layout(self, acc, 'G', '0');
@@ -3224,9 +3225,10 @@ TEST_F(guard, mincore_reports_cache_under_markers)
 
 	ASSERT_NE(NULL, vec);
 	ASSERT_EQ(0, mincore(p, self->nr * page_size, vec));
-	for (i = 0; i < self->nr; i++)
+	for (i = 0; i < self->nr; i++) {
 		EXPECT_EQ(pt[i] != 'G' || IS(PB_FILE), vec[i] & 1)
 			TH_LOG("page %zu", i);
+	}
 	if (IS(PB_FILE)) {
 		ASSERT_EQ(0, fallocate(self->rwfd, FALLOC_FL_PUNCH_HOLE |
 				       FALLOC_FL_KEEP_SIZE, 3 * page_size,
@@ -3277,9 +3279,10 @@ TEST_F(guard, move_pages_reports_guards_absent)
 	nodes = calloc(self->nr, sizeof(*nodes));
 	ASSERT_TRUE(pages && status && nodes);
 	ASSERT_TRUE(page_nodes(p, self->nr, status));
-	for (i = 0; i < self->nr; i++)
+	for (i = 0; i < self->nr; i++) {
 		EXPECT_TRUE(pt[i] == 'G' ? status[i] == -ENOENT : status[i] >= 0)
 			TH_LOG("page %zu status %d", i, status[i]);
+	}
 
 	target = (status[0] + 1) % (numa_max_node() + 1);
 	for (i = 0; i < self->nr; i++) {
@@ -3300,11 +3303,12 @@ TEST_F(guard, move_pages_reports_guards_absent)
 		nodes[i] = status[i];
 	}
 	ASSERT_TRUE(page_nodes(p, self->nr, status));
-	for (i = 0; i < self->nr; i++)
+	for (i = 0; i < self->nr; i++) {
 		EXPECT_TRUE(pt[i] == 'G' ? status[i] == -ENOENT :
 			    status[i] >= 0 && (ret || nodes[i] == -EBUSY ||
 						status[i] == target))
 			TH_LOG("page %zu status %d", i, status[i]);
+	}
 	TH_LOG("moved to node %d, %ld not migrated", target, ret);
 	free(pages);
 	free(status);

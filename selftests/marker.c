@@ -497,11 +497,12 @@ static void guard_runs(struct __test_metadata *_metadata, enum installer how,
 {
 	size_t i, run;
 
-	for (i = 0; (run = next_run(picture, 'G', &i)); i += run)
+	for (i = 0; (run = next_run(picture, 'G', &i)); i += run) {
 		EXPECT_EQ(guard_report(how, run),
 			  guard_by(how, p + i * psize, run * psize, true))
 			TH_LOG("%s: install on pages %zu-%zu",
 			       installer_name[how], i, i + run - 1);
+	}
 }
 
 static bool have(const struct ptmark_info *info, __u64 feature)
@@ -694,11 +695,12 @@ TEST_F(guard_diff, remove_matches_madvise)
 	enum installer how;
 
 	install_pattern(_metadata, self);
-	for (how = 0; how < NR_INSTALLERS; how++)
+	for (how = 0; how < NR_INSTALLERS; how++) {
 		EXPECT_EQ(guard_report(how, nr_guards),
 			  guard_by(how, self->map[how], NR_PAGES * psize,
 				   false))
 			TH_LOG("installer %d: remove", how);
+	}
 	picture_swap(guard_picture, 'G', '.', removed);
 	expect_scans_alike(_metadata, self->fd, self->map, installer_name,
 			   NR_INSTALLERS, NR_PAGES, removed);
@@ -706,10 +708,11 @@ TEST_F(guard_diff, remove_matches_madvise)
 			      NR_INSTALLERS, removed, 'G', 0);
 
 	/* Removing again finds nothing to remove. */
-	for (how = 0; how < NR_INSTALLERS; how++)
+	for (how = 0; how < NR_INSTALLERS; how++) {
 		EXPECT_EQ(guard_report(how, 0),
 			  guard_by(how, self->map[how], NR_PAGES * psize,
 				   false));
+	}
 
 	expect_behaviour(_metadata, self, variant->backing, removed, true);
 	picture_swap(removed, '.', 'P', refaulted);
@@ -943,9 +946,10 @@ TEST_F(guard, uffd_missing_fresh_anon_refused)
 	if (uffd < 0)
 		SKIP(return, "no userfaultfd: %s", strerror(-uffd));
 	ASSERT_EQ(0, map_apart(BK_ANON, 4, 2, p));
-	for (k = 0; k < 2; k++)
+	for (k = 0; k < 2; k++) {
 		ASSERT_EQ(0, uffd_register(uffd, p[k], 4 * psize,
 					   UFFDIO_REGISTER_MODE_MISSING));
+	}
 	EXPECT_EQ(0, guard_by(BY_MADVISE, p[0], 4 * psize, true));
 	ASSERT_EQ(0, scan_picture(self->fd, -1, p[0], 4, pic));
 	EXPECT_STREQ("GGGG", pic);
@@ -1226,19 +1230,22 @@ static void make_wp_markers(struct __test_metadata *_metadata,
 	for (m = 0; m < 2; m++)
 		for (i = 0; i < NR_PAGES; i++)
 			(void)*(volatile char *)(self->map[m] + i * psize);
-	for (i = 0; (run = next_run(wp_picture, 'W', &i)); i += run)
+	for (i = 0; (run = next_run(wp_picture, 'W', &i)); i += run) {
 		ASSERT_EQ(0, uffd_writeprotect(self->uffd,
 					       self->map[BY_KERNEL] + i * psize,
 					       run * psize,
 					       UFFDIO_WRITEPROTECT_MODE_WP));
-	for (m = 0; m < 2; m++)
+	}
+	for (m = 0; m < 2; m++) {
 		ASSERT_EQ(0, madvise(self->map[m], NR_PAGES * psize,
 				     MADV_DONTNEED));
-	for (i = 0; (run = next_run(wp_picture, 'W', &i)); i += run)
+	}
+	for (i = 0; (run = next_run(wp_picture, 'W', &i)); i += run) {
 		EXPECT_EQ(run, ptmark_marker(-1, self->map[BY_IOCTL] + i * psize,
 					     run * psize,
 					     PTMARK_MARKER_UFFD_WP, 0))
 			TH_LOG("pages %zu-%zu", i, i + run - 1);
+	}
 }
 
 /*
@@ -2404,9 +2411,10 @@ TEST_F(guard, vector_installs_and_removes_each_range)
 	EXPECT_EQ(picture_count(picture, 'G'), pages);
 	EXPECT_EQ(n, ranges);
 	ASSERT_EQ(0, scan_picture(self->fd, -1, p, nr, pic));
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		EXPECT_EQ(picture[i] == 'G' ? '.' : 'P', pic[i])
 			TH_LOG("page %zu", i);
+	}
 	munmap(p, nr * psize);
 }
 
@@ -2618,11 +2626,12 @@ TEST_F(guard, vector_matches_range_by_range)
 			guarded += ra[i].kind == PTMARK_KIND_MARKER;
 		EXPECT_EQ(pass ? 0 : 52, guarded);
 	}
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		EXPECT_TRUE(ra[i].kind != PTMARK_KIND_PRESENT ||
 			    (twin_written(i) &&
 			     page_is(a + i * psize, mem_byte(i))))
 			TH_LOG("page %zu", i);
+	}
 	free(ra);
 	free(rb);
 	munmap(a, 2 * pmd);

@@ -376,10 +376,11 @@ TEST_F(pfnmap, pagemap_reports_nothing)
 		if (round)
 			write_cow_page(self);
 		ASSERT_EQ(0, pagemap_read(self->p, self->nr, pm));
-		for (i = 0; i < self->nr; i++)
+		for (i = 0; i < self->nr; i++) {
 			EXPECT_EQ(0, pm[i] & ~PM_SOFT_DIRTY)
 				TH_LOG("round %d page %zu: %#llx", round, i,
 				       (unsigned long long)pm[i]);
+		}
 		if (self->info.features & PTMARK_FEAT_PAGEMAP_SCAN)
 			EXPECT_EQ(0, scan_present(self->p, self->len))
 				TH_LOG("round %d", round);
@@ -546,9 +547,10 @@ TEST_F(pfnmap, mincore)
 		want = vec[0];
 		if (resident >= 0)
 			EXPECT_EQ(resident, want);
-		for (i = 0; i < self->nr; i++)
+		for (i = 0; i < self->nr; i++) {
 			EXPECT_EQ(want, vec[i])
 				TH_LOG("round %d page %zu", round, i);
+		}
 	}
 	free(vec);
 }
@@ -608,9 +610,10 @@ TEST_F(pfnmap, mlock_and_populate_skip_pfnmaps)
 	ASSERT_NE(MAP_FAILED, q);
 	if (variant->huge) {
 		ASSERT_EQ(0, scan_at(self, q, self->nr));
-		for (i = 0; i < self->nr; i++)
+		for (i = 0; i < self->nr; i++) {
 			EXPECT_EQ(PTMARK_KIND_NONE, self->recs[i].kind)
 				TH_LOG("page %zu", i);
+		}
 	} else {
 		expect_pfns(_metadata, self, q, self->nr, false, -1);
 	}
@@ -636,9 +639,10 @@ TEST_F(pfnmap, mprotect)
 	ASSERT_EQ(0, mprotect(self->p, self->len, PROT_READ));
 	expect_pfns(_metadata, self, self->p, self->nr, self->pmd_leaves, cow);
 	pfn0 = self->recs[0].pfn;
-	for (i = 0; i < self->nr; i++)
+	for (i = 0; i < self->nr; i++) {
 		EXPECT_FALSE(self->recs[i].bits & PTMARK_BIT_WRITE)
 			TH_LOG("page %zu", i);
+	}
 	EXPECT_EQ(SIGSEGV, probe_write(self->p, 'y'));
 	EXPECT_EQ(0, *self->p);
 
@@ -647,12 +651,14 @@ TEST_F(pfnmap, mprotect)
 	EXPECT_EQ(SIGSEGV, probe_read(hole, &(char){ 0 }));
 	if (self->pmd_leaves) {
 		ASSERT_EQ(0, scan_at(self, self->p, self->nr));
-		for (i = 0; i < per_pmd; i++)
+		for (i = 0; i < per_pmd; i++) {
 			EXPECT_EQ(PTMARK_KIND_NONE, self->recs[i].kind)
 				TH_LOG("page %zu", i);
-		for (; i < self->nr; i++)
+		}
+		for (; i < self->nr; i++) {
 			EXPECT_TRUE(self->recs[i].bits & PTMARK_BIT_PMD)
 				TH_LOG("page %zu", i);
+		}
 		touch_pages(self->p, 1, self->page);
 		touch_pages(page_at(self, 2), rest, self->page);
 	}
@@ -708,9 +714,10 @@ TEST_F(pfnmap, mremap_move_unaligned)
 	self->p = q;
 	if (self->pmd_leaves) {
 		ASSERT_EQ(0, scan_at(self, q, self->nr));
-		for (i = 0; i < self->nr; i++)
+		for (i = 0; i < self->nr; i++) {
 			EXPECT_EQ(PTMARK_KIND_NONE, self->recs[i].kind)
 				TH_LOG("page %zu", i);
+		}
 	}
 	EXPECT_EQ('x', q[COW_PAGE * self->page]);
 	touch_pages(q, self->nr, self->page);
@@ -775,9 +782,10 @@ TEST_F(pfnmap, munmap_splits)
 			  PTMARK_KIND_PRESENT, self->recs[i].kind)
 			TH_LOG("page %zu", i);
 	}
-	for (; i < self->nr; i++)
+	for (; i < self->nr; i++) {
 		EXPECT_TRUE(self->recs[i].bits & PTMARK_BIT_PMD)
 			TH_LOG("page %zu", i);
+	}
 
 	/* The halves refault onto the same block. */
 	if (shared)

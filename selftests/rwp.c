@@ -1016,9 +1016,10 @@ TEST_F(rwp, migration_keeps_protection)
 		nodes[u] = target;
 	ret = move_pages(0, self->nr, addrs, nodes, status, MPOL_MF_MOVE);
 	ASSERT_LE(0, ret) TH_LOG("move_pages: %s", strerror(errno));
-	for (u = 0; u < self->nr; u++)
+	for (u = 0; u < self->nr; u++) {
 		ASSERT_TRUE(status[u] == target || status[u] == -EBUSY)
 			TH_LOG("unit %zu status %d", u, status[u]);
+	}
 	ASSERT_EQ(target, status[0]) TH_LOG("unit 0 did not move");
 	ASSERT_UNITS(all_units(self, 'R'), "after migration");
 	/* The query itself does not fault: status says the new node. */
@@ -1478,12 +1479,13 @@ static long wait_numa_hint(struct __test_metadata *_metadata, rwp_t *self,
 		spin_ms(20);
 		ASSERT_EQ(0, unit_states_of(self, -1, self->mem, self->nr,
 					    seen, NULL));
-		for (u = 0; u < self->nr; u++)
+		for (u = 0; u < self->nr; u++) {
 			ASSERT_TRUE(prot[u] ? seen[u] == 'R' :
 				    seen[u] == 'P' || seen[u] == 'h')
 				TH_LOG("%s unit %zu under NUMA balancing: %s",
 				       prot[u] ? "protected" : "unprotected",
 				       u, seen);
+		}
 		for (u = 0; u < self->nr; u++)
 			if (seen[u] == 'h')
 				return u;

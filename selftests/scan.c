@@ -1474,13 +1474,14 @@ TEST_F(scan, compact_matches_dense_records)
 					 strerror(-ret));
 		if (rooms[r] == 1)
 			EXPECT_EQ(nr, calls);
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
 			EXPECT_EQ(ptmark_compact_state_of(&recs[i], 0),
 				  states[i])
 				TH_LOG("room %zu page %zu: kind %u marker %#x bits %#x, word %#x",
 				       rooms[r], i, recs[i].kind,
 				       recs[i].marker, recs[i].bits,
 				       states[i]);
+		}
 	}
 	munmap(p, nr * env.page);
 }
@@ -1513,9 +1514,10 @@ TEST_F(scan, compact_runs_and_stripes)
 	ASSERT_EQ(0, ptmark_scan_compact(env.fd, p, nr, 0, 4096, states,
 					 &calls, &words));
 	EXPECT_EQ(nr, words);
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		EXPECT_EQ(i % 2 ? PTMARK_KIND_NONE : PTMARK_KIND_PRESENT,
 			  PTMARK_C_KIND(states[i])) TH_LOG("page %zu", i);
+	}
 	munmap(p, nr * env.page);
 }
 

@@ -1119,10 +1119,11 @@ TEST_F(uffd_wp, reclaim_keeps_protection)
 		if (!strchr(seen, 'R'))
 			break;
 	}
-	for (u = 0; u < self->nr; u++)
+	for (u = 0; u < self->nr; u++) {
 		ASSERT_TRUE(state_matches(self, reclaimed, seen[u]))
 			TH_LOG("MADV_PAGEOUT did not reclaim unit %zu: %s", u,
 			       seen);
+	}
 	READ_QUIET(1, fill_of(1));
 	ASSERT_UNITS(FILE_BACKED(self) ? "WR" : "SR", reclaimed,
 		     "after swapping unit 1 in by a read");
@@ -1167,9 +1168,10 @@ TEST_F(uffd_wp, migration_keeps_protection)
 	ret = move_pages(0, n, addrs, nodes, status, MPOL_MF_MOVE);
 	ASSERT_LE(0, ret) TH_LOG("move_pages: %s", strerror(errno));
 	/* A page the kernel could not isolate just then says -EBUSY. */
-	for (u = 0; u < n; u++)
+	for (u = 0; u < n; u++) {
 		ASSERT_TRUE(status[u] == target || status[u] == -EBUSY)
 			TH_LOG("unit %zu status %d", first + u, status[u]);
+	}
 	ASSERT_EQ(target, status[0])
 		TH_LOG("unit %zu did not move: status %d", first, status[0]);
 
@@ -1691,20 +1693,22 @@ static void assert_guarded_and_protected(struct __test_metadata *_metadata,
 
 	ASSERT_GE(NR_UNITS, pages);
 	ASSERT_EQ(0, pagemap_read(unit_ptr(self, first), pages, pme));
-	for (i = 0; i < pages; i++)
+	for (i = 0; i < pages; i++) {
 		ASSERT_EQ(PM_GUARD_REGION | PM_UFFD_WP,
 			  pme[i] & (PM_GUARD_REGION | PM_UFFD_WP | PM_PRESENT))
 			TH_LOG("page %zu of units %zu+%zu: pagemap %#llx", i,
 			       first, n, (unsigned long long)pme[i]);
+	}
 	if (!kernel.pagemap_scan)
 		return;
 	ASSERT_EQ(0, pagemap_scan_pages(unit_ptr(self, first), pages, cat));
-	for (i = 0; i < pages; i++)
+	for (i = 0; i < pages; i++) {
 		ASSERT_EQ(PAGE_IS_SWAPPED,
 			  cat[i] & (PAGE_IS_SWAPPED | PAGE_IS_WRITTEN |
 				    PAGE_IS_PRESENT))
 			TH_LOG("page %zu of units %zu+%zu: categories %#llx",
 			       i, first, n, (unsigned long long)cat[i]);
+	}
 }
 
 /*

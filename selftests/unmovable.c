@@ -998,9 +998,10 @@ TEST_F_TIMEOUT(unmovable, compaction_keeps_flagged_folios, 180)
 	}
 	ASSERT_EQ(0, fallocate(holes.fd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, 0, NR_PAGES * page_size()));
-	for (i = 0; i < fill_len; i += chunk)
+	for (i = 0; i < fill_len; i += chunk) {
 		ASSERT_EQ(0, madvise(fill + i + chunk / 2, chunk / 2,
 				     MADV_DONTNEED));
+	}
 	ASSERT_EQ(0, region_pfns(self->dev, &self->f, self->f.pfns));
 	ASSERT_EQ(0, region_pfns(self->dev, &control, control.pfns));
 
@@ -1455,9 +1456,10 @@ static void migration_case(struct __test_metadata *_metadata,
 		  migrate_region(r, variant->method));
 	if (variant->method == BY_MOVE_PAGES) {
 		/* Stuck pages get no status; moved ones their node. */
-		for (i = 0; i < r->nr; i++)
+		for (i = 0; i < r->nr; i++) {
 			EXPECT_EQ(stuck ? STATUS_UNWRITTEN : 1, r->status[i])
 				TH_LOG("status of page %zu", i);
+		}
 	}
 
 	EXPECT_EQ(r->nr, pages_on_node(r, stuck ? 0 : 1));
