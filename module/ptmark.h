@@ -88,6 +88,13 @@ struct ptmark_walk {
 	unsigned long run_floor;
 	u64 vma_flags;
 	u32 as_flags;
+	/*
+	 * Instead of records: each run, and each VMA header, handed to
+	 * @sink as it is walked (runs not merged, so one may continue the
+	 * last); false from it stops the walk before that run, as a full
+	 * buffer does, and a later walk starts with it again.
+	 */
+	bool (*sink)(struct ptmark_walk *w, const struct ptmark_record *r);
 };
 
 /*

@@ -156,6 +156,21 @@ static unsigned long ptmark_emit(struct ptmark_walk *w, unsigned long addr,
 		r->pfn = 0;
 	r->bits &= w->bits_mask;
 
+	if (w->sink) {
+		r->start = addr;
+		r->nr_pages = nr;
+		r->vma_flags = w->vma_flags;
+		r->as_flags = w->as_flags;
+		r->reserved = 0;
+		if (!w->sink(w, r)) {
+			w->full = true;
+			w->next = addr;
+			return 0;
+		}
+		w->next = addr + nr * PAGE_SIZE;
+		return nr;
+	}
+
 	if (w->nr && ptmark_can_extend(w, &w->recs[w->nr - 1], addr, r)) {
 		w->recs[w->nr - 1].nr_pages += nr;
 		done = nr;
@@ -234,7 +249,7 @@ static u64 ptmark_vma_flags(struct vm_area_struct *vma)
 
 static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
 {
-	struct ptmark_record *rec;
+	struct ptmark_record *rec, header;
 
 	w->run_floor = vma->vm_start;
 	w->vma_flags = ptmark_vma_flags(vma);
@@ -244,11 +259,11 @@ static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
 	/* Once per VMA, even when a full buffer splits its walk in two. */
 	if (!w->vma_headers || w->last_header == vma->vm_start)
 		return;
-	if (w->nr == w->cap) {
+	if (!w->sink && w->nr == w->cap) {
 		w->full = true;
 		return;
 	}
-	rec = &w->recs[w->nr++];
+	rec = w->sink ? &header : &w->recs[w->nr];
 	memset(rec, 0, sizeof(*rec));
 	rec->kind = PTMARK_KIND_VMA_HEADER;
 	rec->start = vma->vm_start;
@@ -260,6 +275,12 @@ static void ptmark_enter_vma(struct ptmark_walk *w, struct vm_area_struct *vma)
 	rec->pfn = w->show_pfn ? vma->vm_pgoff : 0;
 	rec->vma_flags = w->vma_flags;
 	rec->as_flags = w->as_flags;
+	if (w->sink && !w->sink(w, rec)) {
+		w->full = true;
+		return;
+	}
+	if (!w->sink)
+		w->nr++;
 	w->last_header = vma->vm_start;
 }
 
@@ -858,11 +879,12 @@ static int ptmark_walk_yield(struct ptmark_walk *w)
 }
 
 /**
- * ptmark_walk - classify [w->next, end) into w->recs
+ * ptmark_walk - classify [w->next, end) into w->recs, or w->sink
  * @w: the walk; w->next is where to start and is advanced
  * @end: page-aligned end of the range
  *
- * Stops when @end is reached or w->recs is full (w->full).  Takes the mmap
+ * Stops when @end is reached or w->recs is full, or w->sink refused a run
+ * (w->full).  Takes the mmap
  * lock for read itself, and lets it go between pieces of
  * PTMARK_WALK_CHUNK_PMDS when someone waits for it.  Returns 0, or -EINTR
  * on a fatal signal.
