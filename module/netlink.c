@@ -14,11 +14,13 @@
  *   pin-ntf		event on the same group: a pin session pinned a range
  *			or let it go (released, or the session ended)
  *
- * Both dumps drive the ioctl's walker, ptmark_walk(), a batch at a time
- * and resume where the last message ended: the walk state lives between
- * the dump's calls, the target's mm with it (held by mmgrab(), its pages
- * only while a batch is walked), so a dump of the whole address space
- * costs one batch of memory however many messages it takes.
+ * Both dumps drive the ioctl's walker, ptmark_walk(), and resume where
+ * the last message ended: the walk state lives between the dump's calls,
+ * the target's mm with it (held by mmgrab(), its pages only while it is
+ * walked).  ptes-get walks a batch of records at a time, so a dump of the
+ * whole address space costs one batch of memory however many messages it
+ * takes; vma-get keeps no records at all, its walk counting each run
+ * into the VMA's summary as it goes.
  *
  * Access.  The ioctls are reached through /dev/ptmark, a root-only node;
  * the family's equivalent of that gate is GENL_ADMIN_PERM on the ops that
@@ -212,6 +214,10 @@ struct ptmark_nl_vma_sum {
 	u64 count[PTMARK_A_VMA_OTHER + 1];
 };
 
+/* The PTMARK_BIT_* ptmark_nl_vma_count() reads. */
+#define PTMARK_NL_VMA_BITS	(PTMARK_BIT_MAYBE_PINNED | PTMARK_BIT_PMD | \
+				 PTMARK_BIT_PUD | PTMARK_BIT_UFFD_WP)
+
 /*
  * Guard runs a vma-get message carries at most: it fits the smallest
  * buffer a dump is given (NLMSG_GOODSIZE) with room to spare.
@@ -225,6 +231,7 @@ struct ptmark_nl_dump {
 	/* vma-get only */
 	struct ptmark_nl_vma_sum sum;
 	bool want_runs;			/* send the guard runs too */
+	bool closing;			/* a header ended the VMA counted */
 	unsigned int nr_runs;		/* queued in runs[], not yet sent */
 	u64 runs[2 * PTMARK_NL_GUARD_RUNS];
 };
@@ -239,9 +246,12 @@ static struct ptmark_nl_ctx *ptmark_nl_ctx(struct netlink_callback *cb)
 	return (struct ptmark_nl_ctx *)cb->ctx;
 }
 
+static bool ptmark_nl_vma_sink(struct ptmark_walk *w,
+			       const struct ptmark_record *r);
+
 static int ptmark_nl_dump_start(struct netlink_callback *cb,
 				const struct ptmark_nl_req *req, bool dense,
-				bool vma_headers, bool want_runs)
+				bool summary, bool want_runs)
 {
 	struct nlattr **tb = genl_info_dump(cb)->attrs;
 	struct ptmark_nl_dump *dump;
@@ -260,16 +270,26 @@ static int ptmark_nl_dump_start(struct netlink_callback *cb,
 	dump = kzalloc_obj(*dump, GFP_KERNEL);
 	if (!dump)
 		goto out_mm;
-	dump->w.recs = kvmalloc_array(PTMARK_NL_BATCH, sizeof(*dump->w.recs),
-				      GFP_KERNEL);
-	if (!dump->w.recs) {
-		kfree(dump);
-		goto out_mm;
+	if (summary) {
+		/*
+		 * vma-get: runs are counted as they are walked, not kept, by
+		 * the bits ptmark_nl_vma_count() looks at alone, each VMA's
+		 * after a header.
+		 */
+		dump->w.sink = ptmark_nl_vma_sink;
+		dump->w.vma_headers = true;
+		dump->w.bits_mask = PTMARK_NL_VMA_BITS;
+	} else {
+		dump->w.recs = kvmalloc_array(PTMARK_NL_BATCH,
+					      sizeof(*dump->w.recs), GFP_KERNEL);
+		if (!dump->w.recs) {
+			kfree(dump);
+			goto out_mm;
+		}
+		dump->w.cap = PTMARK_NL_BATCH;
 	}
-	dump->w.cap = PTMARK_NL_BATCH;
 	dump->w.dense = dense;
 	dump->w.show_pfn = capable(CAP_SYS_ADMIN);
-	dump->w.vma_headers = vma_headers;
 	dump->w.last_header = -1UL;
 	dump->w.next = start;
 	dump->end = end;
@@ -482,29 +502,17 @@ static int ptmark_nl_put_runs(struct sk_buff *skb, struct netlink_callback *cb,
 	return 0;
 }
 
-/*
- * Queue the last guard run seen, now that no later record can extend it,
- * sending the queue first if it is full.  Does nothing if asked again
- * after an error, until the queue could be sent.
- */
-static int ptmark_nl_queue_run(struct sk_buff *skb, struct netlink_callback *cb,
-			       struct ptmark_nl_dump *dump)
+/* Queue the last guard run seen, which no later run extends: room was made. */
+static void ptmark_nl_queue_run(struct ptmark_nl_dump *dump)
 {
 	struct ptmark_nl_vma_sum *sum = &dump->sum;
-	int err;
 
 	if (!dump->want_runs || !sum->run_open)
-		return 0;
-	if (dump->nr_runs == PTMARK_NL_GUARD_RUNS) {
-		err = ptmark_nl_put_runs(skb, cb, dump);
-		if (err)
-			return err;
-	}
+		return;
 	dump->runs[2 * dump->nr_runs] = sum->guard_start;
 	dump->runs[2 * dump->nr_runs + 1] = sum->guard_end;
 	dump->nr_runs++;
 	sum->run_open = false;
-	return 0;
 }
 
 /*
@@ -515,11 +523,14 @@ static int ptmark_nl_queue_run(struct sk_buff *skb, struct netlink_callback *cb,
 static int ptmark_nl_vma_close(struct sk_buff *skb, struct netlink_callback *cb,
 			       struct ptmark_nl_dump *dump)
 {
-	int err;
+	int err = 0;
 
-	err = ptmark_nl_queue_run(skb, cb, dump);
-	if (!err)
+	if (dump->sum.run_open && dump->nr_runs == PTMARK_NL_GUARD_RUNS)
 		err = ptmark_nl_put_runs(skb, cb, dump);
+	if (!err) {
+		ptmark_nl_queue_run(dump);
+		err = ptmark_nl_put_runs(skb, cb, dump);
+	}
 	if (!err)
 		err = ptmark_nl_put_vma(skb, cb, &dump->sum);
 	if (!err)
@@ -533,6 +544,43 @@ static bool ptmark_nl_is_guard(const struct ptmark_record *r)
 	       (r->marker & PTMARK_MARKER_GUARD);
 }
 
+/*
+ * vma-get's sink (see struct ptmark_walk), called by the walk with the
+ * target's mmap lock and maybe a page-table lock held: counts a run into
+ * its VMA's summary.  What needs room in the message, a full queue of
+ * guard runs or a VMA that the next one's header completes, it leaves to
+ * ptmark_nl_vma_dumpit() by refusing the run, unchanged, which the walk
+ * hands over again once that is done.
+ */
+static bool ptmark_nl_vma_sink(struct ptmark_walk *w,
+			       const struct ptmark_record *r)
+{
+	struct ptmark_nl_dump *dump = container_of(w, struct ptmark_nl_dump, w);
+	struct ptmark_nl_vma_sum *sum = &dump->sum;
+
+	if (r->kind == PTMARK_KIND_VMA_HEADER) {
+		if (sum->open) {
+			dump->closing = true;
+			return false;
+		}
+		memset(sum, 0, sizeof(*sum));
+		sum->open = true;
+		sum->vma = *r;
+		return true;
+	}
+	if (r->kind == PTMARK_KIND_UNMAPPED || !sum->open)
+		return true;
+	/* A run that does not extend the last one ends it. */
+	if (ptmark_nl_is_guard(r) && r->start != sum->guard_end) {
+		if (dump->want_runs && sum->run_open &&
+		    dump->nr_runs == PTMARK_NL_GUARD_RUNS)
+			return false;
+		ptmark_nl_queue_run(dump);
+	}
+	ptmark_nl_vma_count(sum, r);
+	return true;
+}
+
 static int ptmark_nl_vma_start(struct netlink_callback *cb)
 {
 	struct nlattr **tb = genl_info_dump(cb)->attrs;
@@ -542,48 +590,32 @@ static int ptmark_nl_vma_start(struct netlink_callback *cb)
 }
 
 /*
- * The walk puts a header record before each VMA's runs: a VMA's summary
- * is complete, and goes out, at the next header or at the end.
+ * The walk counts runs as it goes; between walks go out what the sink
+ * left: a full queue of guard runs, and a VMA's last runs and summary
+ * once the next header, or the end of the range, completes it.
  */
 static int ptmark_nl_vma_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb)
 {
 	struct ptmark_nl_dump *dump = ptmark_nl_ctx(cb)->dump;
-	struct ptmark_nl_vma_sum *sum = &dump->sum;
-	struct ptmark_walk *w = &dump->w;
-	const struct ptmark_record *r;
+	bool walked;
 	int err;
 
 	for (;;) {
-		for (; dump->sent < w->nr; dump->sent++) {
-			r = &w->recs[dump->sent];
-			if (r->kind == PTMARK_KIND_VMA_HEADER) {
-				err = sum->open ?
-					ptmark_nl_vma_close(skb, cb, dump) : 0;
-				if (err)
-					return skb->len ?: err;
-				memset(sum, 0, sizeof(*sum));
-				sum->open = true;
-				sum->vma = *r;
-				continue;
-			}
-			if (r->kind == PTMARK_KIND_UNMAPPED || !sum->open)
-				continue;
-			/* A run that does not extend the last one ends it. */
-			if (ptmark_nl_is_guard(r) && r->start != sum->guard_end) {
-				err = ptmark_nl_queue_run(skb, cb, dump);
-				if (err)
-					return skb->len ?: err;
-			}
-			ptmark_nl_vma_count(sum, r);
+		if (dump->nr_runs == PTMARK_NL_GUARD_RUNS) {
+			err = ptmark_nl_put_runs(skb, cb, dump);
+			if (err)
+				return skb->len ?: err;
 		}
-		if (w->next == dump->end) {
-			err = sum->open ? ptmark_nl_vma_close(skb, cb, dump) : 0;
-			return err ? skb->len ?: err : 0;
+		walked = dump->w.next == dump->end;
+		if (dump->closing || (walked && dump->sum.open)) {
+			err = ptmark_nl_vma_close(skb, cb, dump);
+			if (err)
+				return skb->len ?: err;
+			dump->closing = false;
 		}
-		/* Counted: nothing to keep for the next batch to extend. */
-		w->nr = 0;
-		dump->sent = 0;
+		if (walked)
+			return 0;
 		err = ptmark_nl_walk(dump);
 		if (err)
 			return err;
