@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "ptmark_nl.h"
@@ -821,6 +822,28 @@ static void print_vma(pid_t pid, const struct ptmark_nl_vma *v,
 	(void)pid;
 }
 
+/*
+ * A listing with a line for each of tens of thousands of thread stacks
+ * is many times what a pipe holds (64 KiB): where stdout is one, grow it
+ * to the listing's size (up to fs.pipe-max-size, which unprivileged
+ * callers may not pass: best effort), so that the listing goes out
+ * without waiting for the reader to empty the pipe every 64 KiB.
+ */
+static void grow_pipe(size_t bytes)
+{
+	struct stat st;
+	int size;
+
+	if (fstat(STDOUT_FILENO, &st) || !S_ISFIFO(st.st_mode))
+		return;
+	size = fcntl(STDOUT_FILENO, F_GETPIPE_SZ);
+	if (size < 0 || (size_t)size >= bytes)
+		return;
+	if (bytes > 1 << 20)
+		bytes = 1 << 20;
+	fcntl(STDOUT_FILENO, F_SETPIPE_SZ, (int)bytes);
+}
+
 static int cmd_maps(int argc, char **argv)
 {
 	static char buf[PTMARK_NL_BUF], out_buf[1 << 16];
@@ -857,6 +880,8 @@ static int cmd_maps(int argc, char **argv)
 	 */
 	if (!opt_json)
 		setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
+	/* A guard line takes 50 bytes, a VMA line 100 to 350 (JSON more). */
+	grow_pipe(m.nr_runs * (opt_json ? 80 : 56) + (m.nr_vmas + 1) * 400);
 	if (opt_json)
 		printf("{\"pid\":%d,\"page_size\":%lu,\"vmas\":[", pid, page_size);
 	else
