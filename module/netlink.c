@@ -224,6 +224,13 @@ struct ptmark_nl_vma_sum {
  */
 #define PTMARK_NL_GUARD_RUNS	128
 
+/*
+ * Guard runs vma-get queues before it stops its walk to send them, four
+ * messages' worth: each stop costs a new walk (the mmap lock, the VMA
+ * looked up again, the tables walked down to the run the sink refused).
+ */
+#define PTMARK_NL_GUARD_QUEUE	(4 * PTMARK_NL_GUARD_RUNS)
+
 struct ptmark_nl_dump {
 	struct ptmark_walk w;		/* w.mm is mmgrab()ed */
 	unsigned long end;
@@ -232,8 +239,9 @@ struct ptmark_nl_dump {
 	struct ptmark_nl_vma_sum sum;
 	bool want_runs;			/* send the guard runs too */
 	bool closing;			/* a header ended the VMA counted */
-	unsigned int nr_runs;		/* queued in runs[], not yet sent */
-	u64 runs[2 * PTMARK_NL_GUARD_RUNS];
+	unsigned int nr_runs;		/* queued in runs[] */
+	unsigned int sent_runs;		/* of those, already sent */
+	u64 *runs;			/* PTMARK_NL_GUARD_QUEUE (start, end) */
 };
 
 struct ptmark_nl_ctx {
@@ -279,6 +287,15 @@ static int ptmark_nl_dump_start(struct netlink_callback *cb,
 		dump->w.sink = ptmark_nl_vma_sink;
 		dump->w.vma_headers = true;
 		dump->w.bits_mask = PTMARK_NL_VMA_BITS;
+		if (want_runs) {
+			dump->runs = kvmalloc_array(2 * PTMARK_NL_GUARD_QUEUE,
+						    sizeof(*dump->runs),
+						    GFP_KERNEL);
+			if (!dump->runs) {
+				kfree(dump);
+				goto out_mm;
+			}
+		}
 	} else {
 		dump->w.recs = kvmalloc_array(PTMARK_NL_BATCH,
 					      sizeof(*dump->w.recs), GFP_KERNEL);
@@ -311,6 +328,7 @@ static int ptmark_nl_dump_done(struct netlink_callback *cb)
 	if (dump) {
 		mmdrop(dump->w.mm);
 		kvfree(dump->w.recs);
+		kvfree(dump->runs);
 		kfree(dump);
 	}
 	return 0;
@@ -480,25 +498,35 @@ cancel:
 	return -EMSGSIZE;
 }
 
-/* Send the queued guard runs of the VMA being counted, if any. */
+/*
+ * Send the queued guard runs of the VMA being counted, if any, at most
+ * PTMARK_NL_GUARD_RUNS a message.  A message that does not fit is sent
+ * by the next call, in the next buffer, after those already sent.
+ */
 static int ptmark_nl_put_runs(struct sk_buff *skb, struct netlink_callback *cb,
 			      struct ptmark_nl_dump *dump)
 {
+	unsigned int n;
 	void *hdr;
 
-	if (!dump->nr_runs)
-		return 0;
-	hdr = ptmark_nl_dump_put(skb, cb, PTMARK_CMD_VMA_GET);
-	if (!hdr)
-		return -EMSGSIZE;
-	if (nla_put_uint(skb, PTMARK_A_VMA_START, dump->sum.vma.start) ||
-	    nla_put(skb, PTMARK_A_VMA_GUARD_RUNS,
-		    dump->nr_runs * 2 * sizeof(dump->runs[0]), dump->runs)) {
-		genlmsg_cancel(skb, hdr);
-		return -EMSGSIZE;
+	while (dump->sent_runs < dump->nr_runs) {
+		n = min_t(unsigned int, dump->nr_runs - dump->sent_runs,
+			  PTMARK_NL_GUARD_RUNS);
+		hdr = ptmark_nl_dump_put(skb, cb, PTMARK_CMD_VMA_GET);
+		if (!hdr)
+			return -EMSGSIZE;
+		if (nla_put_uint(skb, PTMARK_A_VMA_START, dump->sum.vma.start) ||
+		    nla_put(skb, PTMARK_A_VMA_GUARD_RUNS,
+			    n * 2 * sizeof(dump->runs[0]),
+			    &dump->runs[2 * dump->sent_runs])) {
+			genlmsg_cancel(skb, hdr);
+			return -EMSGSIZE;
+		}
+		genlmsg_end(skb, hdr);
+		dump->sent_runs += n;
 	}
-	genlmsg_end(skb, hdr);
 	dump->nr_runs = 0;
+	dump->sent_runs = 0;
 	return 0;
 }
 
@@ -525,7 +553,7 @@ static int ptmark_nl_vma_close(struct sk_buff *skb, struct netlink_callback *cb,
 {
 	int err = 0;
 
-	if (dump->sum.run_open && dump->nr_runs == PTMARK_NL_GUARD_RUNS)
+	if (dump->sum.run_open && dump->nr_runs == PTMARK_NL_GUARD_QUEUE)
 		err = ptmark_nl_put_runs(skb, cb, dump);
 	if (!err) {
 		ptmark_nl_queue_run(dump);
@@ -573,7 +601,7 @@ static bool ptmark_nl_vma_sink(struct ptmark_walk *w,
 	/* A run that does not extend the last one ends it. */
 	if (ptmark_nl_is_guard(r) && r->start != sum->guard_end) {
 		if (dump->want_runs && sum->run_open &&
-		    dump->nr_runs == PTMARK_NL_GUARD_RUNS)
+		    dump->nr_runs == PTMARK_NL_GUARD_QUEUE)
 			return false;
 		ptmark_nl_queue_run(dump);
 	}
@@ -602,7 +630,7 @@ static int ptmark_nl_vma_dumpit(struct sk_buff *skb,
 	int err;
 
 	for (;;) {
-		if (dump->nr_runs == PTMARK_NL_GUARD_RUNS) {
+		if (dump->nr_runs == PTMARK_NL_GUARD_QUEUE) {
 			err = ptmark_nl_put_runs(skb, cb, dump);
 			if (err)
 				return skb->len ?: err;
