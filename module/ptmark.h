@@ -90,9 +90,10 @@ struct ptmark_walk {
 	u32 as_flags;
 	/*
 	 * Instead of records: each run, and each VMA header, handed to
-	 * @sink as it is walked (runs not merged, so one may continue the
-	 * last); false from it stops the walk before that run, as a full
-	 * buffer does, and a later walk starts with it again.
+	 * @sink as it is walked (a run may continue the last one handed
+	 * over), without pfns (a header's pgoff stays); false from it stops
+	 * the walk before that run, as a full buffer does, and a later walk
+	 * starts with it again.
 	 */
 	bool (*sink)(struct ptmark_walk *w, const struct ptmark_record *r);
 };

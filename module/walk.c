@@ -97,6 +97,49 @@ static u32 ptmark_compact_state(const struct ptmark_walk *w,
 }
 
 /*
+ * Hand @nr pages from @addr in the state @r describes to the walk's sink
+ * (@r's start, nr_pages, vma_flags and as_flags are filled in here).
+ * Returns @nr, or 0 if the sink refused them: the walk stops there.
+ */
+static unsigned long ptmark_sink_run(struct ptmark_walk *w,
+				     unsigned long addr, unsigned long nr,
+				     struct ptmark_record *r)
+{
+	r->start = addr;
+	r->nr_pages = nr;
+	r->vma_flags = w->vma_flags;
+	r->as_flags = w->as_flags;
+	r->reserved = 0;
+	if (!w->sink(w, r)) {
+		w->full = true;
+		w->next = addr;
+		return 0;
+	}
+	w->next = addr + nr * PAGE_SIZE;
+	return nr;
+}
+
+/*
+ * A run in state @state handed to the walk's sink: what the word keeps of
+ * a record, no pfn.  Returns the pages taken, @nr or 0, as ptmark_emit().
+ */
+static unsigned long ptmark_sink_state(struct ptmark_walk *w,
+				       unsigned long addr, unsigned long nr,
+				       u32 state)
+{
+	u32 marker = PTMARK_C_MARKER(state);
+	struct ptmark_record r = {
+		.kind = PTMARK_C_KIND(state),
+		.marker = marker & ~PTMARK_C_MARKER_UNKNOWN,
+		.bits = PTMARK_C_BITS(state),
+	};
+
+	if (marker & PTMARK_C_MARKER_UNKNOWN)
+		r.marker |= PTMARK_MARKER_UNKNOWN;
+	return ptmark_sink_run(w, addr, nr, &r);
+}
+
+/*
  * Compact words for @nr pages from @addr in state @state: a state word
  * for the first page unless it continues the last one, then repeat words
  * for the rest.  Returns the pages recorded, as ptmark_emit() does.
@@ -107,6 +150,8 @@ static unsigned long ptmark_emit_state(struct ptmark_walk *w,
 {
 	unsigned long done = 0, n;
 
+	if (w->sink)
+		return ptmark_sink_state(w, addr, nr, state);
 	if (!w->c_open || state != w->c_state) {
 		if (w->nr == w->cap) {
 			w->full = true;
@@ -152,24 +197,12 @@ static unsigned long ptmark_emit(struct ptmark_walk *w, unsigned long addr,
 	if (w->words)
 		return ptmark_emit_state(w, addr, nr,
 					 ptmark_compact_state(w, r));
-	if (!w->show_pfn)
+	if (!w->show_pfn || w->sink)
 		r->pfn = 0;
 	r->bits &= w->bits_mask;
 
-	if (w->sink) {
-		r->start = addr;
-		r->nr_pages = nr;
-		r->vma_flags = w->vma_flags;
-		r->as_flags = w->as_flags;
-		r->reserved = 0;
-		if (!w->sink(w, r)) {
-			w->full = true;
-			w->next = addr;
-			return 0;
-		}
-		w->next = addr + nr * PAGE_SIZE;
-		return nr;
-	}
+	if (w->sink)
+		return ptmark_sink_run(w, addr, nr, r);
 
 	if (w->nr && ptmark_can_extend(w, &w->recs[w->nr - 1], addr, r)) {
 		w->recs[w->nr - 1].nr_pages += nr;
@@ -540,13 +573,15 @@ static void ptmark_emit_leaf(struct ptmark_walk *w, unsigned long leaf_start,
 }
 
 /*
- * ptmark_walk_ptes() for compact words, where a page is nothing but its
- * state word: neighbours in the same state are counted here and emitted
- * as one run, a non-present entry equal to the one before it (the markers
- * of a guard stripe) takes that one's word without being decoded again,
- * and a present entry with the protection bits of the last one decoded
- * takes that one's access bits.  Only what the pfn tells, the folio's
- * part, is looked up for every page.
+ * ptmark_walk_ptes() for compact words, and for a sink, where a page is
+ * nothing but its state word: neighbours in the same state are counted
+ * here and emitted as one run, a non-present entry equal to the one
+ * before it (the markers of a guard stripe) takes that one's word without
+ * being decoded again, and a present entry with the protection bits of
+ * the last one decoded takes that one's access bits.  Only what the pfn
+ * tells, the folio's part, is looked up for every page.  A sink's walk
+ * has no room for words (cap 0): every run goes to ptmark_emit_state(),
+ * and from there to the sink.
  */
 static void ptmark_walk_ptes_compact(struct ptmark_walk *w,
 				     struct vm_area_struct *vma, pte_t *ptep,
@@ -625,7 +660,7 @@ static void ptmark_walk_ptes(struct ptmark_walk *w, struct vm_area_struct *vma,
 	pte_t *ptep;
 
 	ptep = pte_offset_kernel(&pmdval, addr);
-	if (w->words) {
+	if (w->words || w->sink) {
 		ptmark_walk_ptes_compact(w, vma, ptep, addr, end);
 		return;
 	}
