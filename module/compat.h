@@ -178,6 +178,31 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define VM_UFFD_RWP			VM_NONE
 #endif
 
+/*
+ * The contiguous hint of a user PTE.  arm64 with CONFIG_ARM64_CONTPTE
+ * gives each naturally aligned block of a large folio's pages PTE_CONT,
+ * all of whose entries the TLB may then hold as one; its ptep_get() ORs
+ * the access and dirty bits of the block into the entry it returns and
+ * keeps PTE_CONT there, so pte_cont() of that entry tells whether the
+ * page is mapped as part of such a block.  Other architectures' user
+ * PTEs have no such bit (or, as arm64 before contpte, never set it
+ * outside hugetlb, whose contiguous entries this walk does not read).
+ */
+#ifdef CONFIG_ARM64_CONTPTE
+#define PTMARK_HAVE_CONT_PTE		1
+#else
+#define PTMARK_HAVE_CONT_PTE		0
+#endif
+
+static inline bool ptmark_compat_pte_cont(pte_t pte)
+{
+#if PTMARK_HAVE_CONT_PTE
+	return pte_cont(pte);
+#else
+	return false;
+#endif
+}
+
 #ifdef CONFIG_PTE_MARKER_UFFD_WP
 #define PTMARK_HAVE_UFFD_WP_MARKER	1
 #else

@@ -316,7 +316,7 @@ static const char * const ptmark_bit_names[] = {
 	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
 	"anon", "file", "zeropage", "huge-zeropage", "special",
 	"maybe-pinned", "large", "pmd", "pud", "uffd-rwp", "protnone",
-	"numa-hint",
+	"numa-hint", "cont",
 };
 
 static const char * const ptmark_marker_names[] = {

@@ -39,6 +39,7 @@ const struct ptmark_feature_name ptmark_feature_names[] = {
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ PTMARK_FEAT_NETLINK,		"netlink" },
 	{ PTMARK_FEAT_UFFD_RWP,		"uffd_rwp" },
+	{ PTMARK_FEAT_CONT_PTE,		"cont_pte" },
 	{ }
 };
 
@@ -84,6 +85,8 @@ u64 ptmark_features(void)
 		f |= PTMARK_FEAT_NETLINK;
 	if (ptmark_compat_uffd_rwp())
 		f |= PTMARK_FEAT_UFFD_RWP;
+	if (PTMARK_HAVE_CONT_PTE)
+		f |= PTMARK_FEAT_CONT_PTE;
 	return f;
 }
 

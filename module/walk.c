@@ -458,6 +458,8 @@ static __always_inline u32 ptmark_pte_bits(const struct ptmark_walk *w,
 		bits |= PTMARK_BIT_UFFD_WP;
 	if (pte_protnone(pte))
 		bits |= PTMARK_BIT_PROTNONE;
+	if (ptmark_compat_pte_cont(pte))
+		bits |= PTMARK_BIT_CONT;
 	return ptmark_uffd_bits(w, bits);
 }
 

@@ -55,7 +55,7 @@ static const char *const bit_names[] = {
 	"write", "dirty", "young", "soft-dirty", "uffd-wp", "exclusive",
 	"anon", "file", "zeropage", "huge-zeropage", "special",
 	"maybe-pinned", "large", "pmd", "pud", "uffd-rwp", "protnone",
-	"numa-hint", NULL
+	"numa-hint", "cont", NULL
 };
 
 static const char *const marker_names[] = {

@@ -68,6 +68,7 @@ const struct ptmark_feature ptmark_features[] = {
 	{ PTMARK_FEAT_HUGE_PFNMAP,	"huge_pfnmap" },
 	{ PTMARK_FEAT_NETLINK,		"netlink" },
 	{ PTMARK_FEAT_UFFD_RWP,		"uffd_rwp" },
+	{ PTMARK_FEAT_CONT_PTE,		"cont_pte" },
 };
 
 const size_t ptmark_nr_features = ARRAY_SIZE(ptmark_features);
@@ -2649,13 +2650,27 @@ out:
 	return ret;
 }
 
+bool ptmark_mthp_contpte(int fd)
+{
+	struct ptmark_info info;
+
+	return !ptmark_get_info(fd, &info) &&
+	       (info.features & PTMARK_FEAT_CONT_PTE) &&
+	       info.page_size * 16 == PTMARK_MTHP_SIZE;
+}
+
 /*
  * The folios the backing promised: one PMD leaf over the region, or
- * naturally aligned 64 KiB folios mapped by PTEs, every page present.
+ * naturally aligned 64 KiB folios mapped by PTEs, every page present,
+ * and, where the kernel maps such a folio with contiguous PTEs (arm64's
+ * contpte, ptmark_mthp_contpte()), every page of each with the
+ * contiguous bit: each case over anon_mthp starts from contpte blocks
+ * there.  Elsewhere that last check is not made.
  */
 static int lp_folios(struct ptmark_lp *lp)
 {
 	struct ptmark_record *recs = calloc(lp->nr, sizeof(*recs));
+	bool cont = lp->folio != lp->nr && ptmark_mthp_contpte(lp->ptmark);
 	size_t i, head;
 	int err;
 
@@ -2677,10 +2692,13 @@ static int lp_folios(struct ptmark_lp *lp)
 		    (r->bits & PTMARK_BIT_PMD) || recs[head].pfn % lp->folio ||
 		    r->pfn != recs[head].pfn + i - head)
 			break;
+		if (cont && !(r->bits & PTMARK_BIT_CONT))
+			break;
 	}
 	if (i < lp->nr)
 		lp_say(lp, -1, "page %zu is in no %s (kind %u bits %#x pfn %#llx, its folio's head %#llx): the backing is not what it says",
-		       i, lp->folio == lp->nr ? "PMD-mapped THP" :
+		       i, lp->folio == lp->nr ? "PMD-mapped THP" : cont ?
+		       "naturally aligned 64 KiB folio mapped by a contpte block" :
 		       "naturally aligned 64 KiB folio mapped by PTEs",
 		       recs[i].kind, recs[i].bits,
 		       (unsigned long long)recs[i].pfn,

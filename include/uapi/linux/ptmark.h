@@ -50,6 +50,7 @@
 #define PTMARK_FEAT_HUGE_PFNMAP		(1ULL << 16) /* PMD leaves in pfnmaps */
 #define PTMARK_FEAT_NETLINK		(1ULL << 17) /* the "ptmark" genl family */
 #define PTMARK_FEAT_UFFD_RWP		(1ULL << 18) /* userfaultfd rw-protect */
+#define PTMARK_FEAT_CONT_PTE		(1ULL << 19) /* PTMARK_BIT_CONT is told */
 
 /**
  * struct ptmark_info - what the module and the running kernel support
@@ -128,6 +129,13 @@ enum ptmark_kind {
 #define PTMARK_BIT_PROTNONE		(1U << 16)
 /* Present: PROTNONE in an accessible VMA for NUMA balancing's faults. */
 #define PTMARK_BIT_NUMA_HINT		(1U << 17)
+/*
+ * Present, mapped by a PTE: the entry carries the architecture's
+ * contiguous hint, so that the TLB may cache its whole aligned block as
+ * one (arm64's PTE_CONT: a contpte block of a large folio).  Only where
+ * PTMARK_FEAT_CONT_PTE says the kernel has such a bit; never elsewhere.
+ */
+#define PTMARK_BIT_CONT			(1U << 18)
 
 /* VMA flags (struct ptmark_record.vma_flags); 0 for unmapped records. */
 #define PTMARK_VMA_READ			(1ULL << 0)
@@ -244,7 +252,7 @@ static inline char ptmark_map_char(const struct ptmark_record *r)
 					 PTMARK_SCAN_COMPACT)
 
 /* Every PTMARK_BIT_* there is; what @bits_mask 0 stands for. */
-#define PTMARK_BIT_ALL			((1U << 18) - 1)
+#define PTMARK_BIT_ALL			((1U << 19) - 1)
 
 /*
  * The compact format (PTMARK_SCAN_COMPACT): @records points to __u32
@@ -254,7 +262,7 @@ static inline char ptmark_map_char(const struct ptmark_record *r)
  *
  *  - a state word (bit 31 clear) describes the next page: its kind in bits
  *    0-3, its marker in bits 4-7 (PTMARK_C_MARKER_*), its PTMARK_BIT_*
- *    bits (as far as @bits_mask asks for them) in bits 8-25;
+ *    bits (as far as @bits_mask asks for them) in bits 8-26;
  *  - a repeat word (bit 31 set) says that as many more pages as its low 31
  *    bits count are in the state of the last state word.
  *
