@@ -205,6 +205,12 @@ static const char *record_problem(const struct ptmark_record *r)
 	    (!(r->bits & PTMARK_BIT_PROTNONE) ||
 	     (r->bits & PTMARK_BIT_UFFD_RWP)))
 		return "numa-hint without protnone, or with uffd-rwp";
+	if ((r->bits & PTMARK_BIT_CONT) && !have(PTMARK_FEAT_CONT_PTE))
+		return "cont on a kernel without contiguous PTEs";
+	if ((r->bits & PTMARK_BIT_CONT) &&
+	    (r->kind != PTMARK_KIND_PRESENT ||
+	     (r->bits & (PTMARK_BIT_PMD | PTMARK_BIT_PUD))))
+		return "cont on an entry that is not a present PTE";
 	if ((r->kind == PTMARK_KIND_NONE || r->kind == PTMARK_KIND_MARKER) &&
 	    r->bits)
 		return "bits on an empty or marker entry";
