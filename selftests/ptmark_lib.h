@@ -926,6 +926,15 @@ void *ptmark_backing_mmap(const struct ptmark_backing *b, int fd, void *at,
 	"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 /*
+ * Does the module on @fd show a naturally aligned PTMARK_MTHP_SIZE folio,
+ * mapped whole by PTEs, as one contiguous block (PTMARK_BIT_CONT on each
+ * of its pages)?  Where it reports PTMARK_FEAT_CONT_PTE (arm64's contpte)
+ * and a block is that size: 16 PTEs of 4 KiB pages.  Elsewhere (x86-64)
+ * no page shows the bit, and the checks of contiguity are not made.
+ */
+bool ptmark_mthp_contpte(int fd);
+
+/*
  * Set the switch of anonymous THPs of @size bytes (64 KiB, a PMD's) to
  * @mode ("always", "madvise", "never"), keeping its old choice in @saved
  * (at least 16 bytes) for ptmark_thp_size_restore(): 0 or -errno,
