@@ -10,6 +10,15 @@
  * beside it copy only the pages written.  Each result is checked by
  * behaviour (data, signals, uffd messages, reads from outside) and by the
  * scan, and the scan's frames against pagemap's.
+ *
+ * Where the module reports contiguous PTEs (PTMARK_FEAT_CONT_PTE, arm64:
+ * ptmark_mthp_contpte()), each case also checks the contiguous bit of
+ * every page still mapped: on all 16 of a freshly faulted folio, and on
+ * none once an entry of the block was changed alone (arm64 unfolds the
+ * whole block before it changes one entry of it, and folds it again only
+ * when a single entry set completes 16 matching ones).  Elsewhere those
+ * checks become "no page shows the bit"; nothing else of a case depends
+ * on it.
  */
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -35,6 +44,7 @@ FIXTURE(mthp) {
 	char old[16];
 	char *p;		/* the folio's first page */
 	uint64_t pfn;		/* and its frame */
+	bool cont;		/* the folio is mapped as a contpte block */
 };
 
 /* The frame pagemap gives @addr, 0 when it maps none. */
@@ -71,6 +81,7 @@ FIXTURE_SETUP(mthp)
 		       ptmark_stamp(PTMARK_BY_MEM, i), self->psize);
 	self->pfn = pagemap_pfn(self->p);
 	ASSERT_NE(0, self->pfn);
+	self->cont = ptmark_mthp_contpte(self->fd);
 }
 
 FIXTURE_TEARDOWN(mthp)
@@ -109,6 +120,29 @@ static bool page_kept(struct __test_metadata *_metadata,
 	return ok;
 }
 
+/*
+ * The contiguous bit of every page of the folio the scan @recs shows
+ * present: @block says whether the folio is still one contpte block.
+ * Where the kernel maps none (self->cont false), no page may show it.
+ */
+static bool cont_is(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(mthp) *self, const struct ptmark_record *recs,
+		    bool block, const char *when)
+{
+	bool want = self->cont && block, ok = true;
+	size_t i;
+
+	for (i = 0; i < self->nr; i++) {
+		if (recs[i].kind != PTMARK_KIND_PRESENT ||
+		    !!(recs[i].bits & PTMARK_BIT_CONT) == want)
+			continue;
+		TH_LOG("%s: page %zu %s the contiguous bit (bits %#x)", when, i,
+		       want ? "lacks" : "shows", recs[i].bits);
+		ok = false;
+	}
+	return ok;
+}
+
 /* Does every byte of page @i still hold the stamp the set-up wrote? */
 static bool page_stamped(FIXTURE_DATA(mthp) *self, size_t i)
 {
@@ -125,7 +159,8 @@ static bool page_stamped(FIXTURE_DATA(mthp) *self, size_t i)
 /*
  * The fault mapped one 64 KiB folio, naturally aligned: the scan shows
  * every page of it present, large, written, each in its own frame of the
- * folio, as pagemap does.
+ * folio, as pagemap does; on arm64 (contiguous bit reported) all 16 with
+ * the contiguous bit, one contpte block.
  */
 TEST_F(mthp, scan_sees_each_page_of_the_folio)
 {
@@ -145,13 +180,16 @@ TEST_F(mthp, scan_sees_each_page_of_the_folio)
 			TH_LOG("page %zu: bits %#x", i, recs[i].bits);
 		EXPECT_TRUE(page_stamped(self, i));
 	}
+	EXPECT_TRUE(cont_is(_metadata, self, recs, true, "the fresh folio"));
 }
 
 /*
  * A guard installed on one page in the middle of the folio: that page
  * faults as a guard and shows as a guard marker; all the others keep
- * their frames and data.  Removing the guard leaves that page empty, and
- * a read of it then gets zeroes, not the old data.
+ * their frames and data, and on arm64 (contiguous bit reported) lose
+ * the contiguous bit: zapping the one entry unfolded the block.  Removing
+ * the guard leaves that page empty, and a read of it then gets zeroes, not
+ * the old data.
  */
 TEST_F(mthp, guard_inside_folio)
 {
@@ -179,6 +217,7 @@ TEST_F(mthp, guard_inside_folio)
 		EXPECT_TRUE(page_kept(_metadata, self, &recs[i], i));
 		EXPECT_TRUE(page_stamped(self, i)) TH_LOG("page %zu", i);
 	}
+	EXPECT_TRUE(cont_is(_metadata, self, recs, false, "a guard inside"));
 
 	ASSERT_EQ(0, madvise(page, self->psize, MADV_GUARD_REMOVE));
 	ASSERT_EQ(0, ptmark_scan_dense(self->fd, page, 1, recs));
@@ -278,7 +317,9 @@ static char child_ask(struct served_child *c, char req)
 /*
  * The folio in the child, by the scan through @pidfd: a guard marker at
  * page @g alone; the pages either side of it copies of their own (small,
- * exclusive folios) when @copied, every other page the parent's frame.
+ * exclusive folios) when @copied, every other page the parent's frame;
+ * none with the contiguous bit (the parent's block was unfolded by the
+ * guard, and fork copies the entries as they are).
  */
 static bool child_folio_ok(struct __test_metadata *_metadata,
 			   FIXTURE_DATA(mthp) *self, int pidfd, size_t g,
@@ -319,7 +360,7 @@ static bool child_folio_ok(struct __test_metadata *_metadata,
 		       (unsigned long long)(self->pfn + i));
 		ok = false;
 	}
-	return ok;
+	return cont_is(_metadata, self, recs, false, "the child") && ok;
 }
 
 /*
@@ -377,6 +418,7 @@ TEST_F(mthp, guard_inside_folio_across_fork)
 		EXPECT_TRUE(page_kept(_metadata, self, &recs[i], i));
 		EXPECT_TRUE(page_stamped(self, i)) TH_LOG("page %zu", i);
 	}
+	EXPECT_TRUE(cont_is(_metadata, self, recs, false, "the parent"));
 	EXPECT_EQ(SIGSEGV, probe_read(page, &val));
 	EXPECT_TRUE(probe_hit_guard(page));
 
@@ -396,8 +438,10 @@ TEST_F(mthp, guard_inside_folio_across_fork)
 /*
  * uffd-wp protection of four pages in the middle of the folio: exactly
  * those show the uffd-wp bit and lose the write bit, every page keeps its
- * frame; a store to a page outside goes through, a store to one inside
- * waits for the write-protect fault's resolution, and then lands.
+ * frame, and on arm64 (contiguous bit reported) none keeps the
+ * contiguous bit: protecting part of the block unfolded it; a store to a
+ * page outside goes through, a store to one inside waits for the
+ * write-protect fault's resolution, and then lands.
  */
 TEST_F(mthp, uffd_wp_part_of_folio)
 {
@@ -431,6 +475,7 @@ TEST_F(mthp, uffd_wp_part_of_folio)
 		EXPECT_EQ(!wp, !!(recs[i].bits & PTMARK_BIT_WRITE))
 			TH_LOG("page %zu: bits %#x", i, recs[i].bits);
 	}
+	EXPECT_TRUE(cont_is(_metadata, self, recs, false, "part protected"));
 
 	ASSERT_EQ(0, writer_start(&out_w, self->p, 0x5a));
 	EXPECT_TRUE(writer_done_within(&out_w, 5000));
@@ -455,6 +500,167 @@ TEST_F(mthp, uffd_wp_part_of_folio)
 	EXPECT_TRUE(recs[0].bits & PTMARK_BIT_WRITE);
 	EXPECT_EQ(self->pfn + in, recs[0].pfn);
 	close(uffd);
+}
+
+/*
+ * The folio by the scan, each page checked by page_kept() and for the
+ * write bit (@ro: read-only pages, by index) and its data; and the
+ * contiguous bit against @block.
+ */
+static void folio_check(struct __test_metadata *_metadata,
+			FIXTURE_DATA(mthp) *self, size_t ro_first, size_t ro_n,
+			bool block, const char *when)
+{
+	struct ptmark_record recs[64];
+	size_t i;
+	bool ro;
+
+	ASSERT_EQ(0, ptmark_scan_dense(self->fd, self->p, self->nr, recs));
+	for (i = 0; i < self->nr; i++) {
+		ro = i >= ro_first && i < ro_first + ro_n;
+		EXPECT_TRUE(page_kept(_metadata, self, &recs[i], i))
+			TH_LOG("%s", when);
+		EXPECT_EQ(!ro, !!(recs[i].bits & PTMARK_BIT_WRITE))
+			TH_LOG("%s: page %zu: bits %#x", when, i, recs[i].bits);
+		EXPECT_TRUE(page_stamped(self, i))
+			TH_LOG("%s: page %zu", when, i);
+	}
+	EXPECT_TRUE(cont_is(_metadata, self, recs, block, when));
+}
+
+/*
+ * mprotect(PROT_READ) of four pages in the middle of the folio: they
+ * lose the write bit (a store there is SIGSEGV), the others keep it,
+ * every page its frame and data; on arm64 (contiguous bit reported) no
+ * page keeps the contiguous bit, the block unfolded to change part of
+ * it, and making the four writable again does not fold it back.
+ */
+TEST_F(mthp, mprotect_part_of_folio)
+{
+	size_t first = self->nr / 4, n = 4;
+	char *part = self->p + first * self->psize;
+
+	ASSERT_EQ(0, mprotect(part, n * self->psize, PROT_READ));
+	folio_check(_metadata, self, first, n, false, "part read-only");
+	ASSERT_EQ(0, probe_handlers_install());
+	EXPECT_EQ(SIGSEGV, probe_write(part + self->psize, 0x77));
+	EXPECT_EQ(0, probe_write(self->p, ptmark_stamp(PTMARK_BY_MEM, 0)));
+
+	ASSERT_EQ(0, mprotect(part, n * self->psize, PROT_READ | PROT_WRITE));
+	folio_check(_metadata, self, 0, 0, false, "part writable again");
+}
+
+/*
+ * mprotect(PROT_READ) of the whole folio, one contpte block on arm64:
+ * every page loses the write bit and keeps its frame and data; on arm64
+ * (contiguous bit reported) all 16 keep the contiguous bit, since the
+ * block changed as a whole, and again when it is made writable.
+ */
+TEST_F(mthp, mprotect_whole_folio)
+{
+	ASSERT_EQ(0, mprotect(self->p, FOLIO_SIZE, PROT_READ));
+	folio_check(_metadata, self, 0, self->nr, true, "read-only");
+	ASSERT_EQ(0, probe_handlers_install());
+	EXPECT_EQ(SIGSEGV, probe_write(self->p + self->psize, 0x77));
+
+	ASSERT_EQ(0, mprotect(self->p, FOLIO_SIZE, PROT_READ | PROT_WRITE));
+	folio_check(_metadata, self, 0, 0, true, "writable again");
+}
+
+/* The child of fork_of_folio: 'w' writes page 1 with its own stamp. */
+static void fork_child_serve(void *arg, int cmd, int ack)
+{
+	const struct guard_child *gc = arg;
+	char req, out;
+
+	while (read(cmd, &req, 1) == 1) {
+		memset(gc->p + gc->psize, ptmark_stamp(PTMARK_BY_CHILD, 1),
+		       gc->psize);
+		out = 'w';
+		if (write(ack, &out, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/*
+ * The folio's pages in the child, by the scan through @pidfd: the
+ * parent's frames, shared (not exclusive), page 1 its own copy when
+ * @copied; the contiguous bit against @block.
+ */
+static bool fork_child_ok(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(mthp) *self, int pidfd, bool copied,
+			  bool block)
+{
+	struct ptmark_record recs[64];
+	bool ok = true, copy;
+	size_t i;
+
+	if (ptmark_scan_dense_of(self->fd, pidfd, self->p, self->nr, recs)) {
+		TH_LOG("the scan of the child failed");
+		return false;
+	}
+	for (i = 0; i < self->nr; i++) {
+		const struct ptmark_record *r = &recs[i];
+
+		copy = copied && i == 1;
+		if (r->kind == PTMARK_KIND_PRESENT &&
+		    (r->bits & PTMARK_BIT_ANON) &&
+		    (r->pfn == self->pfn + i) != copy &&
+		    !!(r->bits & PTMARK_BIT_EXCLUSIVE) == copy)
+			continue;
+		TH_LOG("child page %zu: kind %u bits %#x pfn %#llx, wanted %s (the folio's frame %#llx)",
+		       i, r->kind, r->bits, (unsigned long long)r->pfn,
+		       copy ? "a copy of its own" : "the parent's frame, shared",
+		       (unsigned long long)(self->pfn + i));
+		ok = false;
+	}
+	return cont_is(_metadata, self, recs, block, "the child") && ok;
+}
+
+/*
+ * fork() of the whole folio: parent and child map the same frames, read-
+ * only in both, and on arm64 (contiguous bit reported) both as a contpte
+ * block, since fork write-protects and copies the block's entries as a
+ * whole.  The child's write to page 1 copies that page alone and unfolds
+ * the child's block, not the parent's; the parent's own write to page 2
+ * then copies that page (the child still maps the folio) and unfolds the
+ * parent's block.
+ */
+TEST_F(mthp, fork_of_folio)
+{
+	struct guard_child gc = { self->p, self->psize, self->nr, 0 };
+	struct ptmark_record recs[64];
+	struct served_child c;
+	int pidfd, status;
+	char out = 0;
+
+	ASSERT_EQ(0, served_child_start(&c, fork_child_serve, &gc));
+	pidfd = pidfd_of(c.pid);
+	ASSERT_LE(0, pidfd);
+
+	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, false, true));
+	folio_check(_metadata, self, 0, self->nr, true, "parent after fork");
+
+	EXPECT_TRUE(write(c.cmd, "w", 1) == 1 && read(c.ack, &out, 1) == 1);
+	EXPECT_EQ('w', out);
+	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, true, false));
+	folio_check(_metadata, self, 0, self->nr, true,
+		    "parent after the child's write");
+
+	memset(self->p + 2 * self->psize, ptmark_stamp(PTMARK_BY_MEM, 2),
+	       self->psize);
+	ASSERT_EQ(0, ptmark_scan_dense(self->fd, self->p, self->nr, recs));
+	EXPECT_TRUE(cont_is(_metadata, self, recs, false,
+			    "parent after its own write"));
+	EXPECT_TRUE(recs[2].bits & PTMARK_BIT_WRITE);
+	EXPECT_TRUE(page_stamped(self, 1));
+	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, true, false));
+
+	close(pidfd);
+	status = served_child_stop(&c);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the child's status %#x", status);
 }
 
 int main(int argc, char **argv)
