@@ -2816,6 +2816,16 @@ void ptmark_lp_teardown(struct ptmark_lp *lp)
 		munmap(lp->sweep, lp_sweep_size(lp->nr));
 	if (lp->ptmark >= 0)
 		close(lp->ptmark);
+	/* Nothing left to undo: a second call does nothing. */
+	lp->uffd = -1;
+	lp->mem = MAP_FAILED;
+	lp->moved = MAP_FAILED;
+	lp->khugepaged_set = false;
+	lp->mthp_set = false;
+	lp->pmd_set = false;
+	lp->pg = NULL;
+	lp->sweep = NULL;
+	lp->ptmark = -1;
 }
 
 /* A system call's -1: the failure with its errno. */

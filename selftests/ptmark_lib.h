@@ -1025,7 +1025,8 @@ struct ptmark_lp {
  * lp->why: no module, a kernel without the backing or mode), or -1 with
  * lp->why saying what went wrong; the large folios are checked to be
  * there (a PMD leaf, or 64 KiB folios) before anything is protected.
- * ptmark_lp_teardown() always, after either.
+ * ptmark_lp_teardown() always, after either (a second call does
+ * nothing).
  */
 int ptmark_lp_setup(struct ptmark_lp *lp, const struct ptmark_backing *b,
 		    enum ptmark_prot_mode mode);
@@ -1386,10 +1387,16 @@ static inline bool ptmark_only_listing(int argc, char **argv)
 		ASSERT_EQ(0, __r) TH_LOG("%s", (lp)->why);		\
 	} while (0)
 
-/* FIXTURE_SETUP() of such a fixture. */
+/*
+ * FIXTURE_SETUP() of such a fixture.  The harness runs no teardown after
+ * a set-up that skipped or failed, so such a one undoes itself here: the
+ * THP switches it set must not stay set for the cases and programs after.
+ */
 #define PTMARK_LP_SETUP(lp, backing, mode)				\
 	do {								\
 		int __r = ptmark_lp_setup(lp, backing, mode);		\
+		if (__r)						\
+			ptmark_lp_teardown(lp);				\
 		if (__r > 0)						\
 			SKIP(return, "%s", (lp)->why);			\
 		ASSERT_EQ(0, __r) TH_LOG("%s", (lp)->why);		\
