@@ -316,14 +316,14 @@ static char child_ask(struct served_child *c, char req)
 
 /*
  * The folio in the child, by the scan through @pidfd: a guard marker at
- * page @g alone; the pages either side of it copies of their own (small,
- * exclusive folios) when @copied, every other page the parent's frame;
- * none with the contiguous bit (the parent's block was unfolded by the
- * guard, and fork copies the entries as they are).
+ * page @guard alone (none if @guard is past the folio); the pages in
+ * @copies copies of their own (small, exclusive folios), every other page
+ * the parent's frame, large and shared; the contiguous bit against
+ * @block.
  */
 static bool child_folio_ok(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(mthp) *self, int pidfd, size_t g,
-			   bool copied)
+			   FIXTURE_DATA(mthp) *self, int pidfd, size_t guard,
+			   unsigned long copies, bool block)
 {
 	struct ptmark_record recs[64];
 	bool ok = true, copy;
@@ -338,8 +338,8 @@ static bool child_folio_ok(struct __test_metadata *_metadata,
 		const char *want;
 		bool good;
 
-		copy = copied && (i == g - 1 || i == g + 1);
-		if (i == g) {
+		copy = copies & (1UL << i);
+		if (i == guard) {
 			want = "a guard marker";
 			good = r->kind == PTMARK_KIND_MARKER &&
 			       r->marker == PTMARK_MARKER_GUARD;
@@ -360,7 +360,20 @@ static bool child_folio_ok(struct __test_metadata *_metadata,
 		       (unsigned long long)(self->pfn + i));
 		ok = false;
 	}
-	return cont_is(_metadata, self, recs, false, "the child") && ok;
+	return cont_is(_metadata, self, recs, block, "the child") && ok;
+}
+
+/*
+ * The child of the guard case: the guard at @g, its two neighbours copies
+ * when @copied, no contiguous bit (the parent's block was unfolded by the
+ * guard, and fork copies the entries as they are).
+ */
+static bool guarded_child_ok(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(mthp) *self, int pidfd, size_t g,
+			     bool copied)
+{
+	return child_folio_ok(_metadata, self, pidfd, g,
+			      copied ? 5UL << (g - 1) : 0, false);
 }
 
 /*
@@ -393,17 +406,17 @@ TEST_F(mthp, guard_inside_folio_across_fork)
 	pidfd = pidfd_of(c.pid);
 	ASSERT_LE(0, pidfd);
 
-	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, false));
+	EXPECT_TRUE(guarded_child_ok(_metadata, self, pidfd, g, false));
 	EXPECT_EQ('G', child_ask(&c, 'r'));
 	EXPECT_EQ('E', child_ask(&c, 'e'));
 	EXPECT_EQ(-1, process_vm_readv(c.pid, &local, 1, &remote, 1, 0));
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ('d', child_ask(&c, 'd'));
 	/* Reading changed nothing. */
-	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, false));
+	EXPECT_TRUE(guarded_child_ok(_metadata, self, pidfd, g, false));
 
 	EXPECT_EQ('w', child_ask(&c, 'w'));
-	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, true));
+	EXPECT_TRUE(guarded_child_ok(_metadata, self, pidfd, g, true));
 	EXPECT_EQ('G', child_ask(&c, 'r'));
 	EXPECT_EQ('d', child_ask(&c, 'd'));
 
@@ -426,7 +439,7 @@ TEST_F(mthp, guard_inside_folio_across_fork)
 	ASSERT_EQ(0, madvise(page, self->psize, MADV_GUARD_REMOVE));
 	EXPECT_EQ(0, probe_read(page, &val));
 	EXPECT_EQ(0, val);
-	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, g, true));
+	EXPECT_TRUE(guarded_child_ok(_metadata, self, pidfd, g, true));
 	EXPECT_EQ('G', child_ask(&c, 'r'));
 
 	close(pidfd);
@@ -584,41 +597,6 @@ static void fork_child_serve(void *arg, int cmd, int ack)
 }
 
 /*
- * The folio's pages in the child, by the scan through @pidfd: the
- * parent's frames, shared (not exclusive), page 1 its own copy when
- * @copied; the contiguous bit against @block.
- */
-static bool fork_child_ok(struct __test_metadata *_metadata,
-			  FIXTURE_DATA(mthp) *self, int pidfd, bool copied,
-			  bool block)
-{
-	struct ptmark_record recs[64];
-	bool ok = true, copy;
-	size_t i;
-
-	if (ptmark_scan_dense_of(self->fd, pidfd, self->p, self->nr, recs)) {
-		TH_LOG("the scan of the child failed");
-		return false;
-	}
-	for (i = 0; i < self->nr; i++) {
-		const struct ptmark_record *r = &recs[i];
-
-		copy = copied && i == 1;
-		if (r->kind == PTMARK_KIND_PRESENT &&
-		    (r->bits & PTMARK_BIT_ANON) &&
-		    (r->pfn == self->pfn + i) != copy &&
-		    !!(r->bits & PTMARK_BIT_EXCLUSIVE) == copy)
-			continue;
-		TH_LOG("child page %zu: kind %u bits %#x pfn %#llx, wanted %s (the folio's frame %#llx)",
-		       i, r->kind, r->bits, (unsigned long long)r->pfn,
-		       copy ? "a copy of its own" : "the parent's frame, shared",
-		       (unsigned long long)(self->pfn + i));
-		ok = false;
-	}
-	return cont_is(_metadata, self, recs, block, "the child") && ok;
-}
-
-/*
  * fork() of the whole folio: parent and child map the same frames, read-
  * only in both, and on arm64 (contiguous bit reported) both as a contpte
  * block, since fork write-protects and copies the block's entries as a
@@ -639,12 +617,13 @@ TEST_F(mthp, fork_of_folio)
 	pidfd = pidfd_of(c.pid);
 	ASSERT_LE(0, pidfd);
 
-	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, false, true));
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, SIZE_MAX, 0, true));
 	folio_check(_metadata, self, 0, self->nr, true, "parent after fork");
 
 	EXPECT_TRUE(write(c.cmd, "w", 1) == 1 && read(c.ack, &out, 1) == 1);
 	EXPECT_EQ('w', out);
-	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, true, false));
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, SIZE_MAX, 1UL << 1,
+				   false));
 	folio_check(_metadata, self, 0, self->nr, true,
 		    "parent after the child's write");
 
@@ -655,7 +634,8 @@ TEST_F(mthp, fork_of_folio)
 			    "parent after its own write"));
 	EXPECT_TRUE(recs[2].bits & PTMARK_BIT_WRITE);
 	EXPECT_TRUE(page_stamped(self, 1));
-	EXPECT_TRUE(fork_child_ok(_metadata, self, pidfd, true, false));
+	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, SIZE_MAX, 1UL << 1,
+				   false));
 
 	close(pidfd);
 	status = served_child_stop(&c);
