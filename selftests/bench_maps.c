@@ -8,19 +8,32 @@
  * stacks carved out of one mapping, each with a guard page installed at
  * its low end by MADV_GUARD_INSTALL, as glibc 2.42+ guards the stacks it
  * allocates; the stacks merge into one rw-p VMA, so /proc/PID/maps
- * cannot show where a stack ends.  Then, @runs times (default 5) each:
- * read /proc/CHILD/smaps to its end in this process; run `ptmarkctl maps
- * CHILD` (installed beside this program), counting the guard runs it
- * lists, and `cat /proc/CHILD/smaps`, both as commands started and read
- * alike (fork, exec, the output read from a pipe to its end, wait).
- * Each run's figures are printed, then the medians with three ratios:
- * (a) ptmarkctl maps against cat of the smaps file, both paying a
- * process start, (b) ptmarkctl maps against the read in this process,
- * and the vma-get dump maps makes, made in this process, against that
- * read: what the kernel's side costs next to smaps.  To tell where
- * ptmarkctl's time goes: `ptmarkctl --version` (starting the program),
- * `ptmarkctl features` (that, the family lookup and one request), and
- * that dump.
+ * cannot show where a stack ends.  Then, @runs times (default 5, at most
+ * 15) each: read /proc/CHILD/smaps to its end in this process, and make
+ * the vma-get dump `ptmarkctl maps` makes, here too: the kernel's side
+ * of each, adjacent in time; then, as commands started and read alike
+ * (fork, exec, the output read from a pipe to its end, wait): `ptmarkctl
+ * maps CHILD` (installed beside this program), counting the guard runs
+ * it lists, `cat /proc/CHILD/smaps`, `ptmarkctl --version` (starting the
+ * program), `ptmarkctl features` (that, the family lookup and one
+ * request), and cat of maps' listing and of smaps' text, kept in files
+ * under /tmp: what moving as many bytes through a command costs.
+ *
+ * Each command runs twice a run: with its addresses randomized, as
+ * always, and with ADDR_NO_RANDOMIZE.  Under TCG the difference is the
+ * emulator's, not the program's: QEMU keys the code it has translated by
+ * virtual address too, so a dynamically linked program, its loader and
+ * its libraries at new addresses each start is translated anew (35 to 55
+ * ms for ptmarkctl --version in the dev VM, 14 to 20 with fixed
+ * addresses); a static program such as busybox's cat is at the same
+ * addresses every time.  Hardware has no such cost.
+ *
+ * Each run's figures are printed, then the medians, and the ratios:
+ * the kernel's side (the dump against the read), and for each way of
+ * starting (a) ptmarkctl maps against cat of the smaps file, (b) maps
+ * against the read in this process, (c) maps beyond cat of its listing
+ * as a file against cat of smaps beyond cat of its text as a file: what
+ * each costs past starting a program and moving its output.
  *
  * TAP: one test, passing when ptmarkctl listed one guard run per thread,
  * every run; the figures are "#" lines.  Skipped without ptmark.ko's
@@ -36,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -135,16 +149,22 @@ static int count_runs(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The dump ptmarkctl maps makes, here: the guard runs it got, or -1. */
-static long dump_runs(pid_t pid)
+/*
+ * The dump ptmarkctl maps makes, here: the guard runs it got, or -1.
+ * *@open_ms: how long of it opening the socket and looking up the family
+ * took.
+ */
+static long dump_runs(pid_t pid, double *open_ms)
 {
 	static char buf[PTMARK_NL_BUF];
+	double t0 = monotonic_ms();
 	struct ptmark_nl nl;
 	struct nlmsghdr *nlh;
 	long n = 0;
 
 	if (ptmark_nl_open(&nl))
 		return -1;
+	*open_ms = monotonic_ms() - t0;
 	nlh = ptmark_nl_target_request(&nl, buf, PTMARK_CMD_VMA_GET, pid, -1,
 				       0, 0);
 	mnl_attr_put(nlh, PTMARK_A_VMA_WANT_GUARD_RUNS, 0, NULL);
@@ -156,7 +176,7 @@ static long dump_runs(pid_t pid)
 
 /* A command's output, kept to count its lines after the timing. */
 static char *out;
-static size_t out_cap = 1 << 20;
+static size_t out_cap = 1 << 20, out_len;
 
 /* Lines of @len bytes of @buf that start with "  guard ". */
 static long count_guard_lines(const char *buf, size_t len)
@@ -183,7 +203,7 @@ static long count_guard_lines(const char *buf, size_t len)
  * run this way, so that two of them compare.
  */
 static double run_cmd(const char *cmd, const char *arg, const char *arg2,
-		      long *guards)
+		      bool fixed, long *guards)
 {
 	double t0 = monotonic_ms(), ms;
 	int pipefd[2], status;
@@ -199,6 +219,8 @@ static double run_cmd(const char *cmd, const char *arg, const char *arg2,
 		dup2(pipefd[1], STDOUT_FILENO);
 		close(pipefd[0]);
 		close(pipefd[1]);
+		if (fixed && personality(ADDR_NO_RANDOMIZE) < 0)
+			_exit(126);
 		execlp(cmd, cmd, arg, arg2, (char *)NULL);
 		_exit(127);
 	}
@@ -227,8 +249,33 @@ static double run_cmd(const char *cmd, const char *arg, const char *arg2,
 	    WEXITSTATUS(status) || r < 0)
 		return -1;
 	ms = monotonic_ms() - t0;
+	out_len = len;
 	*guards = count_guard_lines(out, len);
 	return ms;
+}
+
+/*
+ * The output of the last command run, in a new file under /tmp (its
+ * name into @path): 0, or -1 with @path empty.
+ */
+static int save_output(char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/bench_maps.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		path[0] = '\0';
+		return -1;
+	}
+	if (write(fd, out, out_len) != (ssize_t)out_len) {
+		close(fd);
+		unlink(path);
+		path[0] = '\0';
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 static void figure(const char *label, double value, const char *unit)
@@ -237,16 +284,30 @@ static void figure(const char *label, double value, const char *unit)
 		       unit);
 }
 
+/* The two ways each command is started: see the comment at the top. */
+enum { RANDOM, FIXED, NR_MODES };
+
+static const char *const mode_name[NR_MODES] = {
+	"addresses randomized", "ADDR_NO_RANDOMIZE",
+};
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5;
-	double t_smaps[MAX_RUNS], t_maps[MAX_RUNS], t_cat[MAX_RUNS];
-	double t_dump[MAX_RUNS], t_version[MAX_RUNS], t_features[MAX_RUNS];
-	double ms_smaps, ms_maps, ms_cat, ms_dump;
-	char self[512], ctl[600], path[64], pidstr[16], label[80];
+	double t_maps[NR_MODES][MAX_RUNS], t_cat[NR_MODES][MAX_RUNS];
+	double t_version[NR_MODES][MAX_RUNS], t_features[NR_MODES][MAX_RUNS];
+	double t_smaps[MAX_RUNS], t_dump[MAX_RUNS], t_open[MAX_RUNS];
+	double r_kernel[MAX_RUNS];
+	double t_lfile[NR_MODES][MAX_RUNS], t_sfile[NR_MODES][MAX_RUNS];
+	double ms_lfile, ms_sfile;
+	char lfile[64] = "", sfile[64] = "";
+	long lfile_bytes, sfile_bytes;
+	bool saved;
+	double ms_smaps, ms_dump, ms_maps[NR_MODES], ms_cat[NR_MODES];
+	char self[512], ctl[600], path[64], pidstr[16], label[96];
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-	int pipefd[2], i;
+	int pipefd[2], i, m;
 	long listed = 0, smaps_bytes = 0, ignored;
 	bool good = true;
 	pid_t child;
@@ -269,7 +330,8 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("readlink /proc/self/exe: %s\n", strerror(errno));
 	self[len] = '\0';
 	snprintf(ctl, sizeof(ctl), "%s/ptmarkctl", dirname(self));
-	if (access(ctl, X_OK) || run_cmd(ctl, "features", NULL, &ignored) < 0)
+	if (access(ctl, X_OK) ||
+	    run_cmd(ctl, "features", NULL, false, &ignored) < 0)
 		ksft_exit_skip("no ptmarkctl beside the program, or no netlink family\n");
 	setrlimit(RLIMIT_NPROC, &rl);
 
@@ -289,63 +351,124 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", child);
 	snprintf(pidstr, sizeof(pidstr), "%d", child);
+	/*
+	 * Once untimed, each output kept in a file: what moving as many
+	 * bytes costs a command, cat of a regular file, is timed beside.
+	 */
+	saved = run_cmd(ctl, "maps", pidstr, false, &ignored) >= 0 &&
+		!save_output(lfile, sizeof(lfile));
+	lfile_bytes = out_len;
+	saved = saved && run_cmd("cat", path, NULL, false, &ignored) >= 0 &&
+		!save_output(sfile, sizeof(sfile));
+	sfile_bytes = out_len;
+	if (!saved) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		if (lfile[0])
+			unlink(lfile);
+		ksft_exit_fail_msg("ptmarkctl maps or cat of smaps, or keeping its output in /tmp, failed\n");
+	}
 	for (i = 0; i < runs; i++) {
 		double t0 = monotonic_ms();
+		bool failed = false;
 		long dumped;
 
 		smaps_bytes = read_all(path);
 		t_smaps[i] = monotonic_ms() - t0;
-		t_maps[i] = run_cmd(ctl, "maps", pidstr, &listed);
-		t_cat[i] = run_cmd("cat", path, NULL, &ignored);
+		failed |= smaps_bytes < 0;
 		t0 = monotonic_ms();
-		dumped = dump_runs(child);
+		dumped = dump_runs(child, &t_open[i]);
 		t_dump[i] = monotonic_ms() - t0;
-		t_version[i] = run_cmd(ctl, "--version", NULL, &ignored);
-		t_features[i] = run_cmd(ctl, "features", NULL, &ignored);
-		if (smaps_bytes < 0 || t_maps[i] < 0 || t_cat[i] < 0 ||
-		    t_version[i] < 0 || t_features[i] < 0) {
+		r_kernel[i] = t_smaps[i] > 0 ? t_dump[i] / t_smaps[i] : 0;
+		for (m = 0; m < NR_MODES; m++) {
+			t_maps[m][i] = run_cmd(ctl, "maps", pidstr, m == FIXED,
+					       &listed);
+			t_cat[m][i] = run_cmd("cat", path, NULL, m == FIXED,
+					      &ignored);
+			t_version[m][i] = run_cmd(ctl, "--version", NULL,
+						  m == FIXED, &ignored);
+			t_features[m][i] = run_cmd(ctl, "features", NULL,
+						   m == FIXED, &ignored);
+			t_lfile[m][i] = run_cmd("cat", lfile, NULL, m == FIXED,
+						&ignored);
+			t_sfile[m][i] = run_cmd("cat", sfile, NULL, m == FIXED,
+						&ignored);
+			failed |= t_maps[m][i] < 0 || t_cat[m][i] < 0 ||
+				  t_version[m][i] < 0 || t_features[m][i] < 0 ||
+				  t_lfile[m][i] < 0 || t_sfile[m][i] < 0;
+			if (listed != n) {
+				ksft_print_msg("run %d: ptmarkctl maps listed %ld guard runs of %d (%s)\n",
+					       i, listed, n, mode_name[m]);
+				good = false;
+			}
+		}
+		if (failed) {
 			ksft_print_msg("run %d: a read or a command failed\n", i);
 			good = false;
 		}
-		if (listed != n || dumped != n) {
-			ksft_print_msg("run %d: ptmarkctl maps listed %ld guard runs, the dump had %ld, of %d\n",
-				       i, listed, dumped, n);
+		if (dumped != n) {
+			ksft_print_msg("run %d: the dump had %ld guard runs of %d\n",
+				       i, dumped, n);
 			good = false;
 		}
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	unlink(lfile);
+	unlink(sfile);
 
 	/* Each run's figures, before median() sorts them. */
 	for (i = 0; i < runs; i++)
-		ksft_print_msg("run %d: smaps read %.2f, cat %.2f, maps %.2f, dump %.2f ms\n",
-			       i, t_smaps[i], t_cat[i], t_maps[i], t_dump[i]);
+		ksft_print_msg("run %d: smaps read %.2f, dump %.2f; cat %.2f / %.2f, maps %.2f / %.2f ms (randomized / fixed)\n",
+			       i, t_smaps[i], t_dump[i], t_cat[RANDOM][i],
+			       t_cat[FIXED][i], t_maps[RANDOM][i],
+			       t_maps[FIXED][i]);
 	ms_smaps = median(t_smaps, runs);
-	ms_maps = median(t_maps, runs);
-	ms_cat = median(t_cat, runs);
 	ms_dump = median(t_dump, runs);
 	ksft_print_msg("%d threads, guarded stacks of %d pages in one VMA; median of %d runs\n",
 		       n, STACK_PAGES, runs);
 	snprintf(label, sizeof(label), "read /proc/PID/smaps once, in this process (%ld B)",
 		 smaps_bytes);
 	figure(label, ms_smaps, "ms");
-	figure("cat /proc/PID/smaps, a command", ms_cat, "ms");
-	snprintf(label, sizeof(label), "ptmarkctl maps PID, a command (%ld guard runs)",
-		 listed);
-	figure(label, ms_maps, "ms");
-	ksft_print_msg("(a command: fork, exec, its output read from a pipe, wait)\n");
-	figure("ratio (a) ptmarkctl maps / cat smaps, both commands",
-	       ms_cat > 0 ? ms_maps / ms_cat : 0, "");
-	figure("ratio (b) ptmarkctl maps / smaps read in this process",
-	       ms_smaps > 0 ? ms_maps / ms_smaps : 0, "");
+	figure("the dump ptmarkctl maps makes, in this process", ms_dump, "ms");
+	figure("  of which the socket and the family's lookup",
+	       median(t_open, runs), "ms");
 	figure("ratio dump in-process / smaps read (the kernel's side)",
 	       ms_smaps > 0 ? ms_dump / ms_smaps : 0, "");
-	ksft_print_msg("where ptmarkctl's time goes:\n");
-	figure("  ptmarkctl --version (starting the program)",
-	       median(t_version, runs), "ms");
-	figure("  ptmarkctl features (start, family lookup, request)",
-	       median(t_features, runs), "ms");
-	figure("  the maps dump, in this process", ms_dump, "ms");
+	figure("  the same, median of each run's (read and dump adjacent)",
+	       median(r_kernel, runs), "");
+	ksft_print_msg("commands (fork, exec, output read from a pipe, wait):\n");
+	for (m = 0; m < NR_MODES; m++) {
+		ms_maps[m] = median(t_maps[m], runs);
+		ms_cat[m] = median(t_cat[m], runs);
+		ksft_print_msg("started with %s:\n", mode_name[m]);
+		figure("  cat /proc/PID/smaps", ms_cat[m], "ms");
+		snprintf(label, sizeof(label), "  ptmarkctl maps PID (%ld guard runs)",
+			 listed);
+		figure(label, ms_maps[m], "ms");
+		figure("  ptmarkctl --version (starting the program)",
+		       median(t_version[m], runs), "ms");
+		figure("  ptmarkctl features (start, family lookup, request)",
+		       median(t_features[m], runs), "ms");
+		snprintf(label, sizeof(label), "  ratio (a%s) ptmarkctl maps / cat smaps",
+			 m == FIXED ? "'" : "");
+		figure(label, ms_cat[m] > 0 ? ms_maps[m] / ms_cat[m] : 0, "");
+		snprintf(label, sizeof(label), "  ratio (b%s) ptmarkctl maps / smaps read",
+			 m == FIXED ? "'" : "");
+		figure(label, ms_smaps > 0 ? ms_maps[m] / ms_smaps : 0, "");
+		ms_lfile = median(t_lfile[m], runs);
+		ms_sfile = median(t_sfile[m], runs);
+		snprintf(label, sizeof(label), "  cat of maps' listing as a file (%ld B)",
+			 lfile_bytes);
+		figure(label, ms_lfile, "ms");
+		snprintf(label, sizeof(label), "  cat of smaps' text as a file (%ld B)",
+			 sfile_bytes);
+		figure(label, ms_sfile, "ms");
+		snprintf(label, sizeof(label), "  ratio (c%s) each beyond cat of its output as a file",
+			 m == FIXED ? "'" : "");
+		figure(label, ms_cat[m] > ms_sfile ?
+		       (ms_maps[m] - ms_lfile) / (ms_cat[m] - ms_sfile) : 0, "");
+	}
 	ksft_test_result(good, "ptmarkctl maps lists all %d guard runs\n", n);
 	ksft_finished();
 }
