@@ -82,6 +82,11 @@ fixed_ids() {
 	done | xargs
 }
 
+# run_row LABEL PASSED FAILED SKIPPED: a row of the per-run table.
+run_row() {
+	printf '%-34s %6s %6s %6s' "$@"
+}
+
 # judge KERNEL LIST LOG LABEL: add LOG's verdict to the totals, with the
 # skip rules and known bugs of KERNEL ("-": nothing may skip, no bug is
 # known) and the programs of the kselftest list LIST (those PTMARK_TESTS
@@ -109,14 +114,14 @@ judge() {
 	if ! grep -q '^counts ' <<< "$out"; then
 		echo "not ok - verdict on $log"
 		failed=$((failed + 1))
-		RUNS+=("$(printf '%-34s %6s %6s %6s' "$label" - 1 -)")
+		RUNS+=("$(run_row "$label" - 1 -)")
 		return
 	fi
 	while read -r kind a b c; do
 		case $kind in
 		counts)	passed=$((passed + a)) failed=$((failed + b))
 			skipped=$((skipped + c))
-			RUNS+=("$(printf '%-34s %6d %6d %6d' "$label" "$a" "$b" "$c")")
+			RUNS+=("$(run_row "$label" "$a" "$b" "$c")")
 			run_p=$((run_p + a)) run_f=$((run_f + b)) run_s=$((run_s + c)) ;;
 		bug)	bugs+=("$a") ;;
 		esac
@@ -176,8 +181,8 @@ finish() {
 	step "make check done in $((SECONDS - t_start))s"
 	echo "per run                              passed failed skipped (XFAILs count as skipped)"
 	for r in "${RUNS[@]}"; do echo "  $r"; done
-	printf '  %-34s %6d %6d %6d\n' "harness checks (builds, VMs, /boot)" \
-		$((passed - run_p)) $((failed - run_f)) $((skipped - run_s))
+	echo "  $(run_row "harness checks (builds, VMs, /boot)" \
+		$((passed - run_p)) $((failed - run_f)) $((skipped - run_s)))"
 	ids=$(printf '%s\n' "${bugs[@]}" | awk 'NF && !seen[$0]++' | xargs)
 	echo "$(echo $ids | wc -w) known kernel bugs caught: ${ids:-none}"
 	echo "$passed passed, $failed failed, $skipped skipped"
@@ -355,13 +360,7 @@ arm64_lane_done() {
 	cat "$LOGS"/arm64.log >&2
 	[ -s "$ARM_RESULTS" ] || arm_check "arm64 lane ran" false
 	while IFS=$'\t' read -r rc name; do
-		if [ "$rc" = 0 ]; then
-			echo "ok - $name"
-			passed=$((passed + 1))
-		else
-			echo "not ok - $name"
-			failed=$((failed + 1))
-		fi
+		check "$name" [ "$rc" = 0 ]
 	done < "$ARM_RESULTS"
 	[ -e "$LOGS"/arm64.judge ] || return 0
 	# The arm64 kernel is built with the same series.
