@@ -57,11 +57,6 @@ static uint64_t pagemap_pfn(const void *addr)
 	return pm & PM_PFN_MASK;
 }
 
-/*
- * A fresh 64 KiB-aligned anonymous range of two folios' size, mTHP of
- * 64 KiB always on while the first store faults the first folio in whole,
- * each of its pages then stamped.
- */
 /* Unmap the range and restore the mTHP setting, each once. */
 static void mthp_undo(FIXTURE_DATA(mthp) *self)
 {
@@ -73,6 +68,11 @@ static void mthp_undo(FIXTURE_DATA(mthp) *self)
 	self->set = false;
 }
 
+/*
+ * A fresh 64 KiB-aligned anonymous range of two folios' size, mTHP of
+ * 64 KiB always on while the first store faults the first folio in whole,
+ * each of its pages then stamped.
+ */
 FIXTURE_SETUP(mthp)
 {
 	bool mapped;
@@ -633,7 +633,6 @@ TEST_F(mthp, fork_of_folio)
 	struct ptmark_record recs[64];
 	struct served_child c;
 	int pidfd, status;
-	char out = 0;
 
 	ASSERT_EQ(0, served_child_start(&c, fork_child_serve, &gc));
 	pidfd = pidfd_of(c.pid);
@@ -642,8 +641,7 @@ TEST_F(mthp, fork_of_folio)
 	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, SIZE_MAX, 0, true));
 	folio_check(_metadata, self, 0, self->nr, true, "parent after fork");
 
-	EXPECT_TRUE(write(c.cmd, "w", 1) == 1 && read(c.ack, &out, 1) == 1);
-	EXPECT_EQ('w', out);
+	EXPECT_EQ('w', child_ask(&c, 'w'));
 	EXPECT_TRUE(child_folio_ok(_metadata, self, pidfd, SIZE_MAX, 1UL << 1,
 				   false));
 	folio_check(_metadata, self, 0, self->nr, true,
