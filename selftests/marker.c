@@ -271,11 +271,11 @@ static size_t picture_count(const char *picture, char c)
 	return n;
 }
 
-/* Same page-table state: everything a record says but the pfn. */
 /*
- * Two mappings' pages in the same state.  The contiguous bit is left out:
- * whether arm64 maps a large folio with one contpte block depends on the
- * mapping's virtual alignment, which differs from mapping to mapping.
+ * Two mappings' pages in the same page-table state: everything a record
+ * says but the pfn and the contiguous bit.  Whether arm64 maps a large
+ * folio with one contpte block depends on the mapping's virtual
+ * alignment, which differs from mapping to mapping.
  */
 static bool same_state(const struct ptmark_record *a,
 		       const struct ptmark_record *b)
