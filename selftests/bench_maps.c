@@ -64,19 +64,6 @@
 
 static long psize;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 static void *idle(void *arg)
 {
 	for (;;)
@@ -284,6 +271,23 @@ static void figure(const char *label, double value, const char *unit)
 		       unit);
 }
 
+/* @num / @den, 0 when @den is not positive. */
+static double ratio_of(double num, double den)
+{
+	return den > 0 ? num / den : 0;
+}
+
+/* The figure "  ratio (@name) @what", primed for fixed addresses. */
+static void ratio(char name, bool fixed, const char *what, double num,
+		  double den)
+{
+	char label[96];
+
+	snprintf(label, sizeof(label), "  ratio (%c%s) %s", name,
+		 fixed ? "'" : "", what);
+	figure(label, ratio_of(num, den), "");
+}
+
 /* The two ways each command is started: see the comment at the top. */
 enum { RANDOM, FIXED, NR_MODES };
 
@@ -379,7 +383,7 @@ int main(int argc, char **argv)
 		t0 = monotonic_ms();
 		dumped = dump_runs(child, &t_open[i]);
 		t_dump[i] = monotonic_ms() - t0;
-		r_kernel[i] = t_smaps[i] > 0 ? t_dump[i] / t_smaps[i] : 0;
+		r_kernel[i] = ratio_of(t_dump[i], t_smaps[i]);
 		for (m = 0; m < NR_MODES; m++) {
 			t_maps[m][i] = run_cmd(ctl, "maps", pidstr, m == FIXED,
 					       &listed);
@@ -417,14 +421,14 @@ int main(int argc, char **argv)
 	unlink(lfile);
 	unlink(sfile);
 
-	/* Each run's figures, before median() sorts them. */
+	/* Each run's figures, before median_of() sorts them. */
 	for (i = 0; i < runs; i++)
 		ksft_print_msg("run %d: smaps read %.2f, dump %.2f; cat %.2f / %.2f, maps %.2f / %.2f ms (randomized / fixed)\n",
 			       i, t_smaps[i], t_dump[i], t_cat[RANDOM][i],
 			       t_cat[FIXED][i], t_maps[RANDOM][i],
 			       t_maps[FIXED][i]);
-	ms_smaps = median(t_smaps, runs);
-	ms_dump = median(t_dump, runs);
+	ms_smaps = median_of(t_smaps, runs);
+	ms_dump = median_of(t_dump, runs);
 	ksft_print_msg("%d threads, guarded stacks of %d pages in one VMA; median of %d runs\n",
 		       n, STACK_PAGES, runs);
 	snprintf(label, sizeof(label), "read /proc/PID/smaps once, in this process (%ld B)",
@@ -432,42 +436,38 @@ int main(int argc, char **argv)
 	figure(label, ms_smaps, "ms");
 	figure("the dump ptmarkctl maps makes, in this process", ms_dump, "ms");
 	figure("  of which the socket and the family's lookup",
-	       median(t_open, runs), "ms");
+	       median_of(t_open, runs), "ms");
 	figure("ratio dump in-process / smaps read (the kernel's side)",
-	       ms_smaps > 0 ? ms_dump / ms_smaps : 0, "");
+	       ratio_of(ms_dump, ms_smaps), "");
 	figure("  the same, median of each run's (read and dump adjacent)",
-	       median(r_kernel, runs), "");
+	       median_of(r_kernel, runs), "");
 	ksft_print_msg("commands (fork, exec, output read from a pipe, wait):\n");
 	for (m = 0; m < NR_MODES; m++) {
-		ms_maps[m] = median(t_maps[m], runs);
-		ms_cat[m] = median(t_cat[m], runs);
+		ms_maps[m] = median_of(t_maps[m], runs);
+		ms_cat[m] = median_of(t_cat[m], runs);
 		ksft_print_msg("started with %s:\n", mode_name[m]);
 		figure("  cat /proc/PID/smaps", ms_cat[m], "ms");
 		snprintf(label, sizeof(label), "  ptmarkctl maps PID (%ld guard runs)",
 			 listed);
 		figure(label, ms_maps[m], "ms");
 		figure("  ptmarkctl --version (starting the program)",
-		       median(t_version[m], runs), "ms");
+		       median_of(t_version[m], runs), "ms");
 		figure("  ptmarkctl features (start, family lookup, request)",
-		       median(t_features[m], runs), "ms");
-		snprintf(label, sizeof(label), "  ratio (a%s) ptmarkctl maps / cat smaps",
-			 m == FIXED ? "'" : "");
-		figure(label, ms_cat[m] > 0 ? ms_maps[m] / ms_cat[m] : 0, "");
-		snprintf(label, sizeof(label), "  ratio (b%s) ptmarkctl maps / smaps read",
-			 m == FIXED ? "'" : "");
-		figure(label, ms_smaps > 0 ? ms_maps[m] / ms_smaps : 0, "");
-		ms_lfile = median(t_lfile[m], runs);
-		ms_sfile = median(t_sfile[m], runs);
+		       median_of(t_features[m], runs), "ms");
+		ratio('a', m == FIXED, "ptmarkctl maps / cat smaps",
+		      ms_maps[m], ms_cat[m]);
+		ratio('b', m == FIXED, "ptmarkctl maps / smaps read",
+		      ms_maps[m], ms_smaps);
+		ms_lfile = median_of(t_lfile[m], runs);
+		ms_sfile = median_of(t_sfile[m], runs);
 		snprintf(label, sizeof(label), "  cat of maps' listing as a file (%ld B)",
 			 lfile_bytes);
 		figure(label, ms_lfile, "ms");
 		snprintf(label, sizeof(label), "  cat of smaps' text as a file (%ld B)",
 			 sfile_bytes);
 		figure(label, ms_sfile, "ms");
-		snprintf(label, sizeof(label), "  ratio (c%s) each beyond cat of its output as a file",
-			 m == FIXED ? "'" : "");
-		figure(label, ms_cat[m] > ms_sfile ?
-		       (ms_maps[m] - ms_lfile) / (ms_cat[m] - ms_sfile) : 0, "");
+		ratio('c', m == FIXED, "each beyond cat of its output as a file",
+		      ms_maps[m] - ms_lfile, ms_cat[m] - ms_sfile);
 	}
 	ksft_test_result(good, "ptmarkctl maps lists all %d guard runs\n", n);
 	ksft_finished();

@@ -78,19 +78,6 @@ fail:
 	failed = true;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Milliseconds for install and remove, one installer, one run. */
 struct timing {
 	double install, remove;
@@ -141,10 +128,10 @@ static void bench_case(const char *what, char *p, size_t len, size_t stride,
 			ms[how][1][r] = t.remove;
 		}
 	}
-	print_row(what, "install", median(ms[BY_IOCTL][0], runs),
-		  median(ms[BY_MADVISE][0], runs));
-	print_row(what, "remove", median(ms[BY_IOCTL][1], runs),
-		  median(ms[BY_MADVISE][1], runs));
+	print_row(what, "install", median_of(ms[BY_IOCTL][0], runs),
+		  median_of(ms[BY_MADVISE][0], runs));
+	print_row(what, "remove", median_of(ms[BY_IOCTL][1], runs),
+		  median_of(ms[BY_MADVISE][1], runs));
 }
 
 /* process_madvise() takes at most this many ranges a call. */
@@ -232,9 +219,9 @@ static void bench_vector(char *p, size_t len, int runs)
 	ksft_print_msg("%-7s %14s %16s %16s %10s %10s\n", "op", "vector ms",
 		       "process_madv ms", "madvise ms", "vec/pm", "vec/madv");
 	for (k = 0; k < 2; k++) {
-		double v = median(ms[VEC_PTMARK][k], runs);
-		double pm = median(ms[VEC_PROCESS_MADVISE][k], runs);
-		double ma = median(ms[VEC_MADVISE][k], runs);
+		double v = median_of(ms[VEC_PTMARK][k], runs);
+		double pm = median_of(ms[VEC_PROCESS_MADVISE][k], runs);
+		double ma = median_of(ms[VEC_MADVISE][k], runs);
 
 		ksft_print_msg("%-7s %14.1f %16.1f %16.1f %10.2f %10.2f\n",
 			       k ? "remove" : "install", v, pm, ma, v / pm,

@@ -319,6 +319,9 @@ char *numa_maps_line(const void *addr);
 /* Milliseconds of CLOCK_MONOTONIC. */
 double monotonic_ms(void);
 
+/* The median of @n (> 0) figures @v, which it sorts in place. */
+double median_of(double *v, int n);
+
 /* ---- the machine's geometry --------------------------------------------- */
 
 /*
