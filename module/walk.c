@@ -921,10 +921,9 @@ static int ptmark_walk_yield(struct ptmark_walk *w)
  * @end: page-aligned end of the range
  *
  * Stops when @end is reached or w->recs is full, or w->sink refused a run
- * (w->full).  Takes the mmap
- * lock for read itself, and lets it go between pieces of
- * PTMARK_WALK_CHUNK_PMDS when someone waits for it.  Returns 0, or -EINTR
- * on a fatal signal.
+ * (w->full).  Takes the mmap lock for read itself, and lets it go between
+ * pieces of PTMARK_WALK_CHUNK_PMDS when someone waits for it.  Returns 0,
+ * or -EINTR on a fatal signal.
  */
 int ptmark_walk(struct ptmark_walk *w, unsigned long end)
 {
